@@ -1,0 +1,1 @@
+"""The Qt GUI. Calls playground.core; core never imports this package."""

@@ -1,0 +1,1 @@
+"""The math of Diffusion Playground: torch + numpy only, never Qt."""

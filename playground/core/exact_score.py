@@ -1,0 +1,180 @@
+"""Exact scores: Gaussian mixtures under any SDE, and the ideal denoiser of a finite point set.
+
+GMM: p_t = sum_k w_k N(alpha mu_k, C_k), C_k = alpha^2 Sigma_k + sigma^2 I (Song et al. 2021; SCIENCE.md).
+Finite set {y_i}: D*(x; t) = sum_i softmax_i(-|x - alpha y_i|^2 / 2 sigma^2) y_i (Karras et al. 2022, Eq. 57).
+All computations run in float64 internally and return the caller's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from playground.core.sde import SDE, ScoreFn, bcast, time_vector
+
+
+class GaussianMixture:
+    """sum_k w_k N(mu_k, Sigma_k) in D dimensions with full covariances; weights are normalised."""
+
+    def __init__(self, weights, means, covariances):
+        w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+        mu = torch.as_tensor(means, dtype=torch.float64)
+        cov = torch.as_tensor(covariances, dtype=torch.float64)
+        if mu.ndim != 2 or cov.ndim != 3 or cov.shape[1:] != (mu.shape[1], mu.shape[1]) or len({len(w), len(mu), len(cov)}) != 1:
+            raise ValueError(
+                f"GMM shapes disagree: weights {tuple(w.shape)}, means {tuple(mu.shape)}, covariances {tuple(cov.shape)}"
+            )
+        if len(w) == 0:
+            raise ValueError("a GMM needs at least one component")
+        if not (torch.isfinite(w).all() and torch.isfinite(mu).all() and torch.isfinite(cov).all()):
+            raise ValueError("GMM parameters contain NaN or infinity")
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("GMM weights must be non-negative with a positive sum")
+        if not torch.allclose(cov, cov.transpose(1, 2), atol=1e-9):
+            raise ValueError("GMM covariances must be symmetric")
+        if torch.linalg.eigvalsh(cov).min() <= 0:
+            raise ValueError("GMM covariances must be positive definite")
+        self.weights = w / w.sum()
+        self.means = mu
+        self.covariances = cov
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def n_components(self) -> int:
+        return len(self.weights)
+
+    def to_dict(self) -> dict:
+        return {
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "covariances": self.covariances.tolist(),
+        }
+
+    def sample(self, n: int, generator: torch.Generator | None = None, return_labels: bool = False):
+        """n exact samples (float64); with return_labels also the component of each."""
+        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        chol = torch.linalg.cholesky(self.covariances)
+        z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        x = self.means[k] + torch.einsum("nij,nj->ni", chol[k], z)
+        return (x, k) if return_labels else x
+
+    # ---- marginals p_t under an SDE -------------------------------------------------------------------------
+    def _marginal(self, t: torch.Tensor, sde: SDE | None):
+        """alpha (N,), and the per-sample component covariances C (N, K, D, D)."""
+        if sde is None:
+            alpha = torch.ones_like(t)
+            std = torch.zeros_like(t)
+        else:
+            alpha, std = sde.marginal_coefficients(t)
+        eye = torch.eye(self.dim, dtype=torch.float64)
+        cov = alpha[:, None, None, None] ** 2 * self.covariances[None] + (std**2)[:, None, None, None] * eye
+        return alpha, cov
+
+    def _terms(self, x: torch.Tensor, t, sde: SDE | None):
+        """Per-component log-densities (N, K), precision-weighted offsets (N, K, D), precisions (N, K, D, D)."""
+        xd = x.to(torch.float64)
+        t = time_vector(t, xd) if sde is not None else torch.zeros(len(xd), dtype=torch.float64)
+        alpha, cov = self._marginal(t.to(torch.float64), sde)
+        chol = torch.linalg.cholesky(cov)
+        diff = xd[:, None, :] - alpha[:, None, None] * self.means[None]
+        sol = torch.cholesky_solve(diff.unsqueeze(-1), chol).squeeze(-1)  # C^-1 (x - alpha mu)
+        maha = (diff * sol).sum(-1)
+        logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+        logn = -0.5 * (maha + logdet + self.dim * math.log(2 * math.pi))
+        return logn + torch.log(self.weights)[None], sol, chol
+
+    def log_prob(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
+        """log p_t(x); with sde None (or t = 0 of a clean mixture) the data density itself."""
+        logw, _, _ = self._terms(x, t, sde)
+        return torch.logsumexp(logw, 1).to(x.dtype)
+
+    def score(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
+        """grad log p_t(x) = sum_k r_k (-C_k^-1 (x - alpha mu_k))."""
+        logw, sol, _ = self._terms(x, t, sde)
+        r = torch.softmax(logw, 1)
+        return -(r[..., None] * sol).sum(1).to(x.dtype)
+
+    def responsibilities(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
+        """p_t(k | x): the exact classifier when the component is the class label."""
+        logw, _, _ = self._terms(x, t, sde)
+        return torch.softmax(logw, 1).to(x.dtype)
+
+    def divergence(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
+        """Exact Laplacian of log p_t: sum_k r_k (|C_k^-1 d_k|^2 - tr C_k^-1) - |s|^2."""
+        logw, sol, chol = self._terms(x, t, sde)
+        r = torch.softmax(logw, 1)
+        eye = torch.eye(self.dim, dtype=torch.float64).expand(chol.shape)
+        trace_prec = torch.diagonal(torch.cholesky_solve(eye, chol), dim1=-2, dim2=-1).sum(-1)
+        s = -(r[..., None] * sol).sum(1)
+        lap = (r * ((sol * sol).sum(-1) - trace_prec)).sum(1) - (s * s).sum(1)
+        return lap.to(x.dtype)
+
+    def score_fn(self, sde: SDE) -> ScoreFn:
+        """The exact score as a sampler-ready function (x, t) -> grad log p_t(x)."""
+        return lambda x, t: self.score(x, t, sde)
+
+    def entropy(self, n: int = 200_000, seed: int = 0) -> float:
+        """Monte Carlo entropy -E log p0(x) in nats (closed form for one component)."""
+        if self.n_components == 1:
+            logdet = torch.logdet(self.covariances[0])
+            return float(0.5 * (self.dim * (1 + math.log(2 * math.pi)) + logdet))
+        g = torch.Generator().manual_seed(seed)
+        return float(-self.log_prob(self.sample(n, g)).mean())
+
+
+class EmpiricalScore:
+    """Exact score of p_t for data uniform on a finite set {y_i}: the ideal denoiser's softmax-weighted mean."""
+
+    def __init__(self, points, chunk: int = 4096):
+        y = torch.as_tensor(points, dtype=torch.float64)
+        if y.ndim < 2 or len(y) == 0:
+            raise ValueError("an empirical score needs a non-empty (M, ...) point set")
+        self.points = y
+        self.flat = y.reshape(len(y), -1)
+        self.sq = (self.flat * self.flat).sum(1)
+        self.chunk = chunk
+
+    def _weights_mean(self, x: torch.Tensor, alpha: torch.Tensor, std: torch.Tensor):
+        """Softmax weights' weighted mean of y and the log-sum-exp, chunked over the batch."""
+        xf = x.reshape(len(x), -1).to(torch.float64)
+        means, lse = [], []
+        for s in range(0, len(xf), self.chunk):
+            xc, a, sd = xf[s : s + self.chunk], alpha[s : s + self.chunk], std[s : s + self.chunk]
+            d2 = (xc * xc).sum(1, keepdim=True) - 2 * a[:, None] * xc @ self.flat.T + (a * a)[:, None] * self.sq[None]
+            logits = -d2.clamp(min=0) / (2 * sd * sd)[:, None]
+            w = torch.softmax(logits, 1)
+            means.append(w @ self.flat)
+            lse.append(torch.logsumexp(logits, 1))
+        return torch.cat(means), torch.cat(lse)
+
+    def denoise(self, x: torch.Tensor, t: float | torch.Tensor, sde: SDE) -> torch.Tensor:
+        """D*(x_t) = E[x0 | x_t] = sum_i softmax_i(-|x_t - alpha y_i|^2 / 2 sigma^2) y_i."""
+        t = time_vector(t, x).to(torch.float64)
+        alpha, std = sde.marginal_coefficients(t)
+        mean, _ = self._weights_mean(x, alpha, std)
+        return mean.reshape(x.shape).to(x.dtype)
+
+    def score(self, x: torch.Tensor, t: float | torch.Tensor, sde: SDE) -> torch.Tensor:
+        """grad log p_t(x) = (alpha D*(x) - x) / sigma^2."""
+        t = time_vector(t, x).to(torch.float64)
+        alpha, std = sde.marginal_coefficients(t)
+        mean, _ = self._weights_mean(x, alpha, std)
+        xd = x.to(torch.float64)
+        s = (bcast(alpha, xd) * mean.reshape(x.shape) - xd) / bcast(std * std, xd)
+        return s.to(x.dtype)
+
+    def log_prob(self, x: torch.Tensor, t: float | torch.Tensor, sde: SDE) -> torch.Tensor:
+        """log p_t(x) = logsumexp_i log N(x; alpha y_i, sigma^2 I) - log M."""
+        t = time_vector(t, x).to(torch.float64)
+        alpha, std = sde.marginal_coefficients(t)
+        _, lse = self._weights_mean(x, alpha, std)
+        d = self.flat.shape[1]
+        out = lse - math.log(len(self.flat)) - 0.5 * d * torch.log(2 * math.pi * std * std)
+        return out.to(x.dtype)
+
+    def score_fn(self, sde: SDE) -> ScoreFn:
+        return lambda x, t: self.score(x, t, sde)

@@ -1,0 +1,329 @@
+"""Forward SDEs (VP, sub-VP, VE), their discretisations and reverse-time forms (Song et al. 2021, Sec. 3, App. B-D).
+
+Every method broadcasts over any data shape: x is (N, ...) (N x 2 points or N x C x H x W images) and t is a
+scalar or a per-sample tensor of shape (N,). Per-sample coefficients come back with shape (N,); `bcast` reshapes
+them against x.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import torch
+
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""score_fn(x, t) -> grad_x log p_t(x), same shape as x; t has shape (N,)."""
+
+
+def bcast(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reshape a per-sample vector (N,) (or a scalar) so it broadcasts against x of shape (N, ...)."""
+    v = torch.as_tensor(v, dtype=x.dtype, device=x.device)
+    if v.ndim == 0:
+        return v
+    return v.reshape(v.shape[0], *([1] * (x.ndim - 1)))
+
+
+def time_vector(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """t as a float tensor of shape (N,) matching the batch of x."""
+    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    if t.ndim == 0:
+        t = t.expand(x.shape[0])
+    return t
+
+
+def suggest_sigma_max(x: torch.Tensor, max_points: int = 2000, seed: int = 0) -> float:
+    """VE sigma_max from the data's largest pairwise distance (Song & Ermon 2020, Technique 1)."""
+    x = torch.as_tensor(x).reshape(len(x), -1).double()
+    if len(x) > max_points:
+        g = torch.Generator().manual_seed(seed)
+        x = x[torch.randperm(len(x), generator=g)[:max_points]]
+    if len(x) < 2:
+        raise ValueError("need at least two points to suggest sigma_max")
+    return float(torch.cdist(x, x).max())
+
+
+class SDE(ABC):
+    """dx = f(x, t) dt + g(t) dw on t in [0, T]; data at t = 0, the prior at t = T."""
+
+    T: float = 1.0
+    sampling_eps: float = 1e-3
+    name: str = "sde"
+
+    def __init__(self, N: int = 1000):
+        self.N = N
+
+    # ---- continuous SDE -------------------------------------------------------------------------------------
+    @abstractmethod
+    def drift(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """f(x, t)."""
+
+    @abstractmethod
+    def diffusion(self, t: torch.Tensor) -> torch.Tensor:
+        """g(t), shape of t."""
+
+    @abstractmethod
+    def marginal_coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alpha(t), sigma(t)) with x_t | x0 ~ N(alpha x0, sigma^2 I)."""
+
+    def sde(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f(x, t), g(t)) with g of shape (N,)."""
+        t = time_vector(t, x)
+        return self.drift(x, t), self.diffusion(t)
+
+    def marginal(self, x0: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean alpha(t) x0 and per-sample std sigma(t) (shape (N,)) of p(x_t | x0)."""
+        t = time_vector(t, x0)
+        alpha, std = self.marginal_coefficients(t)
+        return bcast(alpha, x0) * x0, std
+
+    def perturb(self, x0: torch.Tensor, t: float | torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw x_t = alpha x0 + sigma eps."""
+        mean, std = self.marginal(x0, t)
+        if noise is None:
+            noise = torch.randn_like(x0)
+        return mean + bcast(std, x0) * noise
+
+    # ---- prior ----------------------------------------------------------------------------------------------
+    @property
+    def prior_std(self) -> float:
+        return 1.0
+
+    def prior_sample(
+        self, shape: tuple[int, ...], generator: torch.Generator | None = None, device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
+        """x_T ~ N(0, prior_std^2 I)."""
+        return torch.randn(shape, generator=generator, device=device, dtype=dtype) * self.prior_std
+
+    def prior_logp(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; 0, prior_std^2 I), summed over all but the batch dimension."""
+        d = z[0].numel()
+        s = self.prior_std
+        sq = z.reshape(len(z), -1).pow(2).sum(1)
+        return -0.5 * d * math.log(2 * math.pi * s * s) - sq / (2 * s * s)
+
+    # ---- noise-level view (EDM sigma space: x_t / alpha = x0 + sigma_edm n) -------------------------------------
+    def sigma_edm(self, t: torch.Tensor) -> torch.Tensor:
+        """sigma(t) / alpha(t): the noise level of x_t / alpha(t) (Karras et al. 2022, Eq. 4)."""
+        alpha, std = self.marginal_coefficients(torch.as_tensor(t))
+        return std / alpha
+
+    @abstractmethod
+    def t_of_sigma_edm(self, sigma: torch.Tensor) -> torch.Tensor:
+        """Inverse of sigma_edm."""
+
+    # ---- discretisation -------------------------------------------------------------------------------------
+    def discretize(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f_i, G_i) with x_{i+1} = x_i + f_i + G_i z over a step of 1/N (Euler-Maruyama by default)."""
+        dt = self.T / self.N
+        f, g = self.sde(x, t)
+        return f * dt, g * math.sqrt(dt)
+
+    def step_index(self, t: torch.Tensor) -> torch.Tensor:
+        """Index i of the discrete step that continuous time t falls on."""
+        return torch.round(t * (self.N - 1) / self.T).long().clamp(0, self.N - 1)
+
+    def langevin_alpha(self, t: torch.Tensor) -> torch.Tensor:
+        """alpha_i scaling the Langevin corrector's step size (Song et al. 2021, Alg. 4/5)."""
+        return torch.ones_like(torch.as_tensor(t, dtype=torch.float32))
+
+    # ---- reverse time ---------------------------------------------------------------------------------------
+    def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> "ReverseSDE":
+        """The reverse-time SDE dx = [f - g^2 s] dt + g dw_bar, or the PF-ODE dx/dt = f - g^2 s / 2."""
+        return ReverseSDE(self, score_fn, probability_flow)
+
+    def config(self) -> dict:
+        """Parameters that recreate this SDE with `sde_from_config`."""
+        return {"name": self.name, "N": self.N}
+
+
+class ReverseSDE:
+    """Reverse-time SDE or probability-flow ODE of a forward SDE (Song et al. 2021, Eq. 6 and 13)."""
+
+    def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool):
+        self.forward = forward
+        self.score_fn = score_fn
+        self.probability_flow = probability_flow
+        self.T = forward.T
+        self.N = forward.N
+
+    def sde(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(drift, diffusion) in forward-time convention: integrate backwards from T to 0."""
+        t = time_vector(t, x)
+        f, g = self.forward.sde(x, t)
+        score = self.score_fn(x, t)
+        scale = 0.5 if self.probability_flow else 1.0
+        drift = f - bcast(g * g, x) * score * scale
+        return drift, torch.zeros_like(g) if self.probability_flow else g
+
+    def discretize(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reverse of the forward discretisation (the 'reverse diffusion' predictor, Song et al. 2021 Eq. 47)."""
+        t = time_vector(t, x)
+        f, G = self.forward.discretize(x, t)
+        score = self.score_fn(x, t)
+        scale = 0.5 if self.probability_flow else 1.0
+        rev_f = f - bcast(G * G, x) * score * scale
+        return rev_f, torch.zeros_like(G) if self.probability_flow else G
+
+
+class VPSDE(SDE):
+    """Variance preserving: beta(t) = b0 + t (b1 - b0), f = -beta x / 2, g = sqrt(beta) (DDPM in continuous time)."""
+
+    name = "vp"
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000):
+        super().__init__(N)
+        self.beta_0 = beta_min
+        self.beta_1 = beta_max
+
+    @property
+    def discrete_betas(self) -> torch.Tensor:
+        """DDPM betas: linspace(b0 / N, b1 / N, N) (Ho et al. 2020)."""
+        return torch.linspace(self.beta_0 / self.N, self.beta_1 / self.N, self.N, dtype=torch.float64)
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """alpha-bar_i = prod_{j<=i} (1 - beta_j); matches alpha((i+1)/N)^2 of the continuous VP."""
+        return torch.cumprod(1.0 - self.discrete_betas, 0)
+
+    def beta(self, t: torch.Tensor) -> torch.Tensor:
+        return self.beta_0 + t * (self.beta_1 - self.beta_0)
+
+    def log_alpha(self, t: torch.Tensor) -> torch.Tensor:
+        """log alpha(t) = -t^2 (b1 - b0) / 4 - t b0 / 2."""
+        return -0.25 * t * t * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+
+    def drift(self, x, t):
+        return -0.5 * bcast(self.beta(time_vector(t, x)), x) * x
+
+    def diffusion(self, t):
+        return torch.sqrt(self.beta(t))
+
+    def marginal_coefficients(self, t):
+        la = self.log_alpha(t)
+        return torch.exp(la), torch.sqrt(-torch.expm1(2 * la))
+
+    def _t_of_log_alpha(self, log_alpha: torch.Tensor) -> torch.Tensor:
+        """Solve (b1 - b0) t^2 / 4 + b0 t / 2 + log_alpha = 0 for t >= 0."""
+        a = 0.25 * (self.beta_1 - self.beta_0)
+        b = 0.5 * self.beta_0
+        if a == 0:
+            return -log_alpha / b
+        return (-b + torch.sqrt(b * b - 4 * a * log_alpha)) / (2 * a)
+
+    def t_of_sigma_edm(self, sigma):
+        sigma = torch.as_tensor(sigma)
+        return self._t_of_log_alpha(-0.5 * torch.log1p(sigma * sigma))
+
+    def discretize(self, x, t):
+        """DDPM form: x_{i+1} = sqrt(1 - beta_i) x_i + sqrt(beta_i) z."""
+        t = time_vector(t, x)
+        beta = self.discrete_betas.to(x.device, x.dtype)[self.step_index(t)]
+        f = bcast(torch.sqrt(1.0 - beta), x) * x - x
+        return f, torch.sqrt(beta)
+
+    def langevin_alpha(self, t):
+        t = torch.as_tensor(t)
+        return (1.0 - self.discrete_betas.to(t.device))[self.step_index(t)].to(torch.float32)
+
+    def config(self):
+        return {"name": self.name, "N": self.N, "beta_min": self.beta_0, "beta_max": self.beta_1}
+
+
+class SubVPSDE(VPSDE):
+    """sub-VP: the VP drift with g^2 = beta(t) (1 - exp(-2 b0 t - (b1 - b0) t^2)); std = 1 - alpha^2 (Song et al. 2021, Eq. 29)."""
+
+    name = "subvp"
+
+    def diffusion(self, t):
+        return torch.sqrt(self.beta(t) * -torch.expm1(4 * self.log_alpha(t)))
+
+    def marginal_coefficients(self, t):
+        la = self.log_alpha(t)
+        return torch.exp(la), -torch.expm1(2 * la)
+
+    def t_of_sigma_edm(self, sigma):
+        """sigma_edm = (1 - alpha^2) / alpha, so alpha = (sqrt(sigma^2 + 4) - sigma) / 2."""
+        sigma = torch.as_tensor(sigma)
+        alpha = 0.5 * (torch.sqrt(sigma * sigma + 4) - sigma)
+        return self._t_of_log_alpha(torch.log(alpha))
+
+    def discretize(self, x, t):
+        return SDE.discretize(self, x, t)
+
+
+class VESDE(SDE):
+    """Variance exploding: sigma(t) = s_min (s_max / s_min)^t, f = 0, g = sigma(t) sqrt(2 ln(s_max / s_min)) (SMLD)."""
+
+    name = "ve"
+    sampling_eps = 1e-5
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, N: int = 1000):
+        super().__init__(N)
+        if not (0 < sigma_min < sigma_max):
+            raise ValueError(f"VE needs 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+        self.sigma_min = sigma_min
+        self.sigma_max = sigma_max
+
+    @property
+    def discrete_sigmas(self) -> torch.Tensor:
+        """SMLD noise levels: geometric from sigma_min to sigma_max."""
+        return torch.exp(torch.linspace(math.log(self.sigma_min), math.log(self.sigma_max), self.N, dtype=torch.float64))
+
+    def sigma(self, t: torch.Tensor) -> torch.Tensor:
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def drift(self, x, t):
+        return torch.zeros_like(x)
+
+    def diffusion(self, t):
+        return self.sigma(t) * math.sqrt(2 * math.log(self.sigma_max / self.sigma_min))
+
+    def marginal_coefficients(self, t):
+        t = torch.as_tensor(t)
+        return torch.ones_like(t), self.sigma(t)
+
+    def t_of_sigma_edm(self, sigma):
+        sigma = torch.as_tensor(sigma)
+        return torch.log(sigma / self.sigma_min) / math.log(self.sigma_max / self.sigma_min)
+
+    @property
+    def prior_std(self) -> float:
+        return self.sigma_max
+
+    def discretize(self, x, t):
+        """SMLD form: x_i = x_{i-1} + sqrt(sigma_i^2 - sigma_{i-1}^2) z."""
+        t = time_vector(t, x)
+        i = self.step_index(t)
+        sig = self.discrete_sigmas.to(x.device, x.dtype)
+        sigma = sig[i]
+        prev = torch.where(i == 0, torch.zeros_like(sigma), sig[(i - 1).clamp(min=0)])
+        return torch.zeros_like(x), torch.sqrt(sigma * sigma - prev * prev)
+
+    def config(self):
+        return {"name": self.name, "N": self.N, "sigma_min": self.sigma_min, "sigma_max": self.sigma_max}
+
+
+SDE_CLASSES: dict[str, type[SDE]] = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE}
+
+
+def sde_from_config(cfg: dict) -> SDE:
+    """Recreate an SDE from `SDE.config()`."""
+    cfg = dict(cfg)
+    name = cfg.pop("name")
+    if name not in SDE_CLASSES:
+        raise ValueError(f"unknown SDE {name!r}; choose one of {sorted(SDE_CLASSES)}")
+    return SDE_CLASSES[name](**cfg)
+
+
+def make_sde(name: str, sigma_max: float | None = None, **kwargs) -> SDE:
+    """Build an SDE by name ('vp', 'subvp', 've'); VE takes sigma_max."""
+    if name == "ve":
+        if sigma_max is not None:
+            kwargs["sigma_max"] = sigma_max
+        return VESDE(**kwargs)
+    if name not in SDE_CLASSES:
+        raise ValueError(f"unknown SDE {name!r}; choose one of {sorted(SDE_CLASSES)}")
+    return SDE_CLASSES[name](**kwargs)

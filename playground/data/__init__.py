@@ -1,0 +1,1 @@
+"""Targets: 2D presets, raster densities, point files, GMM specs (and image datasets)."""
