@@ -1,0 +1,123 @@
+"""The app's shared state: one QObject holding target, settings, time and the current model snapshot.
+
+Panels read it and listen to its signals; they never talk to each other directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from playground.core.normalization import Normalization
+from playground.core.sde import SDE, ScoreFn, make_sde, suggest_sigma_max
+from playground.data.target import Target
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the user can set; saved in QSettings and workspaces. Names match TrainConfig where shared."""
+
+    sde: str = "vp"
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+    sigma_min: float = 0.01
+    sigma_max: float | None = None  # None: suggested from the data
+    output: str = "eps"
+    objective: str = "dsm"
+    weighting: str = "song"
+    hidden: int = 128
+    depth: int = 3
+    lr: float = 2e-3
+    batch: int = 512
+    steps: int = 3000
+    seconds: float | None = None
+    seed: int = 0
+    device: str = "cpu"
+    sde_sampler: str = "em"  # em | pc | ancestral
+    ode_sampler: str = "ode_heun"  # ode_euler | ode_heun | ode_rk45
+    sample_steps: int = 200
+    n_particles: int = 4000
+    n_trajectories: int = 64
+    n_forward: int = 4000
+    target_samples: int = 20000
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class AppState(QObject):
+    """Single source of truth for the GUI (napari-style model under Qt views)."""
+
+    targetChanged = Signal()
+    settingsChanged = Signal(set)  # names of the settings that changed
+    timeChanged = Signal(float)
+    modelChanged = Signal()  # a new model snapshot (or None after a reset)
+
+    def __init__(self, target: Target, settings: Settings | None = None):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.t = 0.5
+        self.model = None  # a ScoreModel snapshot, safe to evaluate on the UI thread
+        self.target = target
+        self.target_samples = target.sample(self.settings.target_samples, self.settings.seed)
+        self.normalization = Normalization.fit(self.target_samples)
+
+    # ---- mutations -------------------------------------------------------------------------------------------
+    def set_target(self, target: Target) -> None:
+        self.target = target
+        self.target_samples = target.sample(self.settings.target_samples, self.settings.seed)
+        self.normalization = Normalization.fit(self.target_samples)
+        self.targetChanged.emit()
+
+    def update_settings(self, **changes) -> None:
+        changed = {k for k, v in changes.items() if getattr(self.settings, k) != v}
+        if not changed:
+            return
+        self.settings = replace(self.settings, **changes)
+        self.settingsChanged.emit(changed)
+
+    def set_time(self, t: float) -> None:
+        t = float(np.clip(t, 0.0, 1.0))
+        if t != self.t:
+            self.t = t
+            self.timeChanged.emit(t)
+
+    def set_model(self, model) -> None:
+        self.model = model
+        self.modelChanged.emit()
+
+    # ---- derived ---------------------------------------------------------------------------------------------
+    def sde(self) -> SDE:
+        """The SDE in normalised coordinates, as the trainer builds it (VE sigma_max from the data if unset)."""
+        s = self.settings
+        if s.sde == "ve":
+            sigma_max = s.sigma_max or suggest_sigma_max(
+                self.normalization.to_norm(_tensor(self.target_samples[:2000]))
+            )
+            return make_sde("ve", sigma_min=s.sigma_min, sigma_max=sigma_max)
+        return make_sde(s.sde, beta_min=s.beta_min, beta_max=s.beta_max)
+
+    def exact_score_fn(self) -> ScoreFn | None:
+        """The target's exact score of the data-space process (GMM or finite set), or None."""
+        if not self.target.has_exact_score:
+            return None
+        norm = self.normalization
+        if self.target.gmm is not None:
+            return norm.data_score_fn(norm.gmm_to_norm(self.target.gmm).score_fn(self.sde()))
+        from playground.core.exact_score import EmpiricalScore
+
+        pts = norm.to_norm(_tensor(self.target.points))
+        return norm.data_score_fn(EmpiricalScore(pts).score_fn(self.sde()))
+
+
+def _tensor(a: np.ndarray):
+    import torch
+
+    return torch.as_tensor(np.asarray(a, dtype=np.float32))
