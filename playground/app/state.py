@@ -14,6 +14,22 @@ from playground.core.normalization import Normalization
 from playground.core.sde import SDE, ScoreFn, make_sde, suggest_sigma_max
 from playground.data.target import Target
 
+# Choices offered by the settings panel (and usable by any panel). Names match the core / trainer.
+SDE_NAMES: dict[str, str] = {"vp": "VP", "subvp": "sub-VP", "ve": "VE"}
+OUTPUT_KINDS: dict[str, str] = {"eps": "\u03b5 (noise)", "score": "score", "x0": "x\u2080 (denoiser)", "edm": "EDM denoiser"}
+OBJECTIVES: dict[str, str] = {"dsm": "denoising score matching", "ssm": "sliced score matching"}
+WEIGHTINGS: dict[str, str] = {"song": "\u03c3\u00b2 (Song)", "likelihood": "g(t)\u00b2 (likelihood)", "edm": "EDM"}
+SDE_SAMPLERS: dict[str, str] = {"em": "Euler\u2013Maruyama", "pc": "predictor\u2013corrector", "ancestral": "ancestral"}
+ODE_SAMPLERS: dict[str, str] = {"ode_euler": "Euler", "ode_heun": "Heun", "ode_rk45": "RK45 (adaptive)"}
+
+# Settings whose change makes the current model meaningless (another SDE, output kind or network): the app asks
+# before applying them to a trained model and resets training. Everything else applies at once.
+MODEL_KEYS: frozenset[str] = frozenset(
+    {"sde", "beta_min", "beta_max", "sigma_min", "sigma_max", "output", "hidden", "depth", "objective", "weighting"}
+)
+# Settings the trainer reads when it is built (applied at the next reset, or at once when nothing is trained yet).
+TRAINER_KEYS: frozenset[str] = frozenset({"lr", "batch", "seed", "device"})
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -59,12 +75,15 @@ class AppState(QObject):
     settingsChanged = Signal(set)  # names of the settings that changed
     timeChanged = Signal(float)
     modelChanged = Signal()  # a new model snapshot (or None after a reset)
+    trainingChanged = Signal(bool)  # the training worker started (True) or stopped (False)
 
     def __init__(self, target: Target, settings: Settings | None = None):
         super().__init__()
         self.settings = settings or Settings()
         self.t = 0.5
         self.model = None  # a ScoreModel snapshot, safe to evaluate on the UI thread
+        self.training = False  # True while the training worker runs (panels may redraw less often)
+        self._sde_cache: SDE | None = None
         self.target = target
         self.target_samples = target.sample(self.settings.target_samples, self.settings.seed)
         self.normalization = Normalization.fit(self.target_samples)
@@ -74,14 +93,25 @@ class AppState(QObject):
         self.target = target
         self.target_samples = target.sample(self.settings.target_samples, self.settings.seed)
         self.normalization = Normalization.fit(self.target_samples)
+        self._sde_cache = None
         self.targetChanged.emit()
 
     def update_settings(self, **changes) -> None:
+        """Change settings by name; emits settingsChanged(names). A new `target_samples` count re-draws the
+        target's samples (and emits targetChanged after settingsChanged)."""
         changed = {k for k, v in changes.items() if getattr(self.settings, k) != v}
         if not changed:
             return
         self.settings = replace(self.settings, **changes)
+        self._sde_cache = None
         self.settingsChanged.emit(changed)
+        if "target_samples" in changed:
+            self.set_target(self.target)
+
+    def set_training(self, running: bool) -> None:
+        if running != self.training:
+            self.training = running
+            self.trainingChanged.emit(running)
 
     def set_time(self, t: float) -> None:
         t = float(np.clip(t, 0.0, 1.0))
@@ -96,13 +126,16 @@ class AppState(QObject):
     # ---- derived ---------------------------------------------------------------------------------------------
     def sde(self) -> SDE:
         """The SDE in normalised coordinates, as the trainer builds it (VE sigma_max from the data if unset)."""
-        s = self.settings
-        if s.sde == "ve":
-            sigma_max = s.sigma_max or suggest_sigma_max(
-                self.normalization.to_norm(_tensor(self.target_samples[:2000]))
-            )
-            return make_sde("ve", sigma_min=s.sigma_min, sigma_max=sigma_max)
-        return make_sde(s.sde, beta_min=s.beta_min, beta_max=s.beta_max)
+        if self._sde_cache is None:
+            s = self.settings
+            if s.sde == "ve":
+                sigma_max = s.sigma_max or suggest_sigma_max(
+                    self.normalization.to_norm(_tensor(self.target_samples[:2000]))
+                )
+                self._sde_cache = make_sde("ve", sigma_min=s.sigma_min, sigma_max=sigma_max)
+            else:
+                self._sde_cache = make_sde(s.sde, beta_min=s.beta_min, beta_max=s.beta_max)
+        return self._sde_cache
 
     def exact_score_fn(self) -> ScoreFn | None:
         """The target's exact score of the data-space process (GMM or finite set), or None."""

@@ -122,8 +122,9 @@ class SDE(ABC):
         return f * dt, g * math.sqrt(dt)
 
     def step_index(self, t: torch.Tensor) -> torch.Tensor:
-        """Index i of the discrete step that continuous time t falls on."""
-        return torch.round(t * (self.N - 1) / self.T).long().clamp(0, self.N - 1)
+        """Index i of the discrete step at time t on the sampling grid linspace(T, sampling_eps, N): t_i -> N - 1 - i."""
+        eps = self.sampling_eps
+        return torch.round((t - eps) * (self.N - 1) / (self.T - eps)).long().clamp(0, self.N - 1)
 
     def langevin_alpha(self, t: torch.Tensor) -> torch.Tensor:
         """alpha_i scaling the Langevin corrector's step size (Song et al. 2021, Alg. 4/5)."""

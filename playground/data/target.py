@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,6 +15,21 @@ from playground.core.sde import SDE, ScoreFn
 
 class DataError(ValueError):
     """A target or dataset could not be loaded; the message names the file and the problem."""
+
+
+def read_data_file(path: str | Path) -> bytes:
+    """The bytes of a data file; DataError if it is missing, not a regular file, unreadable or empty."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as e:
+        raise DataError(f"{path}: file not found") from e
+    except IsADirectoryError as e:
+        raise DataError(f"{path}: is a directory, not a file") from e
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from e
+    if not data:
+        raise DataError(f"{path}: file is empty")
+    return data
 
 
 @dataclass

@@ -1,0 +1,799 @@
+"""The main window: six docks around one shared time bar, menus, status bar, theme and QSettings persistence.
+
+Docks (rearrangeable, toggled in View): Target, Forward diffusion, Score field, Sampling (SDE | ODE), Training,
+Settings. The time bar (bottom toolbar) drives `state.set_time`; training runs in `TrainingController`'s worker.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QKeySequence, QPalette, QUndoStack
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStyle,
+    QToolBar,
+    QWidget,
+)
+
+from playground import __version__
+from playground.app.equations import EquationsDialog
+from playground.app.settings_panel import SettingsPanel
+from playground.app.state import MODEL_KEYS, TRAINER_KEYS, AppState, Settings
+from playground.app.time_bar import TimeBar
+from playground.app.training_panel import TrainingPanel
+from playground.app.training_worker import TrainingController
+
+ORGANIZATION = "DiffusionPlayground"
+APPLICATION = "Diffusion Playground"
+DEFAULT_TARGET = "moons"
+DEFAULT_SIZE = (1500, 950)
+THEMES = ("system", "light", "dark")
+
+# (key, dock title, object name)
+DOCKS = (
+    ("target", "Target", "dock_target"),
+    ("forward", "Forward diffusion", "dock_forward"),
+    ("score", "Score field", "dock_score"),
+    ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
+    ("training", "Training", "dock_training"),
+    ("settings", "Settings", "dock_settings"),
+)
+
+
+def default_store() -> QSettings:
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def load_settings(store: QSettings) -> Settings:
+    """The last settings saved in `store` (defaults where missing or unreadable)."""
+    raw = store.value("settings/json")
+    if not raw:
+        return Settings()
+    try:
+        d = json.loads(str(raw))
+        s = Settings.from_dict(d)
+        s.to_dict()  # types are checked when used; a broken entry must not keep the app from starting
+        return s
+    except Exception:  # noqa: BLE001
+        return Settings()
+
+
+def default_target():
+    from playground.data.presets import make_preset
+
+    return make_preset(DEFAULT_TARGET)
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    base, window, text = QColor(30, 30, 34), QColor(45, 45, 50), QColor(225, 225, 230)
+    roles = {
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: window,
+        QPalette.ColorRole.ToolTipBase: QColor(60, 60, 66),
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.PlaceholderText: QColor(140, 140, 150),
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: window,
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.BrightText: QColor(255, 80, 80),
+        QPalette.ColorRole.Link: QColor(110, 170, 255),
+        QPalette.ColorRole.Highlight: QColor(60, 120, 210),
+        QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
+        QPalette.ColorRole.Light: QColor(70, 70, 76),
+        QPalette.ColorRole.Midlight: QColor(58, 58, 64),
+        QPalette.ColorRole.Mid: QColor(40, 40, 44),
+        QPalette.ColorRole.Dark: QColor(22, 22, 25),
+        QPalette.ColorRole.Shadow: QColor(0, 0, 0),
+    }
+    for role, c in roles.items():
+        p.setColor(role, c)
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 128))
+    return p
+
+
+def system_is_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    try:
+        return hints.colorScheme() == Qt.ColorScheme.Dark
+    except AttributeError:  # Qt < 6.5
+        return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+class MainWindow(QMainWindow):
+    """The Diffusion Playground window. `store`: the QSettings to restore from and save to (tests pass their own)."""
+
+    def __init__(
+        self,
+        state: AppState | None = None,
+        store: QSettings | None = None,
+        restore: bool = True,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.store = store if store is not None else default_store()
+        if state is None:
+            state = AppState(default_target(), load_settings(self.store) if restore else Settings())
+        self.state = state
+        self.undo_stack = QUndoStack(self)
+        self.controller = TrainingController(state, parent=self)
+        self.messages: list[tuple[str, str]] = []  # (title, text) of every message shown; tests read it
+        self.confirm_reset = self._ask_reset  # replaced in tests
+        self.model_path: str | None = None
+        self._equations: EquationsDialog | None = None
+        self._last_dock = "sampling"
+        self._closing = False
+        self._shown_once = False
+        self.theme = "system"
+
+        self.setWindowTitle("Diffusion Playground")
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+        )
+        self._make_actions()
+        self._make_panels()
+        self._make_docks()
+        self._make_time_bar()
+        self._make_menus()
+        self._make_status_bar()
+
+        self.controller.progressed.connect(self._on_progress)
+        self.controller.runningChanged.connect(self._on_running)
+        self.controller.ended.connect(self._on_ended)
+        self.controller.resetDone.connect(self._update_status)
+        state.targetChanged.connect(self._on_target_changed)
+        state.settingsChanged.connect(self._on_settings_changed)
+        QApplication.instance().focusChanged.connect(self._on_focus)
+        try:
+            QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: self._apply_theme())
+        except AttributeError:
+            pass
+
+        self.resize(*DEFAULT_SIZE)
+        self._layout_default()
+        self._default_state = self.saveState()
+        self._restored_layout = False
+        if restore:
+            self.restore_ui()
+        self._apply_theme()
+        self._update_status()
+
+    # ---- construction ----------------------------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        st = self.style()
+        icon = st.standardIcon
+        sp = QStyle.StandardPixmap
+
+        def act(text, slot, shortcut=None, tip="", ico=None) -> QAction:
+            a = QAction(text, self)
+            if ico is not None:
+                a.setIcon(icon(ico))
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip:
+                a.setToolTip(tip)
+                a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            return a
+
+        self.act_new = act("&New", self.new_session, QKeySequence.StandardKey.New,
+                           "Start over: the default target (two moons) and an untrained model.")
+        self.act_open = act("&Open model…", self.open_model_dialog, QKeySequence.StandardKey.Open,
+                            "Load a trained model (.safetensors) and show it in every panel.")
+        self.act_save = act("&Save model", self.save_model, QKeySequence.StandardKey.Save,
+                            "Save the trained model (.safetensors; with the optimiser state, so training resumes).")
+        self.act_save_as = act("Save model &as…", self.save_model_as, QKeySequence.StandardKey.SaveAs,
+                               "Save the trained model under a new name.")
+        self.act_import = act("&Import target…", self.import_target_dialog, "Ctrl+I",
+                              "Load a target: an image (PNG/JPG as a density), points (CSV/NPY) or a GMM (JSON).")
+        self.act_export = act("&Export…", self.export_dialog, "Ctrl+E",
+                              "Export samples of the current model (CSV or NPY) or the current panel as a PNG.")
+        self.act_quit = act("&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window.")
+
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(QKeySequence.StandardKey.Redo)
+
+        self.act_play = act("&Play", self.controller.toggle, Qt.Key.Key_Space,
+                            "Start or pause training (Space). Training runs in the background; the model in every "
+                            "panel refreshes about once a second.", sp.SP_MediaPlay)
+        self.act_play.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.act_step = act("&Step", self.controller.step_once, "Ctrl+.",
+                            "Run one optimiser step: θ ← Adam(θ, ∇θ L) on one batch.", sp.SP_MediaSeekForward)
+        self.act_reset = act("&Reset", self.reset_training, "Ctrl+R",
+                             "Forget the model and start training from a fresh random network.",
+                             sp.SP_BrowserReload)
+        self.act_equations = act("The &equations", self.show_equations, QKeySequence.StandardKey.HelpContents,
+                                 "The forward SDE, reverse SDE, PF-ODE and loss for the current settings.")
+        self.act_about = act("&About", self.show_about, None, "About Diffusion Playground.")
+        self.act_reset_layout = act("Reset &layout", self.reset_layout, None,
+                                    "Put every panel back where it starts.")
+        self.act_animate = act("&Animate t", lambda: self.time_bar.toggle_playing(), "P",
+                               "Play the time bar: t sweeps [0, T] and every panel follows.")
+
+    def _make_panels(self) -> None:
+        s = self.state
+        self.panels: dict[str, QWidget] = {}
+        self.panels["target"] = self._panel("playground.app.target_panel", "TargetPanel", s, self.undo_stack)
+        self.panels["forward"] = self._panel("playground.app.forward_panel", "ForwardPanel", s)
+        self.panels["score"] = self._panel("playground.app.score_panel", "ScoreFieldPanel", s)
+        self.panels["sampling"] = self._panel("playground.app.sampling_panel", "SamplingPanel", s)
+        self.panels["training"] = TrainingPanel(
+            s, self.controller, {"play": self.act_play, "step": self.act_step, "reset": self.act_reset}
+        )
+        self.settings_panel = SettingsPanel(s)
+        self.settings_panel.changeRequested.connect(self.request_settings)
+        self.panels["settings"] = self.settings_panel
+        self._link_sampling_time()
+
+    def _link_sampling_time(self) -> None:
+        """The sampling panel replays its stored frames with its own slider (left t = T, right t = 0); keep that
+        slider and the shared time bar in step, both ways."""
+        panel = self.panels["sampling"]
+        slider = getattr(panel, "slider", None)
+        if slider is None or not hasattr(panel, "playback_time"):
+            return
+        top = slider.maximum()
+
+        def from_state(t: float) -> None:
+            v = int(round((1.0 - t) * top))
+            if slider.value() != v:
+                slider.setValue(v)
+
+        def to_state(v: int) -> None:
+            self.state.set_time(1.0 - v / top)
+
+        self.state.timeChanged.connect(from_state)
+        slider.valueChanged.connect(to_state)
+
+    def _panel(self, module: str, cls: str, *args) -> QWidget:
+        import importlib
+
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            w = QLabel(f"{cls}: not available in this build")
+            w.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            return w
+        return getattr(mod, cls)(*args)
+
+    def _make_docks(self) -> None:
+        self.docks: dict[str, QDockWidget] = {}
+        for key, title, name in DOCKS:
+            d = QDockWidget(title, self)
+            d.setObjectName(name)
+            d.setWidget(self.panels[key])
+            d.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            )
+            d.toggleViewAction().setToolTip(f"Show or hide the {title} panel.")
+            # an explicit minimum lets the window shrink (to 800 x 800 and below) whatever the panels' layouts ask
+            self.panels[key].setMinimumSize(160, 120)
+            self.docks[key] = d
+
+    def _layout_default(self) -> None:
+        """Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below."""
+        d = self.docks
+        for dock in d.values():
+            dock.setFloating(False)
+            dock.show()
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["target"])
+        self.splitDockWidget(d["target"], d["forward"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["forward"], d["sampling"], Qt.Orientation.Vertical)
+        self.splitDockWidget(d["forward"], d["score"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["score"], d["training"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["target"], d["settings"], Qt.Orientation.Vertical)
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        """Proportions of the default layout for the current window size."""
+        d = self.docks
+        w, h = self.width(), self.height()
+        left = max(260, int(w * 0.24))
+        col = max(160, (w - left) // 3)
+        self.resizeDocks([d["target"], d["forward"], d["score"], d["training"]], [left, col, col, col],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([d["target"], d["settings"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
+        self.resizeDocks([d["forward"], d["sampling"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._restored_layout:
+                QTimer.singleShot(0, self._size_docks)
+
+    def _make_time_bar(self) -> None:
+        self.time_bar = TimeBar(self.state)
+        tb = QToolBar("Time", self)
+        tb.setObjectName("toolbar_time")
+        tb.addWidget(self.time_bar)
+        tb.toggleViewAction().setToolTip("Show or hide the time bar.")
+        self.time_toolbar = tb
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, tb)
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        for a in (self.act_new, self.act_open, None, self.act_save, self.act_save_as, None, self.act_import,
+                  self.act_export, None, self.act_quit):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Edit")
+        m.addAction(self.act_undo)
+        m.addAction(self.act_redo)
+        m = mb.addMenu("&View")
+        for key, _title, _name in DOCKS:
+            m.addAction(self.docks[key].toggleViewAction())
+        m.addAction(self.time_toolbar.toggleViewAction())
+        m.addSeparator()
+        m.addAction(self.act_animate)
+        m.addSeparator()
+        theme_menu = m.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            a = QAction(name.capitalize(), self, checkable=True)
+            a.setToolTip({"system": "Follow the system's light or dark scheme.", "light": "Light colours.",
+                          "dark": "Dark colours."}[name])
+            a.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
+            self.theme_group.addAction(a)
+            theme_menu.addAction(a)
+            self.theme_actions[name] = a
+        self.theme_actions["system"].setChecked(True)
+        m.addSeparator()
+        m.addAction(self.act_reset_layout)
+        m = mb.addMenu("&Train")
+        m.addAction(self.act_play)
+        m.addAction(self.act_step)
+        m.addAction(self.act_reset)
+        m = mb.addMenu("&Help")
+        m.addAction(self.act_equations)
+        m.addAction(self.act_about)
+        for menu in mb.findChildren(type(m)):
+            menu.setToolTipsVisible(True)
+
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.status_labels: dict[str, QLabel] = {}
+        tips = {
+            "device": "Where training runs (Settings > Device).",
+            "step": "Optimiser steps done.",
+            "loss": "The last training loss (see the Training panel for the curve).",
+            "its": "Training speed: optimiser steps per second.",
+            "eta": "Time left until the step or time limit (Settings > Stop after).",
+        }
+        for key in ("device", "step", "loss", "its", "eta"):
+            lab = QLabel()
+            lab.setToolTip(tips[key])
+            lab.setMinimumWidth(70)
+            sb.addPermanentWidget(lab)
+            self.status_labels[key] = lab
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(True)
+        self.progress.setToolTip("Progress to the step / time limit.")
+        sb.addPermanentWidget(self.progress)
+
+    # ---- status ------------------------------------------------------------------------------------------------
+    def _update_status(self) -> None:
+        c = self.controller
+        s = self.state.settings
+        lab = self.status_labels
+        lab["device"].setText(f"device: {s.device}")
+        lab["step"].setText(f"step {c.step:,} / {s.steps:,}")
+        lab["loss"].setText(f"loss {c.last_loss:.4g}" if np.isfinite(c.last_loss) else "loss –")
+        lab["its"].setText(f"{c.its:,.0f} it/s" if c.its > 0 else "– it/s")
+        eta = c.eta_seconds()
+        lab["eta"].setText(f"ETA {_fmt_seconds(eta)}" if eta is not None and (c.running or c.step) else "ETA –")
+        f = c.progress_fraction()
+        self.progress.setValue(int(round(1000 * f)))
+        self.progress.setFormat(f"{100 * f:.0f}%")
+
+    def _on_progress(self, _p) -> None:
+        self._update_status()
+
+    def _on_running(self, running: bool) -> None:
+        ico = QStyle.StandardPixmap.SP_MediaPause if running else QStyle.StandardPixmap.SP_MediaPlay
+        self.act_play.setIcon(self.style().standardIcon(ico))
+        self.act_play.setText("&Pause" if running else "&Play")
+        self._update_status()
+
+    def _on_ended(self, reason: str, message: str) -> None:
+        self._update_status()
+        if reason == "diverged":
+            self.show_message(
+                "Training diverged",
+                f"{message}\n\nTraining stopped; the last good model is kept. Lower the learning rate or change the "
+                "weighting, then press Play (or Reset to start over).",
+                QMessageBox.Icon.Warning,
+            )
+        elif reason == "error":
+            self.show_message("Training failed", message, QMessageBox.Icon.Critical)
+        elif message:
+            self.statusBar().showMessage(message, 8000)
+
+    # ---- messages ----------------------------------------------------------------------------------------------
+    def show_message(self, title: str, text: str, icon=QMessageBox.Icon.Information) -> QMessageBox:
+        """A window-modal message that does not block the caller (tests read `self.messages`)."""
+        self.messages.append((title, text))
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if not self._closing:
+            box.open()
+        return box
+
+    def _ask_reset(self, changes: dict) -> bool:
+        names = ", ".join(sorted(changes))
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Reset training?")
+        box.setText(f"Changing {names} makes the trained model invalid.")
+        box.setInformativeText(
+            "Apply the change and reset training (the current model is discarded), or cancel and keep it."
+        )
+        apply = box.addButton("Apply and reset", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is apply
+
+    # ---- settings ----------------------------------------------------------------------------------------------
+    def request_settings(self, changes: dict) -> bool:
+        """Apply settings from the settings panel: at once, or after asking when they invalidate a trained model.
+        Returns True when applied."""
+        keys = set(changes)
+        c = self.controller
+        if keys & MODEL_KEYS and c.has_progress:
+            if not self.confirm_reset(changes):
+                self.settings_panel.refresh()
+                return False
+            was_running = c.running
+            c.reset()
+            self.state.update_settings(**changes)
+            if was_running:
+                c.play()
+            return True
+        self.state.update_settings(**changes)
+        if keys & (MODEL_KEYS | TRAINER_KEYS) and not c.has_progress and c.trainer is not None and not c.running:
+            c.trainer = None  # nothing trained yet: rebuild with the new settings at the next Play
+        elif keys & TRAINER_KEYS and c.has_progress:
+            self._apply_trainer_keys(keys & TRAINER_KEYS)
+        return True
+
+    def _apply_trainer_keys(self, keys: set) -> None:
+        """lr and batch apply to the running trainer at once; seed and device when training is reset."""
+        later = sorted(keys - {"lr", "batch"})
+        if later:
+            self.statusBar().showMessage(
+                f"{', '.join(later)} will apply when training is reset (Train > Reset).", 8000
+            )
+
+    def _on_settings_changed(self, names: set) -> None:
+        self.controller.sync_limits()  # steps / seconds / lr / batch follow the settings live
+        self._update_status()
+
+    def _on_target_changed(self) -> None:
+        """A new target: the model was trained on the old one. Reset, and keep training if it was running."""
+        c = self.controller
+        was_running = c.running
+        if c.has_progress or c.trainer is not None or self.state.model is not None:
+            c.reset()
+            if was_running:
+                c.play()
+
+    def reset_training(self) -> None:
+        self.controller.reset()
+        self.statusBar().showMessage("Training reset: a fresh random network.", 4000)
+
+    # ---- file menu ---------------------------------------------------------------------------------------------
+    def new_session(self) -> None:
+        self.controller.reset()
+        self.model_path = None
+        self.undo_stack.clear()
+        self.state.set_target(default_target())
+        self.statusBar().showMessage("New session: two moons, untrained.", 4000)
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(),
+                                              "Models (*.safetensors);;All files (*)")
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str) -> bool:
+        """Load a model file into every panel (and its trainer state, so Play resumes); a bad file gets a message."""
+        from playground.core.model import load_model
+
+        try:
+            model = load_model(path)
+        except Exception as exc:  # noqa: BLE001 - every bad file is a message, never a crash
+            self.show_message("Cannot open model", f"{Path(path).name}: {exc}", QMessageBox.Icon.Warning)
+            return False
+        trainer = None
+        try:
+            from playground.core.trainer import Trainer
+
+            trainer = Trainer.resume(path, self.state.target_samples)
+        except Exception:  # noqa: BLE001 - a model without trainer state still shows; Play then starts anew
+            trainer = None
+        changes = _settings_from_model(model)
+        self.controller.reset()
+        if changes:
+            self.state.update_settings(**changes)
+        self.controller.adopt(trainer, model)
+        self.model_path = path
+        self.store.setValue("files/last_dir", str(Path(path).parent))
+        self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+        return True
+
+    def save_model(self) -> bool:
+        if self.model_path is None:
+            return self.save_model_as()
+        return self.save_model_to(self.model_path)
+
+    def save_model_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", str(Path(self._last_dir()) / "model.safetensors"),
+                                              "Models (*.safetensors)")
+        if not path:
+            return False
+        if not path.endswith(".safetensors"):
+            path += ".safetensors"
+        return self.save_model_to(path)
+
+    def save_model_to(self, path: str) -> bool:
+        try:
+            self.controller.save(path)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message("Cannot save", f"{Path(path).name}: {exc}", QMessageBox.Icon.Warning)
+            return False
+        self.model_path = path
+        self.store.setValue("files/last_dir", str(Path(path).parent))
+        self.statusBar().showMessage(f"Saved {Path(path).name}", 5000)
+        return True
+
+    def import_target_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import target", self._last_dir(),
+            "Targets (*.png *.jpg *.jpeg *.csv *.npy *.json);;Images (*.png *.jpg *.jpeg);;"
+            "Points (*.csv *.npy);;Gaussian mixtures (*.json);;All files (*)",
+        )
+        if path:
+            self.import_target(path)
+
+    def import_target(self, path: str) -> bool:
+        panel = self.panels["target"]
+        self.store.setValue("files/last_dir", str(Path(path).parent))
+        if hasattr(panel, "import_file"):
+            return bool(panel.import_file(path))
+        from playground.data.spec import load_target
+
+        try:
+            self.state.set_target(load_target(path))
+        except Exception as exc:  # noqa: BLE001
+            self.show_message("Cannot import target", str(exc), QMessageBox.Icon.Warning)
+            return False
+        return True
+
+    def export_dialog(self) -> None:
+        key = self._last_dock
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export", str(Path(self._last_dir()) / "samples.csv"),
+            f"Samples as CSV (*.csv);;Samples as NumPy (*.npy);;The {self.docks[key].windowTitle()} panel (*.png)",
+        )
+        if path:
+            self.export(path, panel=key)
+
+    def export(self, path: str, panel: str | None = None) -> bool:
+        """Export by suffix: .csv / .npy -> samples of the current model (the target's samples when untrained);
+        .png -> a picture of `panel` (default: the panel used last)."""
+        suffix = Path(path).suffix.lower()
+        try:
+            if suffix == ".png":
+                key = panel or self._last_dock
+                if not self.docks[key].widget().grab().save(path):
+                    raise OSError("could not write the image")
+            elif suffix in (".csv", ".npy"):
+                x, what = self.export_samples()
+                if suffix == ".csv":
+                    np.savetxt(path, x, delimiter=",", header="x,y", comments="", fmt="%.6g")
+                else:
+                    np.save(path, x)
+                self.statusBar().showMessage(f"Exported {len(x):,} {what} to {Path(path).name}", 5000)
+            else:
+                raise ValueError("choose a file ending in .csv, .npy or .png")
+        except Exception as exc:  # noqa: BLE001
+            self.show_message("Cannot export", f"{Path(path).name}: {exc}", QMessageBox.Icon.Warning)
+            return False
+        self.store.setValue("files/last_dir", str(Path(path).parent))
+        return True
+
+    def export_samples(self) -> tuple[np.ndarray, str]:
+        """(samples (n, 2), description): the model's reverse-SDE samples, or the target's when untrained."""
+        s = self.state.settings
+        model = self.state.model
+        if model is None:
+            return np.asarray(self.state.target_samples[: s.n_particles], np.float32), "target samples"
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            x = model.sample(s.n_particles, sampler=s.sde_sampler, steps=s.sample_steps, seed=s.seed)
+        finally:
+            QApplication.restoreOverrideCursor()
+        return np.asarray(x, np.float32), f"model samples ({s.sde_sampler}, {s.sample_steps} steps)"
+
+    def _last_dir(self) -> str:
+        return str(self.store.value("files/last_dir", str(Path.home())))
+
+    def _on_focus(self, _old, new) -> None:
+        w = new
+        while w is not None:
+            for key, d in self.docks.items():
+                if w is d:
+                    self._last_dock = key
+                    return
+            w = w.parentWidget()
+
+    # ---- view / help -------------------------------------------------------------------------------------------
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for d in self.docks.values():
+            d.show()
+        self.time_toolbar.show()
+        self._size_docks()
+
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            name = "system"
+        self.theme = name
+        self.theme_actions[name].setChecked(True)
+        self._apply_theme()
+
+    def is_dark(self) -> bool:
+        return self.theme == "dark" or (self.theme == "system" and system_is_dark())
+
+    def _apply_theme(self) -> None:
+        dark = self.is_dark()
+        app = QApplication.instance()
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "setColorScheme"):  # Qt >= 6.8: tell the platform too (native dialogs, title bars)
+            scheme = {"system": Qt.ColorScheme.Unknown, "light": Qt.ColorScheme.Light,
+                      "dark": Qt.ColorScheme.Dark}[self.theme]
+            try:
+                hints.blockSignals(True)
+                hints.setColorScheme(scheme)
+            finally:
+                hints.blockSignals(False)
+        app.setPalette(dark_palette() if dark else app.style().standardPalette())
+        bg, fg = ("#1e1e22", "#d8d8dc") if dark else ("#ffffff", "#303034")
+        pg.setConfigOption("background", bg)
+        pg.setConfigOption("foreground", fg)
+        for view in self.findChildren(pg.GraphicsView):
+            view.setBackground(bg)
+            scene = view.scene()
+            if scene is None:
+                continue
+            for item in scene.items():
+                if isinstance(item, pg.AxisItem):
+                    item.setPen(fg)
+                    item.setTextPen(fg)
+                elif isinstance(item, pg.LabelItem):
+                    item.setText(item.text, color=fg)
+
+    def show_equations(self) -> EquationsDialog:
+        if self._equations is None:
+            self._equations = EquationsDialog(self.state, self)
+        self._equations.refresh()
+        self._equations.show()
+        self._equations.raise_()
+        return self._equations
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About Diffusion Playground",
+            f"<h3>Diffusion Playground {__version__}</h3>"
+            "<p>Score-based generative modelling through SDEs (Song et al., ICLR 2021), live: pick or draw a "
+            "density, train a score network s<sub>θ</sub>(x, t) ≈ ∇log p<sub>t</sub>(x), watch the forward "
+            "diffusion, the score field, and the reverse SDE and probability-flow ODE carry noise back to data.</p>"
+            "<p>Space: play / pause training · P: animate t · F1: the equations.</p>",
+        )
+
+    # ---- persistence -------------------------------------------------------------------------------------------
+    def save_ui(self) -> None:
+        st = self.store
+        st.setValue("window/geometry", self.saveGeometry())
+        st.setValue("window/state", self.saveState())
+        st.setValue("window/theme", self.theme)
+        st.setValue("settings/json", json.dumps(self.state.settings.to_dict()))
+        st.setValue("time/t", float(self.state.t))
+        st.sync()
+
+    def restore_ui(self) -> None:
+        st = self.store
+        geo = st.value("window/geometry")
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
+            self.restoreGeometry(geo)
+        state = st.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self._restored_layout = bool(self.restoreState(state))
+        self.theme = str(st.value("window/theme", "system"))
+        if self.theme not in THEMES:
+            self.theme = "system"
+        self.theme_actions[self.theme].setChecked(True)
+        try:
+            self.state.set_time(float(st.value("time/t", self.state.t)))
+        except (TypeError, ValueError):
+            pass
+
+    # ---- closing -----------------------------------------------------------------------------------------------
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Stop training and every panel's workers (each within `timeout`); True when the trainer stopped."""
+        self._closing = True
+        self.time_bar.set_playing(False)
+        ok = self.controller.shutdown(timeout)
+        for p in self.panels.values():
+            if hasattr(p, "shutdown"):
+                try:
+                    p.shutdown()
+                except Exception:  # noqa: BLE001 - closing must finish
+                    pass
+        if self._equations is not None:
+            self._equations.close()
+        return ok
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.save_ui()
+        self.shutdown()
+        try:
+            QApplication.instance().focusChanged.disconnect(self._on_focus)
+        except (RuntimeError, TypeError):
+            pass
+        super().closeEvent(event)
+
+
+def _settings_from_model(model) -> dict:
+    """The settings a loaded model implies (SDE and its parameters, output kind, network size)."""
+    out: dict = {}
+    sde = getattr(model, "sde", None)
+    if sde is not None:
+        cfg = sde.config()
+        out["sde"] = cfg.get("name", "vp")
+        for k in ("beta_min", "beta_max", "sigma_min", "sigma_max"):
+            if k in cfg:
+                out[k] = float(cfg[k])
+    if getattr(model, "output", None):
+        out["output"] = model.output
+    net = getattr(model, "net", None)
+    arch = net.config() if net is not None and hasattr(net, "config") else {}
+    for k in ("hidden", "depth"):
+        if k in arch:
+            out[k] = int(arch[k])
+    return out
+
+
+def _fmt_seconds(s: float) -> str:
+    s = max(0.0, float(s))
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)}:{int(s % 60):02d}"
+    return f"{int(s // 3600)}:{int(s % 3600 // 60):02d}:{int(s % 60):02d}"

@@ -1,0 +1,335 @@
+"""The settings panel: every field of `Settings` as a control with a tooltip saying what it does and its formula.
+
+The panel never writes the state itself. It emits `changeRequested({name: value})`; the main window decides whether
+the change applies at once (samplers, particle counts, ...) or first asks, because it would invalidate a trained
+model (the SDE, its parameters, the output kind, the network, the objective). After a refused change the main window
+calls `refresh()` and the controls show the state's values again.
+"""
+
+from __future__ import annotations
+
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground.app.state import (
+    OBJECTIVES,
+    ODE_SAMPLERS,
+    OUTPUT_KINDS,
+    SDE_NAMES,
+    SDE_SAMPLERS,
+    WEIGHTINGS,
+    AppState,
+    Settings,
+)
+
+PARTICLE_COUNTS = (1_000, 2_000, 4_000, 10_000, 20_000, 50_000, 100_000, 200_000)
+
+
+def available_devices() -> list[str]:
+    """The torch devices this machine has: cpu, then cuda and mps when torch finds them."""
+    devices = ["cpu"]
+    try:
+        if torch.cuda.is_available():
+            devices.append("cuda")
+    except Exception:  # noqa: BLE001 - a broken driver means no cuda
+        pass
+    try:
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            devices.append("mps")
+    except Exception:  # noqa: BLE001
+        pass
+    return devices
+
+
+class _LogSpin(QDoubleSpinBox):
+    """A spin box for quantities spanning decades (learning rate): steps multiply by ~1.5 instead of adding."""
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        v = self.value() * (1.5**steps)
+        self.setValue(min(max(v, self.minimum()), self.maximum()))
+
+
+class SettingsPanel(QWidget):
+    """Controls for `state.settings`, grouped: diffusion, network & objective, optimisation, sampling."""
+
+    changeRequested = Signal(dict)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.controls: dict[str, QWidget] = {}
+        self._updating = False
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        outer.addWidget(scroll)
+        inner = QWidget()
+        scroll.setWidget(inner)
+        lay = QVBoxLayout(inner)
+        lay.setContentsMargins(6, 6, 6, 6)
+
+        # ---- diffusion ---------------------------------------------------------------------------------------
+        g, form = self._group("Diffusion (SDE)", lay)
+        self._combo(
+            form, "sde", "SDE", SDE_NAMES,
+            "The forward SDE dx = f(x,t) dt + g(t) dw.\n"
+            "VP: f = −½β(t)x, g = √β(t) (DDPM).\n"
+            "sub-VP: f = −½β(t)x, g² = β(t)(1 − e^(−2β₀t − (β₁−β₀)t²)).\n"
+            "VE: f = 0, g = σ(t)√(2 ln(σmax/σmin)), σ(t) = σmin(σmax/σmin)^t (SMLD).\n"
+            "Changing it invalidates a trained model.",
+        )
+        self._double(
+            form, "beta_min", "β₀ (beta min)", 0.001, 10.0, 3, 0.05,
+            "VP / sub-VP noise rate at t = 0: β(t) = β₀ + t(β₁ − β₀). Default 0.1.",
+        )
+        self._double(
+            form, "beta_max", "β₁ (beta max)", 0.1, 100.0, 2, 1.0,
+            "VP / sub-VP noise rate at t = 1: β(t) = β₀ + t(β₁ − β₀). Default 20; "
+            "α(1) = exp(−¼(β₁−β₀) − ½β₀) should be ≈ 0.",
+        )
+        self._double(
+            form, "sigma_min", "σmin", 0.0001, 1.0, 4, 0.005,
+            "VE noise level at t = 0: σ(t) = σmin (σmax/σmin)^t. Default 0.01 (normalised units).",
+        )
+        self._double(
+            form, "sigma_max", "σmax", 0.0, 1000.0, 2, 1.0,
+            "VE noise level at t = 1; the prior is N(0, σmax² I). 'auto' = the largest pairwise distance in the "
+            "normalised data (Song & Ermon 2020, technique 1).",
+            special="auto",
+        )
+
+        # ---- network and objective ----------------------------------------------------------------------------
+        g, form = self._group("Network and objective", lay)
+        self._combo(
+            form, "output", "Output", OUTPUT_KINDS,
+            "What the network predicts; all convert to a score s = ∇log p_t:\n"
+            "ε: s = −ε_θ/σ_t.  score: s = F_θ.  x₀: s = (α_t D_θ − x)/σ_t².\n"
+            "EDM: D = c_skip x + c_out F(c_in x, c_noise) (Karras et al. 2022).\n"
+            "Changing it invalidates a trained model.",
+        )
+        self._combo(
+            form, "objective", "Objective", OBJECTIVES,
+            "Denoising score matching: E λ(t)‖s_θ(α x₀ + σ ε, t) + ε/σ‖² (Vincent 2011).\n"
+            "Sliced score matching: E[½‖s_θ‖² + vᵀ∇(vᵀ s_θ)], v ~ N(0, I) (Song et al. 2019).",
+        )
+        self._combo(
+            form, "weighting", "Weighting", WEIGHTINGS,
+            "λ(t) in the DSM loss. σ²: Song's default, E‖σ s_θ + ε‖².\n"
+            "g(t)²: likelihood weighting (the loss bounds −log p).\n"
+            "EDM: λ = (σ² + σ_d²)/(σ σ_d)² with ln σ ~ N(−1.2, 1.2²).",
+        )
+        self._int(form, "hidden", "Hidden units", 8, 1024, 16, "Width of each hidden layer of the MLP s_θ(x, t).")
+        self._int(form, "depth", "Hidden layers", 1, 8, 1, "Number of hidden layers of the MLP s_θ(x, t).")
+
+        # ---- optimisation -------------------------------------------------------------------------------------
+        g, form = self._group("Training", lay)
+        lr = _LogSpin()
+        lr.setDecimals(5)
+        lr.setRange(1e-5, 1.0)
+        self._add(form, "lr", "Learning rate", lr, "Adam step size η: θ ← θ − η m̂/(√v̂ + ε). Default 2e-3.")
+        self._int(
+            form, "batch", "Batch", 16, 65536, 128,
+            "Samples x₀ per step; each gets its own t and ε. Larger = smoother loss, slower steps.",
+        )
+        self._int(
+            form, "steps", "Stop after steps", 1, 10_000_000, 500,
+            "Training pauses after this many optimiser steps (Play continues only after you raise it or Reset).",
+        )
+        self._double(
+            form, "seconds", "Stop after seconds", 0.0, 86400.0, 0, 5.0,
+            "Training pauses after this much training time (summed over runs). 'no limit' = steps only.",
+            special="no limit",
+        )
+        self._int(
+            form, "seed", "Seed", 0, 2_147_483_647, 1,
+            "Random seed: network initialisation, the batches, t and ε of training, and the sampling noise.",
+        )
+        dev = QComboBox()
+        for d in available_devices():
+            dev.addItem(d, d)
+        self._add(
+            form, "device", "Device", dev,
+            "Where training runs: cpu, or a GPU torch finds (cuda, mps). The views always evaluate on the CPU.",
+        )
+
+        # ---- sampling -----------------------------------------------------------------------------------------
+        g, form = self._group("Sampling", lay)
+        self._combo(
+            form, "sde_sampler", "Reverse SDE", SDE_SAMPLERS,
+            "Sampler for dx = [f − g² s_θ] dt + g dw̄ from t = T to 0.\n"
+            "Euler–Maruyama: x ← x − [f − g² s]h + g√h z.\n"
+            "Predictor–corrector: reverse diffusion + a Langevin corrector (snr 0.16).\n"
+            "Ancestral: the discrete DDPM/SMLD posterior step.",
+        )
+        self._combo(
+            form, "ode_sampler", "PF-ODE", ODE_SAMPLERS,
+            "Solver for dx/dt = f − ½ g² s_θ from t = T to 0 (deterministic: one noise, one sample).\n"
+            "Euler: 1 evaluation/step. Heun: 2/step. RK45: adaptive (dopri5), NFE counted.",
+        )
+        self._int(
+            form, "sample_steps", "Sampling steps", 2, 5000, 10,
+            "Number of time steps N of the SDE sampler and of the fixed-step ODE solvers (h = (T − ε)/N).",
+        )
+        self._particles(
+            form, "n_particles", "Sampling particles",
+            "Particles drawn from the prior p_T and carried to t = 0 by each sampler (same noise on both sides).",
+        )
+        self._int(
+            form, "n_trajectories", "Trajectories shown", 0, 2000, 16,
+            "How many of the particles also draw their whole path x_t (one curve for all paths).",
+        )
+        self._particles(
+            form, "n_forward", "Forward particles",
+            "Particles x_t = α(t) x₀ + σ(t) ε shown in the forward-diffusion view.",
+        )
+        self._int(
+            form, "target_samples", "Target samples", 500, 1_000_000, 1000,
+            "How many samples of the target are drawn for training and for the views (the training set).",
+        )
+        lay.addStretch(1)
+
+        state.settingsChanged.connect(lambda _names: self.refresh())
+        self.refresh()
+
+    # ---- building blocks ---------------------------------------------------------------------------------------
+    def _group(self, title: str, lay: QVBoxLayout) -> tuple[QGroupBox, QFormLayout]:
+        g = QGroupBox(title)
+        form = QFormLayout(g)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay.addWidget(g)
+        return g, form
+
+    def _add(self, form: QFormLayout, name: str, label: str, w: QWidget, tip: str) -> None:
+        w.setToolTip(tip)
+        w.setObjectName(name)
+        self.controls[name] = w
+        form.addRow(label, w)
+        form.labelForField(w).setToolTip(tip)
+        if isinstance(w, QComboBox):
+            w.currentIndexChanged.connect(lambda _i, n=name: self._emit(n))
+        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(lambda _v, n=name: self._emit(n))
+        elif isinstance(w, QCheckBox):
+            w.toggled.connect(lambda _v, n=name: self._emit(n))
+
+    def _combo(self, form, name, label, choices: dict[str, str], tip) -> None:
+        w = QComboBox()
+        for key, text in choices.items():
+            w.addItem(text, key)
+        self._add(form, name, label, w, tip)
+
+    def _double(self, form, name, label, lo, hi, decimals, step, tip, special: str | None = None) -> None:
+        w = QDoubleSpinBox()
+        w.setRange(lo, hi)
+        w.setDecimals(decimals)
+        w.setSingleStep(step)
+        if special:
+            w.setSpecialValueText(special)  # shown at the minimum, which means None
+        self._add(form, name, label, w, tip)
+
+    def _int(self, form, name, label, lo, hi, step, tip) -> None:
+        w = QSpinBox()
+        w.setRange(lo, hi)
+        w.setSingleStep(step)
+        w.setGroupSeparatorShown(True)
+        self._add(form, name, label, w, tip)
+
+    def _particles(self, form, name, label, tip) -> None:
+        w = QComboBox()
+        w.setEditable(True)
+        for n in PARTICLE_COUNTS:
+            w.addItem(f"{n:,}", n)
+        w.lineEdit().editingFinished.connect(lambda n=name: self._emit(n))
+        self._add(form, name, label, w, tip + " Up to 200,000; pick one or type a number.")
+
+    # ---- values ------------------------------------------------------------------------------------------------
+    def value(self, name: str):
+        """The value the control `name` shows, in the type Settings uses."""
+        w = self.controls[name]
+        if name in ("n_particles", "n_forward"):
+            text = w.currentText().replace(",", "").replace("_", "").strip()
+            try:
+                return max(1, min(1_000_000, int(float(text))))
+            except ValueError:
+                return getattr(self.state.settings, name)
+        if isinstance(w, QComboBox):
+            return w.currentData()
+        if isinstance(w, QDoubleSpinBox):
+            v = float(w.value())
+            if w.specialValueText() and v <= w.minimum():
+                return None
+            return v
+        if isinstance(w, QSpinBox):
+            return int(w.value())
+        raise KeyError(name)
+
+    def set_value(self, name: str, value) -> None:
+        """Show `value` in the control without emitting a change request."""
+        w = self.controls[name]
+        w.blockSignals(True)
+        try:
+            if name in ("n_particles", "n_forward"):
+                i = w.findData(int(value))
+                if i >= 0:
+                    w.setCurrentIndex(i)
+                else:
+                    w.setEditText(f"{int(value):,}")
+            elif isinstance(w, QComboBox):
+                i = w.findData(value)
+                if i < 0:  # e.g. a device this machine lacks, from saved settings
+                    w.addItem(str(value), value)
+                    i = w.count() - 1
+                w.setCurrentIndex(i)
+            elif isinstance(w, QDoubleSpinBox):
+                w.setValue(w.minimum() if value is None else float(value))
+            elif isinstance(w, QSpinBox):
+                w.setValue(int(value))
+        finally:
+            w.blockSignals(False)
+
+    def refresh(self) -> None:
+        """Show the state's settings in every control and enable only the parameters the chosen SDE uses."""
+        self._updating = True
+        try:
+            s = self.state.settings
+            for name in self.controls:
+                self.set_value(name, getattr(s, name))
+            ve = s.sde == "ve"
+            for name in ("beta_min", "beta_max"):
+                self.controls[name].setEnabled(not ve)
+            for name in ("sigma_min", "sigma_max"):
+                self.controls[name].setEnabled(ve)
+            self.controls["weighting"].setEnabled(s.objective == "dsm")
+        finally:
+            self._updating = False
+
+    def _emit(self, name: str) -> None:
+        if self._updating:
+            return
+        v = self.value(name)
+        if v != getattr(self.state.settings, name):
+            self.changeRequested.emit({name: v})
+
+    def settings_from_controls(self) -> Settings:
+        from dataclasses import replace
+
+        return replace(self.state.settings, **{n: self.value(n) for n in self.controls})
+
+
+__all__ = ["SettingsPanel", "available_devices", "PARTICLE_COUNTS"]

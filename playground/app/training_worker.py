@@ -1,0 +1,524 @@
+"""Training off the UI thread: one QThread runs the Qt-free `Trainer` in a loop and sends numpy snapshots back.
+
+`TrainingController` (UI thread) owns the trainer and the thread; only one task runs at a time. The worker thread
+uses one torch thread, checks a stop flag after every optimiser step (so pausing or closing takes one step, a few
+milliseconds), sends `TrainProgress` (new losses, per-time-bin losses, step, it/s) at most `emit_hz` times a second,
+a model snapshot (`Trainer.snapshot()`, a copy safe to evaluate on the UI thread) every `snapshot_interval` seconds,
+and a small preview sample of the current model every `preview_interval` seconds. Qt delivers those signals to the UI
+thread (queued connections), where the controller calls `state.set_model`.
+
+A diverging run (NaN or exploding loss, `TrainingDiverged`) stops with a message; the state keeps the last good
+model. While a run is in progress the trainer belongs to the worker thread; everything that touches it from the UI
+thread (step once, save, reset) first stops the run.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, QThread, Signal
+
+from playground.app.state import AppState
+
+N_BINS = 10  # loss by time bin: t in [0, 1] cut into N_BINS equal bins
+_LINGERING: list = []  # worker threads told to stop that had not finished in time (e.g. still building a trainer)
+
+
+def wait_for_workers(timeout: float = 10.0) -> bool:
+    """Wait for stopped workers that were still finishing (call before the process exits)."""
+    deadline = time.perf_counter() + timeout
+    for th in list(_LINGERING):
+        th.wait(max(0, int((deadline - time.perf_counter()) * 1000)))
+        if not th.isRunning():
+            _LINGERING.remove(th)
+    return not _LINGERING
+
+
+@dataclass
+class TrainProgress:
+    """What the worker reports (numpy copies: never views of trainer memory)."""
+
+    step: int  # optimiser steps done in total
+    steps: np.ndarray  # the step numbers of `losses`
+    losses: np.ndarray  # new raw losses since the previous report
+    bin_losses: np.ndarray | None  # (N_BINS,) running mean loss per time bin (NaN where unseen)
+    its: float  # optimiser steps per second, recent
+    elapsed: float  # training seconds in total (summed over runs)
+    lr: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def train_config(state: AppState, threads: int = 1, **overrides):
+    """A TrainConfig from the app's settings (names shared with Settings), one torch thread by default."""
+    from playground.core.trainer import TrainConfig
+
+    s = state.settings.to_dict()
+    names = {f.name for f in fields(TrainConfig)}
+    kw = {k: v for k, v in s.items() if k in names}
+    kw["threads"] = threads
+    kw.update(overrides)
+    return TrainConfig(**{k: v for k, v in kw.items() if k in names})
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _BinStats:
+    """The trainer's running mean loss per time bin (StepStats.bin_loss), kept as the latest copy."""
+
+    def __init__(self):
+        self.latest: np.ndarray | None = None
+
+    def update(self, stats) -> None:
+        b = getattr(stats, "bin_loss", None)
+        if b is not None:
+            self.latest = np.array(b, dtype=np.float64, copy=True).reshape(-1)
+
+    def means(self) -> np.ndarray | None:
+        return None if self.latest is None else self.latest.copy()
+
+
+class _Loop(QThread):
+    """The worker thread: steps the trainer until told to stop or a limit is hit."""
+
+    progress = Signal(object)  # TrainProgress
+    snapshot = Signal(object)  # a ScoreModel copy
+    preview = Signal(object)  # (n, 2) float32 samples of the snapshot
+    ended = Signal(object, str, str)  # (thread, reason, message): 'paused' | 'steps' | 'seconds' | 'diverged' | 'error'
+
+    def __init__(self, ctl: "TrainingController", recipe: tuple):
+        super().__init__()
+        self.ctl = ctl
+        self.recipe = recipe  # (TrainConfig, data) to build the trainer with, made on the UI thread
+        self.max_steps: int | None = None  # stop ('paused') after this many steps of this run
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        ctl = self.ctl
+        torch.set_num_threads(ctl.threads)
+        if self.recipe is not None:  # the first build takes seconds (torch warm-up): never on the UI thread
+            try:
+                trainer = ctl.build_trainer(*self.recipe)
+            except Exception as exc:  # noqa: BLE001
+                self.ended.emit(self, "error", f"Cannot start training: {exc}")
+                return
+            if self.stop_event.is_set():  # paused, reset or closed while building: start over next time
+                self.ended.emit(self, "paused", "")
+                return
+            ctl.trainer = trainer
+        trainer = ctl.trainer
+        emit_every = 1.0 / ctl.emit_hz
+        new_steps: list[int] = []
+        new_losses: list[float] = []
+        t_start = time.perf_counter()
+        last_emit = last_snap = t_start
+        last_preview = t_start - ctl.preview_interval + ctl.first_preview_after
+        rate_t, rate_step = t_start, ctl.step
+        reason, message = "paused", ""
+        lr = None
+        first_step = ctl.step
+
+        def report(now: float) -> None:
+            nonlocal new_steps, new_losses, rate_t, rate_step
+            if now - rate_t > 0.05 and ctl.step > rate_step:
+                inst = (ctl.step - rate_step) / (now - rate_t)
+                ctl.its = inst if ctl.its <= 0 else 0.7 * ctl.its + 0.3 * inst
+                rate_t, rate_step = now, ctl.step
+            self.progress.emit(
+                TrainProgress(
+                    step=ctl.step,
+                    steps=np.asarray(new_steps, dtype=np.int64),
+                    losses=np.asarray(new_losses, dtype=np.float64),
+                    bin_losses=ctl.bins.means(),
+                    its=ctl.its,
+                    elapsed=ctl.elapsed_before,
+                    lr=lr,
+                )
+            )
+            new_steps, new_losses = [], []
+
+        try:
+            while not self.stop_event.is_set():
+                limit = ctl.limit_reached(ctl.elapsed_before)
+                if limit:
+                    reason = limit
+                    break
+                if self.max_steps is not None and ctl.step - first_step >= self.max_steps:
+                    break
+                stats = trainer.step()
+                ctl.step = int(stats.step)
+                ctl.elapsed_before = float(stats.seconds)
+                lr = stats.lr
+                new_steps.append(ctl.step)
+                new_losses.append(float(stats.loss))
+                ctl.bins.update(stats)
+                now = time.perf_counter()
+                if now - last_emit >= emit_every:
+                    report(now)
+                    last_emit = now
+                if now - last_snap >= ctl.snapshot_interval:
+                    self.snapshot.emit(trainer.snapshot())
+                    last_snap = now
+                if ctl.preview_n > 0 and now - last_preview >= ctl.preview_interval:
+                    x = ctl.preview_samples(trainer.snapshot(), self.stop_event.is_set)
+                    if x is not None:
+                        self.preview.emit(x)
+                    last_preview = time.perf_counter()
+        except Exception as exc:  # noqa: BLE001 - reported to the user; the UI keeps running
+            from playground.core.trainer import TrainingDiverged
+
+            reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
+            message = str(exc) or type(exc).__name__
+            if reason == "error":
+                message = f"{type(exc).__name__}: {message}"
+        ctl.step = int(trainer.step_count)  # after a divergence: the restored good step
+        ctl.elapsed_before = float(trainer.train_seconds)
+        report(time.perf_counter())
+        try:  # the final weights (after a divergence: the last good ones the trainer restored)
+            self.snapshot.emit(trainer.snapshot())
+        except Exception:  # noqa: BLE001
+            pass
+        self.ended.emit(self, reason, message)
+
+
+class TrainingController(QObject):
+    """Play / pause / step / reset for the app; builds the Trainer from `state.settings` and `state.target_samples`.
+
+    Signals (UI thread): progressed(TrainProgress), runningChanged(bool), ended(reason, message) when a run stops
+    ('paused', 'steps', 'seconds', 'diverged', 'error'), previewReady(samples), resetDone().
+    """
+
+    progressed = Signal(object)
+    runningChanged = Signal(bool)
+    ended = Signal(str, str)
+    previewReady = Signal(object)
+    resetDone = Signal()
+
+    def __init__(
+        self,
+        state: AppState,
+        threads: int = 1,
+        emit_hz: float = 20.0,
+        snapshot_interval: float = 0.75,
+        preview_interval: float = 2.0,
+        preview_n: int = 1000,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.state = state
+        self.threads = threads
+        self.emit_hz = emit_hz
+        self.snapshot_interval = snapshot_interval
+        self.preview_interval = preview_interval
+        self.first_preview_after = 0.5
+        self.preview_n = preview_n
+        self.preview_steps = 50
+        self.trainer = None
+        self._thread: _Loop | None = None
+        self._clear_history()
+
+    # ---- history (UI thread) ---------------------------------------------------------------------------------
+    def _clear_history(self) -> None:
+        self.step = 0
+        self.its = 0.0
+        self.elapsed_before = 0.0
+        self.bins = _BinStats()
+        self.loss_steps: list[np.ndarray] = []
+        self.loss_values: list[np.ndarray] = []
+        self.last_loss = math.nan
+        self.last_reason = ""
+        self.last_message = ""
+
+    def losses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, losses) of every step so far."""
+        if not self.loss_values:
+            return np.zeros(0, np.int64), np.zeros(0)
+        self.loss_steps = [np.concatenate(self.loss_steps)]
+        self.loss_values = [np.concatenate(self.loss_values)]
+        return self.loss_steps[0], self.loss_values[0]
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    @property
+    def has_progress(self) -> bool:
+        return self.step > 0
+
+    # ---- limits ------------------------------------------------------------------------------------------------
+    def limit_reached(self, elapsed: float) -> str:
+        """'steps' or 'seconds' when a stop condition of the current settings is met, else ''."""
+        s = self.state.settings
+        if s.steps and self.step >= s.steps:
+            return "steps"
+        if s.seconds and elapsed >= s.seconds:
+            return "seconds"
+        return ""
+
+    def progress_fraction(self) -> float:
+        s = self.state.settings
+        f = self.step / s.steps if s.steps else 0.0
+        if s.seconds:
+            f = max(f, self.elapsed_before / s.seconds)
+        return float(min(max(f, 0.0), 1.0))
+
+    def eta_seconds(self) -> float | None:
+        s = self.state.settings
+        etas = []
+        if s.steps and self.its > 0:
+            etas.append(max(s.steps - self.step, 0) / self.its)
+        if s.seconds:
+            etas.append(max(s.seconds - self.elapsed_before, 0.0))
+        return min(etas) if etas else None
+
+    # ---- the trainer -------------------------------------------------------------------------------------------
+    def recipe(self) -> tuple:
+        """(TrainConfig, data) for a new trainer, from the current settings and target samples."""
+        return train_config(self.state, threads=self.threads), self.state.target_samples
+
+    def build_trainer(self, config=None, data=None):
+        from playground.core.trainer import Trainer
+
+        if config is None:
+            config, data = self.recipe()
+        return Trainer(config, data)
+
+    def ensure_trainer(self):
+        if self.trainer is None:
+            self.trainer = self.build_trainer()
+        return self.trainer
+
+    def sync_limits(self) -> None:
+        """The trainer's schedule horizon, lr and batch follow the settings (steps, seconds, lr, batch apply live)."""
+        t = self.trainer
+        if t is None:
+            return
+        s = self.state.settings
+        t.config.steps = s.steps
+        t.config.seconds = s.seconds
+        t.config.lr = s.lr
+        t.config.batch = s.batch
+
+    def preview_samples(self, model, should_stop=None) -> np.ndarray | None:
+        """A small sample of `model` (data space) for the training panel; runs on the worker thread and gives up
+        (None) as soon as should_stop() says so."""
+
+        def check(_info) -> None:
+            if should_stop is not None and should_stop():
+                raise _Cancelled
+
+        try:
+            return model.sample(self.preview_n, sampler="em", steps=self.preview_steps, seed=1, callback=check)
+        except _Cancelled:
+            return None
+
+    # ---- commands ----------------------------------------------------------------------------------------------
+    def play(self, max_steps: int | None = None) -> bool:
+        """Start (or continue) training in the worker (for `max_steps` steps, or until paused or a limit);
+        False when a stop condition is already met or training cannot start."""
+        if self.running:
+            return True
+        if self.limit_reached(self.elapsed_before):
+            self.last_reason = self.limit_reached(self.elapsed_before)
+            self.ended.emit(self.last_reason, self._limit_message(self.last_reason))
+            return False
+        recipe = None
+        if self.trainer is None:
+            try:
+                recipe = self.recipe()
+                recipe[0].validate()
+            except Exception as exc:  # noqa: BLE001
+                self.last_reason, self.last_message = "error", f"Cannot start training: {exc}"
+                self.ended.emit("error", self.last_message)
+                return False
+        self.sync_limits()
+        th = _Loop(self, recipe)
+        th.max_steps = max_steps
+        th.progress.connect(self._on_progress)
+        th.snapshot.connect(self._on_snapshot)
+        th.preview.connect(self.previewReady)
+        th.ended.connect(self._on_thread_ended)
+        self._thread = th
+        th.start()
+        self.state.set_training(True)
+        self.runningChanged.emit(True)
+        return True
+
+    def pause(self, timeout: float = 2.0) -> bool:
+        """Stop the run after the current step and wait for the thread (True when it has stopped)."""
+        th = self._thread
+        if th is None:
+            return True
+        th.stop_event.set()
+        ok = th.wait(int(timeout * 1000))
+        if ok:
+            self._drain(th)
+        return ok
+
+    def toggle(self) -> None:
+        if self.running:
+            self.pause()
+        else:
+            self.play()
+
+    def step_once(self) -> float | None:
+        """One optimiser step (pausing a run first); returns its loss. Before the first trainer exists the step
+        runs in the worker (building a trainer can take seconds) and this returns None at once."""
+        if self.running:
+            self.pause()
+        if self._thread is not None:
+            return None
+        if self.trainer is None:
+            self.play(max_steps=1)
+            return None
+        trainer = self.trainer
+        torch.set_num_threads(self.threads)
+        try:
+            stats = trainer.step()
+        except Exception as exc:  # noqa: BLE001
+            from playground.core.trainer import TrainingDiverged
+
+            reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
+            self._on_ended(reason, str(exc) or type(exc).__name__)
+            self.step = int(trainer.step_count)
+            self._on_snapshot(trainer.snapshot())
+            return None
+        self.elapsed_before = float(stats.seconds)
+        self.step = int(stats.step)
+        self.bins.update(stats)
+        loss = float(stats.loss)
+        self._on_progress(
+            TrainProgress(
+                step=self.step,
+                steps=np.asarray([self.step]),
+                losses=np.asarray([loss]),
+                bin_losses=self.bins.means(),
+                its=self.its,
+                elapsed=self.elapsed_before,
+            )
+        )
+        self._on_snapshot(trainer.snapshot())
+        return loss
+
+    def reset(self) -> None:
+        """Stop, forget the trainer and the history, and clear the model (state.model = None)."""
+        th = self._thread
+        if th is not None and not self.pause():
+            self._detach(th)
+        self._thread = None
+        self.trainer = None
+        self._clear_history()
+        self.state.set_model(None)
+        self.resetDone.emit()
+
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Stop the worker within `timeout` seconds (closing the window); True when it stopped."""
+        th = self._thread
+        if th is None:
+            return True
+        th.stop_event.set()
+        ok = th.wait(int(timeout * 1000))
+        self._detach(th)
+        self._thread = None
+        self.state.set_training(False)
+        return ok
+
+    def _detach(self, th: "_Loop") -> None:
+        """Forget a stopping thread: no more signals from it; kept alive until it finishes (a trainer build
+        cannot be interrupted)."""
+        th.stop_event.set()
+        for sig in (th.progress, th.snapshot, th.preview, th.ended):
+            try:
+                sig.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+        if th.isRunning():
+            _LINGERING.append(th)
+
+    # ---- files -------------------------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Save the trained model (with the trainer's state when there is one, so training can resume)."""
+        was_running = self.running
+        if was_running:
+            self.pause()
+        try:
+            if self.trainer is not None:
+                self.trainer.save(path)
+            elif self.state.model is not None:
+                self.state.model.save(path)
+            else:
+                raise ValueError("there is no model to save yet: train first (Train > Play)")
+        finally:
+            if was_running:
+                self.play()
+
+    def adopt(self, trainer, model) -> None:
+        """Continue from a loaded file: `trainer` (or None for a model without trainer state) and its model."""
+        self.reset()
+        self.trainer = trainer
+        if trainer is not None:
+            self.step = int(trainer.step_count)
+            self.elapsed_before = float(trainer.train_seconds)
+            h = trainer.history
+            if h.loss:
+                self.loss_steps = [np.asarray(h.step, dtype=np.int64)]
+                self.loss_values = [np.asarray(h.loss, dtype=np.float64)]
+                self.last_loss = float(h.loss[-1])
+            if h.bin_loss is not None:
+                self.bins.latest = np.asarray(h.bin_loss, dtype=np.float64).copy()
+            self.progressed.emit(
+                TrainProgress(self.step, np.zeros(0, np.int64), np.zeros(0), self.bins.means(), 0.0, self.elapsed_before)
+            )
+        self.state.set_model(model)
+
+    # ---- worker signals (UI thread) ------------------------------------------------------------------------------
+    def _on_progress(self, p: TrainProgress) -> None:
+        if len(p.losses):
+            self.loss_steps.append(p.steps)
+            self.loss_values.append(p.losses)
+            self.last_loss = float(p.losses[-1])
+        self.progressed.emit(p)
+
+    def _on_snapshot(self, model) -> None:
+        if model is not None:
+            self.state.set_model(model)
+
+    def _on_thread_ended(self, th: "_Loop", reason: str, message: str) -> None:
+        if th is not self._thread:
+            return  # a detached thread
+        th.wait(1000)
+        self._thread = None
+        self._on_ended(reason, message)
+
+    def _on_ended(self, reason: str, message: str) -> None:
+        self.last_reason = reason
+        if reason in ("steps", "seconds") and not message:
+            message = self._limit_message(reason)
+        self.last_message = message
+        self.state.set_training(False)
+        self.runningChanged.emit(False)
+        self.ended.emit(reason, message)
+
+    def _drain(self, th: _Loop) -> None:
+        """Deliver the stopped thread's last queued signals now (so pause() returns with the history complete)."""
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.sendPostedEvents(self)
+        if self._thread is th:  # ended was not delivered (no event loop): finish here
+            self._thread = None
+            self.last_reason = "paused"
+            self.state.set_training(False)
+            self.runningChanged.emit(False)
+            self.ended.emit("paused", "")
+
+    def _limit_message(self, reason: str) -> str:
+        s = self.state.settings
+        if reason == "steps":
+            return f"Reached the step limit ({s.steps:,} steps). Raise 'Stop after steps' in Settings, or Reset."
+        return f"Reached the time limit ({s.seconds:g} s). Raise 'Stop after seconds' in Settings, or Reset."

@@ -1,0 +1,282 @@
+"""ScoreModel: a raw network + its SDE + its output kind + the data normalisation, with a data-space API.
+
+Spaces. The SDE and the network live in *normalised* space y = (x - mean) / scale (`Normalization`, one isotropic
+scale: the RMS per-dimension std of the training data, so normalised data has unit RMS std). The data-space
+process is x_t = mean + scale * y_t, hence (SCIENCE.md, `normalization.py`)
+
+    score_data(x, t) = score_norm((x - mean) / scale, t) / scale,     E[x0 | x_t] = mean + scale * D_norm(y_t, t),
+    log p_data(x) = log p_norm((x - mean) / scale) - D log(scale).
+
+`score`, `denoise`, `sample`, `log_prob` and `score_fn()` (default space='data') take and return data space, like
+the app's exact score (`AppState.exact_score_fn`). `self.sde` is the SDE in normalised space: to drive a sampler of
+`playground.core.samplers` yourself, pair it with `score_fn(space='norm')`, start from `sde.prior_sample` and map the
+result with `to_data` (that is what `sample` does).
+
+Network inputs (every output kind): with alpha, sigma the marginal coefficients at t and sigma_edm = sigma / alpha,
+the network sees F(c_in x_t, c_noise) with c_in = 1 / sqrt(alpha^2 sd^2 + sigma^2) (unit-variance input; sd = the
+normalised data std, 1 by default; c_in = 1 for VP) and c_noise = ln(sigma_edm) / 4 (EDM's noise input). Outputs:
+  eps   -> eps_hat = F                             score = -eps_hat / sigma
+  score -> score = F
+  x0    -> D = F                                   score = (alpha D - x_t) / sigma^2
+  edm   -> D = c_skip y + c_out F(c_in y, c_noise) on y = x_t / alpha at sigma_edm (Karras et al. 2022, sigma_data = sd)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from playground.core.normalization import Normalization
+from playground.core.parameterization import OUTPUT_KINDS, edm_coefficients, to_score
+from playground.core.sde import SDE, ScoreFn, bcast, sde_from_config, time_vector
+
+
+class ScoreModel(nn.Module):
+    """A trained (or training) score model; see the module docstring for its spaces and parameterisations.
+
+    net: the raw network, forward(x, c_noise) -> like x. sde: the SDE in normalised space. output: 'eps', 'score',
+    'x0' or 'edm'. normalization: data <-> normalised map. sigma_data: std of the normalised data (EDM's sd and the
+    input scaling). config: free-form dict stored in model files (training settings, steps, loss, ...).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        sde: SDE,
+        output: str = "eps",
+        normalization: Normalization | None = None,
+        sigma_data: float = 1.0,
+        config: dict | None = None,
+    ):
+        super().__init__()
+        if output not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output kind {output!r}; choose one of {OUTPUT_KINDS}")
+        self.net = net
+        self.sde = sde
+        self.output = output
+        self.dim = int(getattr(net, "dim", 2))
+        self.normalization = normalization or Normalization.identity(self.dim)
+        self.sigma_data = float(sigma_data)
+        self.config = dict(config or {})
+        # VP keeps alpha^2 + sigma^2 = 1, so with sd = 1 the input scaling is the identity: skip it.
+        self._unit_input = self.sde.name == "vp" and self.sigma_data == 1.0
+
+    # ---- normalised space ---------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def coefficients(self, t: torch.Tensor):
+        """(alpha, sigma, c_in, c_noise), each of t's shape (N,)."""
+        alpha, std = self.sde.marginal_coefficients(t)
+        c_noise = 0.25 * (torch.log(std) - torch.log(alpha))
+        if self._unit_input:
+            c_in = None
+        else:
+            c_in = torch.rsqrt(alpha * alpha * (self.sigma_data**2) + std * std)
+        return alpha, std, c_in, c_noise
+
+    def net_output(self, y: torch.Tensor, t: torch.Tensor):
+        """The model's natural output at normalised x_t = y: (out, alpha, sigma), where out is eps_hat (eps),
+        the score (score) or the denoiser D (x0, edm). Differentiable; y (N, ...) and t (N,) on the model's device."""
+        alpha, std, c_in, c_noise = self.coefficients(t)
+        if self.output == "edm":
+            sigma = std / alpha
+            c_skip, c_out, c_in_e, _ = edm_coefficients(sigma, self.sigma_data)
+            z = y / bcast(alpha, y)
+            out = bcast(c_skip, y) * z + bcast(c_out, y) * self.net(bcast(c_in_e, y) * z, c_noise)
+            return out, alpha, std
+        inp = y if c_in is None else bcast(c_in, y) * y
+        return self.net(inp, c_noise), alpha, std
+
+    def eps_norm(self, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """eps_hat = -sigma * score in normalised space (what the objectives compare with the true noise)."""
+        out, alpha, std = self.net_output(y, t)
+        if self.output == "eps":
+            return out
+        if self.output == "score":
+            return -bcast(std, y) * out
+        return (y - bcast(alpha, y) * out) / bcast(std, y)
+
+    def score_norm(self, y: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """grad_y log p_t(y) in normalised space; any float dtype in, the same dtype out."""
+        dtype = y.dtype
+        p = next(self.net.parameters())
+        yy = y.to(p.device, p.dtype)
+        tt = time_vector(t, yy)
+        out, alpha, std = self.net_output(yy, tt)
+        return to_score(self.output, out, yy, alpha, std).to(y.device, dtype)
+
+    def denoise_norm(self, y: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """E[y0 | y_t] in normalised space (Tweedie)."""
+        dtype = y.dtype
+        p = next(self.net.parameters())
+        yy = y.to(p.device, p.dtype)
+        tt = time_vector(t, yy)
+        out, alpha, std = self.net_output(yy, tt)
+        if self.output in ("x0", "edm"):
+            d = out
+        else:
+            score = to_score(self.output, out, yy, alpha, std)
+            d = (yy + bcast(std * std, yy) * score) / bcast(alpha, yy)
+        return d.to(y.device, dtype)
+
+    # ---- data space ---------------------------------------------------------------------------------------------
+    def to_norm(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalization.to_norm(x)
+
+    def to_data(self, y: torch.Tensor) -> torch.Tensor:
+        return self.normalization.to_data(y)
+
+    @property
+    def scale(self) -> float:
+        return float(self.normalization.scale)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return np.asarray(self.normalization.mean, dtype=np.float64)
+
+    def score(self, x, t):
+        """Score of the data-space marginal p_t at x (N, D): numpy in -> numpy out, tensor in -> tensor out.
+        t: a float or a per-sample array (N,)."""
+        xt, back = _as_tensor(x)
+        tt = torch.as_tensor(np.asarray(t) if not torch.is_tensor(t) else t, dtype=xt.dtype)
+        with torch.no_grad():
+            s = self.score_norm(self.to_norm(xt), time_vector(tt, xt)) / self.scale
+        return back(s)
+
+    def denoise(self, x, t):
+        """E[x0 | x_t = x] in data space; numpy in -> numpy out."""
+        xt, back = _as_tensor(x)
+        tt = torch.as_tensor(np.asarray(t) if not torch.is_tensor(t) else t, dtype=xt.dtype)
+        with torch.no_grad():
+            d = self.to_data(self.denoise_norm(self.to_norm(xt), time_vector(tt, xt)))
+        return back(d)
+
+    def score_fn(self, space: str = "data") -> ScoreFn:
+        """ScoreFn (x, t) -> score. space='data' (default): the data-space process, like `AppState.exact_score_fn`;
+        space='norm': normalised space, to pair with `self.sde` in a sampler or the likelihood ODE."""
+        if space == "norm":
+            return self.score_norm
+        if space == "data":
+            return self.normalization.data_score_fn(self.score_norm)
+        raise ValueError(f"space must be 'data' or 'norm', got {space!r}")
+
+    def sample(
+        self,
+        n: int,
+        sampler: str = "em",
+        steps: int | None = None,
+        seed: int = 0,
+        trajectory: bool = False,
+        trajectory_stride: int | None = None,
+        x_T=None,
+        return_result: bool = False,
+        **sampler_options,
+    ):
+        """n samples (float32 numpy (n, D), data space) with a sampler of `playground.core.samplers`.
+
+        x_T: optional start in *normalised* space (default: the prior, seeded by `seed`). trajectory=True also
+        returns the path, (K, n, D) in data space, every `trajectory_stride` steps (default: about 100 frames).
+        return_result=True returns the sampler's SampleResult with x and trajectory mapped to data space (tensors),
+        plus nfe and times. Other keyword arguments go to the sampler (e.g. snr for 'pc', eta for 'ddim').
+        """
+        from playground.core import samplers
+
+        if sampler not in samplers.SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(samplers.SAMPLERS)}")
+        steps = int(steps) if steps is not None else samplers.DEFAULT_STEPS[sampler]
+        p = next(self.net.parameters())
+        if x_T is None:
+            start = int(n)  # the sampler draws x_T from the prior with its own seeded generator
+        else:
+            start = torch.as_tensor(np.asarray(x_T) if not torch.is_tensor(x_T) else x_T, dtype=p.dtype).to(p.device)
+        stride = 0
+        if trajectory or return_result:
+            stride = trajectory_stride if trajectory_stride is not None else (max(1, steps // 100) if trajectory else 0)
+        with torch.no_grad():
+            res = samplers.sample(
+                sampler, self.score_norm, self.sde, start, steps=steps, seed=int(seed), shape=(self.dim,),
+                dtype=p.dtype, device=p.device, trajectory_stride=stride, **sampler_options,
+            )
+        x = self.to_data(res.x.detach()).cpu()
+        traj = None
+        if res.trajectory is not None:
+            tr = res.trajectory.detach()
+            traj = self.to_data(tr.reshape(-1, *tr.shape[2:])).reshape(tr.shape).cpu()
+        if return_result:
+            res.x = x
+            res.trajectory = traj
+            return res
+        xs = x.numpy().astype(np.float32)
+        if trajectory:
+            return xs, (traj.numpy().astype(np.float32) if traj is not None else None)
+        return xs
+
+    def log_prob(self, x, **options) -> np.ndarray:
+        """log p(x) in data space (nats, (N,)) through the PF-ODE with the exact divergence (2D data); options go
+        to `playground.core.likelihood.log_likelihood` (eps, rtol, atol, batch_size, ...)."""
+        from playground.core.likelihood import log_likelihood
+
+        xt, _ = _as_tensor(x)
+        p = next(self.net.parameters())
+        # The ODE state is integrated in float64 (score_norm casts to the network's dtype and back).
+        y = self.to_norm(xt.to(torch.float64)).to(p.device)
+        options.setdefault("log_det_jacobian", self.normalization.log_det_jacobian)
+        res = log_likelihood(self.score_norm, self.sde, y, **options)
+        return res.logp.detach().cpu().numpy().astype(np.float64)
+
+    # ---- bookkeeping -------------------------------------------------------------------------------------------
+    def model_config(self) -> dict:
+        """Everything that rebuilds this model (network, SDE, output kind, normalisation), plus `config`."""
+        arch = self.net.config() if hasattr(self.net, "config") else {"type": type(self.net).__name__}
+        return {
+            "network": arch,
+            "sde": self.sde.config(),
+            "output": self.output,
+            "normalization": self.normalization.to_dict(),
+            "sigma_data": self.sigma_data,
+            "training": dict(self.config),
+        }
+
+    def save(self, path, **kwargs) -> None:
+        """Write a model file (EMA weights = these weights); see `playground.core.model_file`."""
+        from playground.core.model_file import save_model
+
+        save_model(path, self, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"sde={self.sde.name}, output={self.output}, scale={self.scale:.4g}"
+
+
+def build_model(cfg: dict) -> ScoreModel:
+    """A ScoreModel (untrained weights) from `model_config()`."""
+    from playground.core.networks import network_from_config
+
+    net = network_from_config(cfg["network"])
+    return ScoreModel(
+        net,
+        sde_from_config(cfg["sde"]),
+        output=cfg.get("output", "eps"),
+        normalization=Normalization.from_dict(cfg["normalization"]),
+        sigma_data=float(cfg.get("sigma_data", 1.0)),
+        config=cfg.get("training", {}),
+    )
+
+
+def load_model(path, device: str = "cpu", weights: str = "ema") -> ScoreModel:
+    """Load a model file (EMA weights by default; weights='raw' for the raw ones) in eval mode."""
+    from playground.core.model_file import load_model as _load
+
+    return _load(path, device=device, weights=weights)
+
+
+def _as_tensor(x):
+    """(float tensor, back) where back converts a result to x's original kind (numpy or torch)."""
+    if torch.is_tensor(x):
+        return x if x.is_floating_point() else x.float(), lambda r: r.to(x.dtype if x.is_floating_point() else r.dtype)
+    a = np.asarray(x)
+    dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float32
+    return torch.as_tensor(np.ascontiguousarray(a, dtype=dtype)), lambda r: r.detach().cpu().numpy().astype(dtype)
+

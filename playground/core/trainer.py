@@ -1,0 +1,564 @@
+"""The training engine (Qt-free): one optimisation step at a time, EMA, schedule, clipping, divergence guard.
+
+    trainer = Trainer(TrainConfig(steps=3000), data)       # data: (M, D) samples, or a callable (n, seed) -> array
+    trainer.run(max_seconds=5, callback=print)              # stops on steps, seconds, should_stop() or both
+    model = trainer.snapshot()                              # EMA copy on CPU, eval mode: safe from another thread
+    trainer.save("moons.safetensors"); Trainer.resume("moons.safetensors", data).run()
+
+Data. Batches are drawn (with replacement, by a seeded torch.Generator) from a fixed pool on the training device:
+an array is used as the pool as is; a callable is called once, `callable(config.pool, config.seed)`, to draw it.
+A pool is much faster than calling a sampler per step (a numpy sampler costs more than the network step itself), and
+65k fresh points are plenty for a 2D MLP. The data are normalised (`Normalization.fit` on the pool, or the one given)
+and the SDE lives in normalised space (VE: sigma_max = suggest_sigma_max(first 2000 normalised points) when unset,
+exactly as `AppState.sde` does).
+
+Schedule. lr rises linearly over `warmup` steps, then follows `lr_schedule`: 'constant', or 'cosine' from lr down to
+lr * min_lr_ratio over the training horizon. The horizon is config.steps and/or config.seconds: progress =
+max(step / steps, train_seconds / seconds), so a seconds-only run also anneals. EMA decay ramps up as
+min(ema_decay, (1 + n) / (10 + n)) (warm start, so early snapshots are already usable).
+
+Overheads are kept below a plain loop's noise: fused Adam (when available), foreach gradient clipping and EMA
+(torch._foreach_lerp_), one host sync per step on CPU (loss and gradient norm together; on GPUs the check runs every
+`check_every` steps), per-time-bin losses folded in every `bin_every` steps.
+
+Divergence. A non-finite loss or gradient norm, or a loss above `explode_factor` times its running mean, raises
+TrainingDiverged naming the step and loss; before raising, the trainer restores the last good state (weights, EMA,
+optimizer, step count), which is copied every `good_every` healthy steps. `save` refuses non-finite weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+import numpy as np
+import torch
+
+from playground.core.model import ScoreModel
+from playground.core.networks import ScoreMLP
+from playground.core.normalization import Normalization
+from playground.core.objectives import Objective
+from playground.core.sde import make_sde, suggest_sigma_max
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a NaN/inf or exploding loss; the trainer holds the last good weights again."""
+
+    def __init__(self, message: str, step: int, loss: float, good_step: int):
+        super().__init__(message)
+        self.step = step
+        self.loss = loss
+        self.good_step = good_step
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in model files; names match the app's Settings)."""
+
+    sde: str = "vp"
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+    sigma_min: float = 0.01
+    sigma_max: float | None = None  # VE only; None: suggested from the normalised data
+    output: str = "eps"  # eps | score | x0 | edm
+    objective: str = "dsm"  # dsm | ssm
+    weighting: str = "song"  # song | likelihood | edm
+    hidden: int = 128
+    depth: int = 3
+    n_freqs: int = 8
+    batch: int = 512
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"  # cosine | constant
+    warmup: int = 100
+    min_lr_ratio: float = 0.02
+    ema_decay: float = 0.999
+    grad_clip: float | None = 1.0
+    steps: int | None = 5000
+    seconds: float | None = None
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    threads: int | None = None
+    pool: int = 65536  # points drawn when data is a callable
+    time_bins: int = 10
+    sigma_data: float = 1.0  # std of the normalised data
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def validate(self) -> None:
+        from playground.core.objectives import OBJECTIVES, WEIGHTINGS
+        from playground.core.parameterization import OUTPUT_KINDS
+
+        checks = [
+            (self.sde in ("vp", "subvp", "ve"), f"sde must be vp, subvp or ve, got {self.sde!r}"),
+            (self.output in OUTPUT_KINDS, f"output must be one of {OUTPUT_KINDS}, got {self.output!r}"),
+            (self.objective in OBJECTIVES, f"objective must be one of {OBJECTIVES}, got {self.objective!r}"),
+            (self.weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}"),
+            (self.lr_schedule in ("cosine", "constant"), f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
+            (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"), f"bad device {self.device!r}"),
+            (self.batch >= 1 and self.hidden >= 1 and self.depth >= 1, "batch, hidden and depth must be >= 1"),
+            (self.lr > 0 and math.isfinite(self.lr), f"lr must be positive, got {self.lr}"),
+            (0 <= self.ema_decay < 1, f"ema_decay must lie in [0, 1), got {self.ema_decay}"),
+            (self.steps is None or self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
+            (self.seconds is None or self.seconds >= 0, f"seconds must be >= 0, got {self.seconds}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+
+
+@dataclass
+class StepStats:
+    """What one step reports. bin_loss: running mean loss per time bin (edges `Trainer.bin_edges`), a copy."""
+
+    step: int
+    loss: float
+    lr: float
+    seconds: float  # training wall time so far (excluding pauses)
+    grad_norm: float | None = None
+    bin_loss: np.ndarray | None = None
+
+
+@dataclass
+class TrainHistory:
+    """Per-step records (plain lists, append-only) and the running per-time-bin loss."""
+
+    step: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    bin_edges: np.ndarray = field(default_factory=lambda: np.linspace(0, 1, 11))
+    bin_loss: np.ndarray = field(default_factory=lambda: np.full(10, np.nan))
+
+    def truncate(self, n: int) -> None:
+        for name in ("step", "loss", "lr", "seconds"):
+            del getattr(self, name)[n:]
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "step": np.asarray(self.step, dtype=np.int64),
+            "loss": np.asarray(self.loss, dtype=np.float64),
+            "lr": np.asarray(self.lr, dtype=np.float64),
+            "seconds": np.asarray(self.seconds, dtype=np.float64),
+        }
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> cuda, then mps, then cpu; an explicit name must be available."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' requested but MPS is not available")
+    return dev
+
+
+def configure_threads(threads: int | None, device: torch.device) -> int:
+    """Set torch's intra-op threads: `threads` if given, else at most 4 (small MLPs gain nothing from more)."""
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    elif device.type == "cpu" and torch.get_num_threads() > 4:
+        torch.set_num_threads(4)
+    return torch.get_num_threads()
+
+
+def _make_pool(data, cfg: TrainConfig) -> np.ndarray:
+    if callable(data):
+        arr = np.asarray(data(int(cfg.pool), int(cfg.seed)))
+    else:
+        arr = np.asarray(data)
+    if arr.ndim == 1:
+        raise ValueError(f"training data must be (M, D) samples, got shape {arr.shape}")
+    arr = arr.reshape(len(arr), -1)
+    if len(arr) < 2:
+        raise ValueError(f"need at least 2 training points, got {len(arr)}")
+    if not np.isfinite(arr).all():
+        raise ValueError("training data contain NaN or infinity")
+    return arr.astype(np.float32, copy=False)
+
+
+class Trainer:
+    """Trains a ScoreModel on samples; see the module docstring. Not thread-safe except `snapshot`, `history`
+    reads and `stats`: drive it from one thread (step/run), read snapshots from any."""
+
+    check_every_gpu = 50
+    good_every = 100
+    bin_every = 10
+    explode_factor = 1e4
+
+    def __init__(self, config: TrainConfig | None = None, data=None, normalization: Normalization | None = None):
+        cfg = copy.deepcopy(config) if config is not None else TrainConfig()
+        cfg.validate()
+        if data is None:
+            raise ValueError("Trainer needs data: (M, D) samples or a callable (n, seed) -> samples")
+        self.config = cfg
+        self.device = resolve_device(cfg.device)
+        self.threads = configure_threads(cfg.threads, self.device)
+
+        pool = _make_pool(data, cfg)
+        self.normalization = normalization or Normalization.fit(pool)
+        pool_t = self.normalization.to_norm(torch.as_tensor(pool))
+        self.dim = pool.shape[1]
+        if cfg.sde == "ve":
+            sigma_max = cfg.sigma_max or suggest_sigma_max(self.normalization.to_norm(torch.as_tensor(pool[:2000])))
+            self.sde = make_sde("ve", sigma_min=cfg.sigma_min, sigma_max=float(sigma_max))
+        else:
+            self.sde = make_sde(cfg.sde, beta_min=cfg.beta_min, beta_max=cfg.beta_max)
+        self.pool = pool_t.to(self.device, torch.float32).contiguous()
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            net = ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs)
+        self.model = ScoreModel(net, self.sde, cfg.output, self.normalization, cfg.sigma_data, cfg.to_dict())
+        self.model.to(self.device).train()
+        self.ema = copy.deepcopy(self.model.net).requires_grad_(False)
+        self.params = [p for p in self.model.net.parameters()]
+        self.ema_params = [p for p in self.ema.parameters()]
+        self.objective = Objective(self.sde, cfg.objective, cfg.weighting, sigma_data=cfg.sigma_data)
+        self.optimizer = self._make_optimizer()
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+
+        self.step_count = 0
+        self.train_seconds = 0.0
+        self.history = TrainHistory(
+            bin_edges=np.linspace(0, 1, cfg.time_bins + 1), bin_loss=np.full(cfg.time_bins, np.nan)
+        )
+        self._bin_sum = torch.zeros(cfg.time_bins, device=self.device)
+        self._bin_cnt = torch.zeros(cfg.time_bins, device=self.device)
+        self._bin_mean = torch.full((cfg.time_bins,), float("nan"), device=self.device)
+        self._loss_ref: float | None = None
+        self._pending: list = []
+        self._check_every = 1 if self.device.type == "cpu" else self.check_every_gpu
+        self._lock = threading.Lock()
+        self._good: dict | None = None
+        self._save_good()
+        self.last_stats: StepStats | None = None
+
+    # ---- set-up helpers -----------------------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        kw = {"lr": self.config.lr}
+        if self.device.type in ("cpu", "cuda"):
+            kw["fused"] = True
+        try:
+            return torch.optim.Adam(self.params, **kw)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(self.params, lr=self.config.lr)
+
+    def lr_at(self, step: int, seconds: float | None = None) -> float:
+        """The learning rate for step `step` (0-based) after `seconds` of training."""
+        cfg = self.config
+        lr = cfg.lr
+        if cfg.warmup and step < cfg.warmup:
+            lr = lr * (step + 1) / cfg.warmup
+        if cfg.lr_schedule == "cosine":
+            progress = 0.0
+            if cfg.steps:
+                progress = max(progress, step / cfg.steps)
+            if cfg.seconds:
+                progress = max(progress, (self.train_seconds if seconds is None else seconds) / cfg.seconds)
+            if cfg.steps or cfg.seconds:
+                progress = min(1.0, progress)
+                floor = cfg.min_lr_ratio
+                lr = lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+        return lr
+
+    # ---- one step -----------------------------------------------------------------------------------------------
+    def step(self) -> StepStats:
+        """One optimisation step; returns its StepStats. Raises TrainingDiverged (after restoring good weights)."""
+        t0 = time.perf_counter()
+        cfg = self.config
+        n = self.step_count
+        lr = self.lr_at(n)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        idx = torch.randint(0, len(self.pool), (cfg.batch,), generator=self.generator, device=self.device)
+        y0 = self.pool[idx]
+        per, t = self.objective(self.model, y0, self.generator)
+        loss = per.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip, foreach=True)
+        else:
+            gnorm = torch.zeros((), device=self.device)
+        loss_d = loss.detach()
+        grad_norm = None
+        if self._check_every == 1:
+            loss_v, grad_norm = torch.stack([loss_d, gnorm.to(loss_d.dtype)]).tolist()
+            self._check(n, loss_v, grad_norm)  # before the update: a bad step never touches the weights
+            loss_f = loss_v
+        else:
+            self._pending.append(torch.stack([loss_d, gnorm.to(loss_d.dtype)]))
+            loss_f = float("nan")
+        self.optimizer.step()
+        decay = min(cfg.ema_decay, (1.0 + n) / (10.0 + n))
+        with self._lock:
+            torch._foreach_lerp_(self.ema_params, self.params, 1.0 - decay)
+        if n % self.bin_every == 0:
+            self._update_bins(per.detach(), t)
+        self.step_count = n + 1
+        self.train_seconds += time.perf_counter() - t0
+        h = self.history
+        if self._check_every == 1:
+            h.step.append(n + 1)
+            h.loss.append(loss_f)
+            h.lr.append(lr)
+            h.seconds.append(self.train_seconds)
+        elif len(self._pending) >= self._check_every:
+            loss_f = self._flush_pending(lr)
+        if self.step_count % self.good_every == 0 and not self._pending:
+            self._save_good()
+        stats = StepStats(self.step_count, loss_f, lr, self.train_seconds, grad_norm, h.bin_loss)
+        self.last_stats = stats
+        return stats
+
+    def _check(self, n: int, loss: float, grad_norm: float) -> None:
+        bad = not (math.isfinite(loss) and math.isfinite(grad_norm))
+        ref = self._loss_ref
+        if not bad and ref is not None and abs(loss) > self.explode_factor * max(ref, 1e-6):
+            bad = True
+        if bad:
+            self._diverged(n + 1, loss, grad_norm)
+        a = abs(loss)
+        self._loss_ref = a if ref is None else 0.98 * ref + 0.02 * a
+
+    def _flush_pending(self, lr: float) -> float:
+        vals = torch.stack(self._pending).tolist()
+        first = self.step_count - len(vals)
+        self._pending.clear()
+        h = self.history
+        for i, (loss, gn) in enumerate(vals):
+            self._check(first + i, loss, gn)
+            h.step.append(first + i + 1)
+            h.loss.append(loss)
+            h.lr.append(lr)
+            h.seconds.append(self.train_seconds)
+        return vals[-1][0]
+
+    def _update_bins(self, per: torch.Tensor, t: torch.Tensor) -> None:
+        nb = self.config.time_bins
+        b = (t * nb).long().clamp_(0, nb - 1)
+        s = torch.zeros(nb, device=per.device).index_add_(0, b, per.float())
+        c = torch.bincount(b, minlength=nb).float()
+        mean = s / c.clamp_min(1)
+        have = c > 0
+        first = torch.isnan(self._bin_mean) & have
+        upd = torch.where(first, mean, torch.lerp(self._bin_mean, mean, 0.1))
+        self._bin_mean = torch.where(have, upd, self._bin_mean)
+        self.history.bin_loss = self._bin_mean.cpu().numpy().copy()
+
+    # ---- last good state ----------------------------------------------------------------------------------------
+    def _save_good(self) -> None:
+        with torch.no_grad():
+            self._good = {
+                "step": self.step_count,
+                "seconds": self.train_seconds,
+                "params": [p.detach().clone() for p in self.params],
+                "ema": [p.detach().clone() for p in self.ema_params],
+                "opt": copy.deepcopy(self.optimizer.state_dict()),
+                "rng": self.generator.get_state(),
+                "hist": len(self.history.step),
+                "ref": self._loss_ref,
+            }
+
+    def _restore_good(self) -> None:
+        g = self._good
+        with torch.no_grad(), self._lock:
+            torch._foreach_copy_(self.params, g["params"])
+            torch._foreach_copy_(self.ema_params, g["ema"])
+        self.optimizer.load_state_dict(copy.deepcopy(g["opt"]))
+        self.generator.set_state(g["rng"])
+        self.step_count = g["step"]
+        self.train_seconds = g["seconds"]
+        self.history.truncate(g["hist"])
+        self._loss_ref = g["ref"]
+        self._pending.clear()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _diverged(self, step: int, loss: float, grad_norm: float) -> None:
+        self._restore_good()
+        what = "not finite" if not math.isfinite(loss) else (
+            "gradient not finite" if not math.isfinite(grad_norm) else "exploding"
+        )
+        msg = (
+            f"training diverged at step {step}: loss {loss:.4g} ({what}; lr {self.config.lr:g}). "
+            f"Restored the last good weights from step {self.step_count}; try a smaller learning rate."
+        )
+        raise TrainingDiverged(msg, step, loss, self.step_count)
+
+    # ---- loops --------------------------------------------------------------------------------------------------
+    def run(
+        self,
+        max_steps: int | None = None,
+        max_seconds: float | None = None,
+        callback: Callable[[StepStats], object] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        callback_every: int = 1,
+    ) -> StepStats | None:
+        """Train until `max_steps` more steps, `max_seconds` more training seconds, should_stop() or callback
+        returning True, whichever comes first. Without max_steps/max_seconds the config's steps/seconds (totals,
+        counted from step 0) apply. Calling run again continues (pause = return; resume = call again)."""
+        cfg = self.config
+        if max_steps is None and max_seconds is None:
+            if cfg.steps is None and cfg.seconds is None:
+                raise ValueError("run() needs max_steps or max_seconds (the config sets neither)")
+            max_steps = None if cfg.steps is None else max(0, cfg.steps - self.step_count)
+            max_seconds = None if cfg.seconds is None else max(0.0, cfg.seconds - self.train_seconds)
+        start_step = self.step_count
+        start_time = self.train_seconds
+        stats = self.last_stats
+        while True:
+            if max_steps is not None and self.step_count - start_step >= max_steps:
+                break
+            if max_seconds is not None and self.train_seconds - start_time >= max_seconds:
+                break
+            if should_stop is not None and should_stop():
+                break
+            stats = self.step()
+            if callback is not None and (self.step_count % callback_every == 0) and callback(stats) is True:
+                break
+        if self._pending:
+            self._flush_pending(self.lr_at(self.step_count))
+        return stats
+
+    # ---- products -----------------------------------------------------------------------------------------------
+    def training_info(self) -> dict:
+        h = self.history
+        recent = h.loss[-100:]
+        return {
+            **self.config.to_dict(),
+            "steps_done": self.step_count,
+            "seconds_done": round(self.train_seconds, 3),
+            "loss": float(np.mean(recent)) if recent else None,
+            "device_used": str(self.device),
+        }
+
+    def snapshot(self, weights: str = "ema") -> ScoreModel:
+        """A ScoreModel with a copy of the EMA (or raw) weights on CPU in eval mode; safe while training goes on."""
+        net = copy.deepcopy(self.ema if weights == "ema" else self.model.net)
+        src = self.ema_params if weights == "ema" else self.params
+        with torch.no_grad(), self._lock:
+            cpu = [p.detach().to("cpu", copy=True) for p in src]
+        net = net.to("cpu")
+        with torch.no_grad():
+            for p, v in zip(net.parameters(), cpu):
+                p.copy_(v)
+        net.requires_grad_(False)
+        m = ScoreModel(net, self.sde, self.config.output, self.normalization, self.config.sigma_data, self.training_info())
+        return m.eval()
+
+    def save(self, path) -> None:
+        """One model file with EMA + raw weights, optimizer and trainer state (resumable with `Trainer.resume`)."""
+        from playground.core.model_file import save_model
+
+        if self._pending:
+            self._flush_pending(self.lr_at(self.step_count))
+        model = self.snapshot("ema")
+        raw = {k: v.detach().cpu() for k, v in self.model.net.state_dict().items()}
+        extra: dict[str, torch.Tensor] = {}
+        opt = self.optimizer.state_dict()
+        for i, st in opt["state"].items():
+            for k, v in st.items():
+                v = torch.as_tensor(v).detach().cpu()
+                extra[f"opt.{i}.{k}"] = v.reshape(-1) if v.ndim == 0 else v
+        extra["trainer.rng"] = self.generator.get_state().cpu()
+        arr = self.history.as_arrays()
+        extra["trainer.hist_step"] = torch.as_tensor(arr["step"])
+        extra["trainer.hist_loss"] = torch.as_tensor(np.nan_to_num(arr["loss"], nan=0.0, posinf=0.0, neginf=0.0))
+        extra["trainer.hist_lr"] = torch.as_tensor(arr["lr"])
+        extra["trainer.hist_seconds"] = torch.as_tensor(arr["seconds"])
+        extra["trainer.bin_mean"] = torch.nan_to_num(self._bin_mean.detach().cpu(), nan=-1.0)
+        meta = {
+            "step": self.step_count,
+            "seconds": self.train_seconds,
+            "loss_ref": self._loss_ref,
+            "param_groups": opt["param_groups"],
+            "opt_keys": {str(i): sorted(st.keys()) for i, st in opt["state"].items()},
+            "opt_scalar": {str(i): [k for k, v in st.items() if torch.as_tensor(v).ndim == 0] for i, st in opt["state"].items()},
+            "bin_seen": [bool(v) for v in (~torch.isnan(self._bin_mean)).tolist()],
+        }
+        save_model(path, model, raw_state=raw, extra_tensors=extra, trainer_meta=meta)
+
+    @classmethod
+    def resume(cls, path, data, **overrides) -> "Trainer":
+        """A Trainer that continues the run saved in `path` (weights, EMA, optimizer, RNG, step, history).
+
+        data: the same training data (array or callable) as before; the file's normalisation and SDE are kept.
+        overrides: TrainConfig fields to change (e.g. steps=10000 to extend the horizon, device, threads)."""
+        from playground.core.model_file import ModelFileError, read_model_file
+
+        meta, tensors = read_model_file(path)
+        if "trainer" not in meta:
+            raise ModelFileError(f"{path}: has no trainer state (saved by model.save, not Trainer.save); cannot resume")
+        mcfg = meta["config"]
+        cfg_dict = dict(mcfg.get("training", {}))
+        cfg_dict.update(overrides)
+        cfg = TrainConfig.from_dict(cfg_dict)
+        norm = Normalization.from_dict(mcfg["normalization"])
+        sde_cfg = mcfg["sde"]
+        if sde_cfg.get("name") == "ve":
+            cfg.sigma_max = float(sde_cfg["sigma_max"])
+        tr = cls(cfg, data, normalization=norm)
+        tr._load_state(path, meta, tensors)
+        return tr
+
+    def _load_state(self, path, meta: dict, tensors: dict) -> None:
+        from playground.core.model_file import ModelFileError
+
+        tmeta = meta["trainer"]
+        try:
+            ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+            raw = {k[4:]: v for k, v in tensors.items() if k.startswith("raw.")}
+            with torch.no_grad():
+                self.model.net.load_state_dict(raw)
+                self.ema.load_state_dict(ema)
+            state = {}
+            for i, keys in tmeta["opt_keys"].items():
+                st = {}
+                for k in keys:
+                    v = tensors[f"opt.{i}.{k}"]
+                    if k in tmeta["opt_scalar"].get(i, []):
+                        v = v.reshape(())
+                    st[k] = v.to(self.device)
+                state[int(i)] = st
+            self.optimizer.load_state_dict({"state": state, "param_groups": tmeta["param_groups"]})
+            self.generator.set_state(tensors["trainer.rng"].to(torch.uint8))
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise ModelFileError(f"{path}: trainer state cannot be restored ({type(e).__name__}: {e})") from None
+        self.step_count = int(tmeta["step"])
+        self.train_seconds = float(tmeta["seconds"])
+        self._loss_ref = tmeta.get("loss_ref")
+        h = self.history
+        h.step = tensors["trainer.hist_step"].tolist()
+        h.loss = tensors["trainer.hist_loss"].tolist()
+        h.lr = tensors["trainer.hist_lr"].tolist()
+        h.seconds = tensors["trainer.hist_seconds"].tolist()
+        bm = tensors["trainer.bin_mean"].to(self.device, torch.float32)
+        seen = torch.as_tensor(tmeta.get("bin_seen", [True] * len(bm)), device=self.device)
+        self._bin_mean = torch.where(seen, bm, torch.full_like(bm, float("nan")))
+        h.bin_loss = self._bin_mean.cpu().numpy().copy()
+        self._save_good()
+
+
+def train(config: TrainConfig, data, **run_kwargs) -> ScoreModel:
+    """Convenience: train from scratch with `config` and return the EMA snapshot."""
+    tr = Trainer(config, data)
+    tr.run(**run_kwargs)
+    return tr.snapshot()
+
