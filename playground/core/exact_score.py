@@ -63,29 +63,33 @@ class GaussianMixture:
         return (x, k) if return_labels else x
 
     # ---- marginals p_t under an SDE -------------------------------------------------------------------------
-    def _marginal(self, t: torch.Tensor, sde: SDE | None):
-        """alpha (N,), and the per-sample component covariances C (N, K, D, D)."""
+    def _terms(self, x: torch.Tensor, t, sde: SDE | None):
+        """Per-component log(w_k N(x; alpha mu_k, C_k)) (N, K), C_k^-1 (x - alpha mu_k) (N, K, D), tr C_k^-1 (N|1, K).
+
+        When every sample shares one t (the sampler case) the K covariances are factorised once, not N x K times.
+        """
+        xd = x.to(torch.float64)
+        t = time_vector(t, xd).to(torch.float64) if sde is not None else torch.zeros(len(xd), dtype=torch.float64)
         if sde is None:
-            alpha = torch.ones_like(t)
-            std = torch.zeros_like(t)
+            alpha, std = torch.ones_like(t), torch.zeros_like(t)
         else:
             alpha, std = sde.marginal_coefficients(t)
         eye = torch.eye(self.dim, dtype=torch.float64)
-        cov = alpha[:, None, None, None] ** 2 * self.covariances[None] + (std**2)[:, None, None, None] * eye
-        return alpha, cov
-
-    def _terms(self, x: torch.Tensor, t, sde: SDE | None):
-        """Per-component log-densities (N, K), precision-weighted offsets (N, K, D), precisions (N, K, D, D)."""
-        xd = x.to(torch.float64)
-        t = time_vector(t, xd) if sde is not None else torch.zeros(len(xd), dtype=torch.float64)
-        alpha, cov = self._marginal(t.to(torch.float64), sde)
+        shared = len(t) > 0 and bool((t == t[0]).all())
+        a, v = (alpha[:1], std[:1] ** 2) if shared else (alpha, std**2)
+        cov = a[:, None, None, None] ** 2 * self.covariances[None] + v[:, None, None, None] * eye  # (N|1, K, D, D)
         chol = torch.linalg.cholesky(cov)
+        prec = torch.cholesky_inverse(chol)
         diff = xd[:, None, :] - alpha[:, None, None] * self.means[None]
-        sol = torch.cholesky_solve(diff.unsqueeze(-1), chol).squeeze(-1)  # C^-1 (x - alpha mu)
+        if shared:
+            sol = torch.einsum("kij,nkj->nki", prec[0], diff)
+        else:
+            sol = torch.einsum("nkij,nkj->nki", prec, diff)
         maha = (diff * sol).sum(-1)
         logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
         logn = -0.5 * (maha + logdet + self.dim * math.log(2 * math.pi))
-        return logn + torch.log(self.weights)[None], sol, chol
+        trace_prec = torch.diagonal(prec, dim1=-2, dim2=-1).sum(-1)
+        return logn + torch.log(self.weights)[None], sol, trace_prec
 
     def log_prob(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
         """log p_t(x); with sde None (or t = 0 of a clean mixture) the data density itself."""
@@ -105,10 +109,8 @@ class GaussianMixture:
 
     def divergence(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
         """Exact Laplacian of log p_t: sum_k r_k (|C_k^-1 d_k|^2 - tr C_k^-1) - |s|^2."""
-        logw, sol, chol = self._terms(x, t, sde)
+        logw, sol, trace_prec = self._terms(x, t, sde)
         r = torch.softmax(logw, 1)
-        eye = torch.eye(self.dim, dtype=torch.float64).expand(chol.shape)
-        trace_prec = torch.diagonal(torch.cholesky_solve(eye, chol), dim1=-2, dim2=-1).sum(-1)
         s = -(r[..., None] * sol).sum(1)
         lap = (r * ((sol * sol).sum(-1) - trace_prec)).sum(1) - (s * s).sum(1)
         return lap.to(x.dtype)
