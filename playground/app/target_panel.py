@@ -353,7 +353,7 @@ class TargetPanel(QWidget):
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(56, 56))
-        self.gallery.setGridSize(QSize(84, 84))
+        self.gallery.setGridSize(QSize(94, 84))
         self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
         self.gallery.setMovement(QListView.Movement.Static)
         self.gallery.setWrapping(True)

@@ -187,12 +187,17 @@ class TrainingPanel(QWidget):
         self._update_info()
 
     def _show_target(self) -> None:
-        x = self.state.target_samples[:TARGET_DOTS]
+        x = np.asarray(self.state.target_samples[:TARGET_DOTS], dtype=np.float64).reshape(-1, 2)
         self.target_dots.setData(x[:, 0], x[:, 1])
         self.model_dots.setData([], [])
-        lo, hi = np.percentile(x, 0.5, axis=0), np.percentile(x, 99.5, axis=0)
-        pad = 0.25 * float(max(hi - lo))
-        self.sample_plot.setRange(xRange=(lo[0] - pad, hi[0] + pad), yRange=(lo[1] - pad, hi[1] + pad), padding=0)
+        if len(x) == 0:
+            return
+        lo = np.percentile(x, 0.5, axis=0).astype(np.float64)
+        hi = np.percentile(x, 99.5, axis=0).astype(np.float64)
+        pad = 0.25 * float(max(hi - lo)) + 1e-6
+        self.sample_plot.setRange(
+            xRange=(float(lo[0] - pad), float(hi[0] + pad)), yRange=(float(lo[1] - pad), float(hi[1] + pad)), padding=0
+        )
 
     # ---- drawing -----------------------------------------------------------------------------------------------
     def _redraw(self) -> None:

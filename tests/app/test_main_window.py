@@ -115,10 +115,10 @@ def test_time_bar_drives_state_and_every_panel(window, qtbot):
 def test_equations_dialog_follows_the_settings(window, qtbot):
     dlg = window.show_equations()
     text = dlg.text()
-    assert "VP SDE" in text and "β0 = 0.1" in text.replace("β\u2080", "β0") or "β0 = 0.1" in text
+    assert "VP SDE" in text and "β0 = 0.1" in text and "β1 = 20" in text
     assert "dx = −½ β(t) x dt + √β(t) dw" in text
     assert "Probability-flow ODE" in text and "Reverse-time SDE" in text and "Denoising score matching" in text
-    assert "ε_θ" in text or "εθ" in text
+    assert "s_θ(x, t) = −εθ(x, t) / σt".replace("_", "") in text
     window.request_settings({"sde": "ve"})
     text = dlg.text()
     assert "VE SDE" in text and "σ(t)" in text and "VP SDE" not in text
