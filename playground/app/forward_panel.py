@@ -15,7 +15,8 @@ import torch
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.app.plot_items import (
-    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, grid_centres, hist_bins, plot_widget, prior_rect, sample_bounds,
+    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, grid_centres, hist_bins, plot_widget, prior_rect,
+    sample_bounds,
     set_view, square_rect, union_rect,
 )
 from playground.core.exact_score import EmpiricalScore, GaussianMixture
@@ -34,8 +35,13 @@ def gmm_log_prob_grid(gmm: GaussianMixture, y: np.ndarray, alpha: float, sigma: 
     cov = alpha**2 * gmm.covariances.numpy() + sigma**2 * np.eye(gmm.dim)
     prec = np.linalg.inv(cov)
     _, logdet = np.linalg.slogdet(cov)
-    d = y[:, None, :] - mu[None]  # (N, K, D)
-    maha = np.einsum("nki,kij,nkj->nk", d, prec, d)
+    if gmm.dim == 2:  # the quadratic form spelled out: ~10x faster than a 3-operand einsum
+        dx = y[:, 0, None] - mu[None, :, 0]
+        dy = y[:, 1, None] - mu[None, :, 1]
+        maha = prec[:, 0, 0] * dx * dx + (prec[:, 0, 1] + prec[:, 1, 0]) * dx * dy + prec[:, 1, 1] * dy * dy
+    else:
+        d = y[:, None, :] - mu[None]  # (N, K, D)
+        maha = np.einsum("nki,kij,nkj->nk", d, prec, d)
     logn = -0.5 * (maha + logdet[None] + gmm.dim * math.log(2 * math.pi)) + np.log(w)[None]
     m = logn.max(1, keepdims=True)
     return (m[:, 0] + np.log(np.exp(logn - m).sum(1)))
@@ -44,7 +50,7 @@ def gmm_log_prob_grid(gmm: GaussianMixture, y: np.ndarray, alpha: float, sigma: 
 class ForwardPanel(QWidget):
     """Particles x_t over the heatmap p_t; follows state.t, the target and the SDE settings."""
 
-    def __init__(self, state, parent=None, dots_max: int = 20000):
+    def __init__(self, state, parent=None, dots_max: int = 10000):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("Forward diffusion")
@@ -71,7 +77,7 @@ class ForwardPanel(QWidget):
                                   "the histogram uses all of them).")
         self.follow = QCheckBox("Zoom with t")
         self.follow.setToolTip("Fit the view to the current marginal (α·target ± 3σ) instead of the fixed box that\n"
-                               "holds both the target and the prior (useful for VE, whose prior is much wider).")
+                               "holds both the target and the prior. On by default for VE, whose prior is much wider.")
         for cb in (self.show_density, self.show_dots, self.follow):
             cb.toggled.connect(self._request)
 
@@ -93,13 +99,21 @@ class ForwardPanel(QWidget):
         self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
         self.density_kind = "histogram"
         self._exact_cache: tuple | None = None
+        self._grid_cache: tuple | None = None
         self.redraws = 0
         self._redraw = Coalescer(self.redraw, 33, self)
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._on_settings)
         state.timeChanged.connect(self._request)
+        self._default_zoom()
         self._rebuild()
         self._redraw.flush()
+
+    def _default_zoom(self) -> None:
+        """VE's prior (sigma_max of the data's spread) dwarfs the target: follow p_t there; fixed box otherwise."""
+        self.follow.blockSignals(True)
+        self.follow.setChecked(self.state.settings.sde == "ve")
+        self.follow.blockSignals(False)
 
     # ---- state ------------------------------------------------------------------------------------------------
     def _on_target(self) -> None:
@@ -107,6 +121,8 @@ class ForwardPanel(QWidget):
         self._request()
 
     def _on_settings(self, names: set) -> None:
+        if "sde" in names:
+            self._default_zoom()
         if names & {"n_forward", "seed", "sde", "beta_min", "beta_max", "sigma_min", "sigma_max", "target_samples"}:
             self._rebuild()
         self._request()
@@ -132,6 +148,7 @@ class ForwardPanel(QWidget):
         rng = np.random.default_rng(int(st.settings.seed) + 7919)
         self._eps = rng.standard_normal(self._y0.shape).astype(np.float32)
         self._exact_cache = None
+        self._grid_cache = None
         self._target_rect = sample_bounds(samples)
         self.view_rect = self._fixed_rect()
 
@@ -150,7 +167,8 @@ class ForwardPanel(QWidget):
         norm = self.state.normalization
         mx, my = norm.mean
         t = self._target_rect
-        shrink = (mx + alpha * (t[0] - mx), mx + alpha * (t[1] - mx), my + alpha * (t[2] - my), my + alpha * (t[3] - my))
+        shrink = (mx + alpha * (t[0] - mx), mx + alpha * (t[1] - mx),
+                  my + alpha * (t[2] - my), my + alpha * (t[3] - my))
         h = 3 * norm.scale * sigma
         return square_rect(union_rect(shrink, (mx - h, mx + h, my - h, my + h)))
 
@@ -166,8 +184,10 @@ class ForwardPanel(QWidget):
     def compute_particles(self, t: float) -> np.ndarray:
         alpha, sigma = self.coefficients(t)
         norm = self.state.normalization
-        y = alpha * self._y0 + sigma * self._eps
-        return (y * np.float32(norm.scale) + np.asarray(norm.mean, np.float32)).astype(np.float32)
+        x = self._y0 * np.float32(alpha * norm.scale)
+        x += self._eps * np.float32(sigma * norm.scale)
+        x += np.asarray(norm.mean, np.float32)
+        return x
 
     def redraw(self) -> None:
         st = self.state
@@ -229,9 +249,12 @@ class ForwardPanel(QWidget):
         mean = np.asarray(norm.mean, np.float64)
         if st.target.gmm is not None:
             res = EXACT_RES
-            _, _, pts = grid_centres(rect, res)
-            y = (pts - mean) / norm.scale
-            logp = gmm_log_prob_grid(norm.gmm_to_norm(st.target.gmm), y, alpha, sigma)
+            key = (rect, id(st.target.gmm), norm)
+            if self._grid_cache is None or self._grid_cache[0] != key:
+                _, _, pts = grid_centres(rect, res)
+                self._grid_cache = (key, (pts - mean) / norm.scale, norm.gmm_to_norm(st.target.gmm))
+            _, y, gmm_norm = self._grid_cache
+            logp = gmm_log_prob_grid(gmm_norm, y, alpha, sigma)
             self.density_kind = "exact (Gaussian mixture)"
         else:
             m = len(st.target.points)
@@ -240,9 +263,11 @@ class ForwardPanel(QWidget):
             y = torch.as_tensor((pts - mean) / norm.scale)
             emp = EmpiricalScore(norm.to_norm(torch.as_tensor(np.asarray(st.target.points, np.float64))))
             logp = emp.log_prob(y, max(t, POINTS_T_FLOOR), st.sde()).numpy()
-            self.density_kind = f"exact (point set of {m:,})" + (f", t ≥ {POINTS_T_FLOOR:g}" if t < POINTS_T_FLOOR else "")
+            floor = f", t ≥ {POINTS_T_FLOOR:g}" if t < POINTS_T_FLOOR else ""
+            self.density_kind = f"exact (point set of {m:,}){floor}"
         dens = np.exp(logp + norm.log_det_jacobian)
-        return np.where(np.isfinite(dens), dens, 0.0), res
+        dens[~np.isfinite(dens)] = 0.0
+        return dens, res
 
     def exact_cell_area(self) -> float:
         """Area of one cell of the last exact heatmap (for integrating it)."""

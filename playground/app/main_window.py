@@ -252,14 +252,20 @@ class MainWindow(QMainWindow):
         if slider is None or not hasattr(panel, "playback_time"):
             return
         top = slider.maximum()
+        syncing = [False]
 
         def from_state(t: float) -> None:
             v = int(round((1.0 - t) * top))
             if slider.value() != v:
-                slider.setValue(v)
+                syncing[0] = True
+                try:
+                    slider.setValue(v)
+                finally:
+                    syncing[0] = False
 
         def to_state(v: int) -> None:
-            self.state.set_time(1.0 - v / top)
+            if not syncing[0]:
+                self.state.set_time(1.0 - v / top)
 
         self.state.timeChanged.connect(from_state)
         slider.valueChanged.connect(to_state)
@@ -746,16 +752,30 @@ class MainWindow(QMainWindow):
 
     # ---- closing -----------------------------------------------------------------------------------------------
     def shutdown(self, timeout: float = 1.0) -> bool:
-        """Stop training and every panel's workers (each within `timeout`); True when the trainer stopped."""
+        """Stop training and every panel's workers (all told at once, then waited for, `timeout` each);
+        True when the trainer stopped in time."""
+        import time
+
+        from PySide6.QtCore import QThread
+
+        from playground.app.training_worker import keep_until_finished
+
         self._closing = True
+        t0 = time.perf_counter()
         self.time_bar.set_playing(False)
-        ok = self.controller.shutdown(timeout)
+        self.controller.request_stop()  # the trainer stops after its current step while the panels shut down
         for p in self.panels.values():
             if hasattr(p, "shutdown"):
                 try:
                     p.shutdown()
                 except Exception:  # noqa: BLE001 - closing must finish
                     pass
+        ok = self.controller.shutdown(max(0.05, timeout - (time.perf_counter() - t0)))
+        # a worker thread still finishing must not be destroyed with its panel: keep it alive on its own
+        for th in self.findChildren(QThread):
+            if th.isRunning():
+                th.setParent(None)
+                keep_until_finished(th)
         if self._equations is not None:
             self._equations.close()
         return ok

@@ -76,8 +76,16 @@ def histogram2d(x: np.ndarray, rect: Rect, bins: int) -> np.ndarray:
 
 
 def hist_bins(n: int) -> int:
-    """Histogram resolution for n points: ~2 sqrt(n) bins a side (sparse sets stay visible), 64 to 256."""
-    return int(np.clip(2 * np.sqrt(max(n, 1)), 64, 256))
+    """Histogram resolution for n points: ~sqrt(n) bins a side, 64 to 256 (100k points: 256)."""
+    return int(np.clip(np.sqrt(max(n, 1)), 64, 256))
+
+
+def smooth121(a: np.ndarray) -> np.ndarray:
+    """Separable [1, 2, 1] / 4 blur (edges clamped): takes the shot noise off a particle histogram, ~1 ms at 256^2."""
+    a = np.asarray(a, np.float32)
+    p = np.pad(a, 1, mode="edge")
+    r = p[:, :-2] + 2 * p[:, 1:-1] + p[:, 2:]
+    return (r[:-2] + 2 * r[1:-1] + r[2:]) * np.float32(1 / 16)
 
 
 def plot_widget(title: str, x_label: str = "x₁", y_label: str = "x₂") -> pg.PlotWidget:
@@ -126,9 +134,11 @@ class DensityImage:
         self.item.setImage(img, levels=levels, autoLevels=False)
         self._apply_rect()
 
-    def set_points(self, x: np.ndarray, gamma: float = 0.5) -> np.ndarray:
-        """Histogram x (n, 2) over the rect; returns the density (counts / (n * cell area)) shown."""
+    def set_points(self, x: np.ndarray, gamma: float = 0.5, smooth: bool = True) -> np.ndarray:
+        """Histogram x (n, 2) over the rect (lightly blurred); returns the density (counts / (n * cell area))."""
         counts = histogram2d(np.asarray(x), self.rect, self.bins)
+        if smooth:
+            counts = smooth121(counts)
         n = max(1, len(x))
         area = (self.rect[1] - self.rect[0]) * (self.rect[3] - self.rect[2]) / self.bins**2
         dens = counts / (n * area)
@@ -142,6 +152,11 @@ class DensityImage:
         img = (counts / top) ** gamma if top > 0 else np.zeros_like(counts)
         self._show(img.astype(np.float32), (0.0, 1.0))
         self.data = counts
+
+    def set_u8(self, image: np.ndarray) -> None:
+        """Show a ready-made uint8 image (0..255 through the colour map); the fastest path."""
+        self.data = image
+        self._show(image, (0, 255))
 
     def set_grid(self, values: np.ndarray, rect: Rect | None = None, levels: tuple[float, float] | None = None,
                  gamma: float = 1.0) -> None:
@@ -178,6 +193,7 @@ class DotCloud:
         self.max_points = max_points
         self.item = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(color, width=width, cosmetic=True),
                                      skipFiniteCheck=False, antialias=False)
+        self.item.setSegmentedLineMode("on")  # QPainter.drawLines: 2x faster than one path for 'pairs'
         self.item.setZValue(z)
         plot.addItem(self.item)
         self.dot = 1e-2  # segment length in data units; set from the view width
@@ -215,18 +231,21 @@ class DotCloud:
 class Quiver:
     """An arrow field (shafts and two-stroke heads) as ONE PlotCurveItem(connect='pairs').
 
-    Lengths are normalised: the 90th percentile of |v| spans
-    `fill` grid cells (longer arrows are capped at 1.3 cells); `scale` says what |v| one grid cell of arrow stands for (the legend).
+    Lengths are normalised: length = cell * (|v| / scale) ** power, so an arrow one grid cell long stands for
+    |v| = `scale` (the legend), chosen so the 90th percentile of |v| spans `fill` cells; longer arrows are capped at
+    1.3 cells. power = 0.5 (the default) compresses the range so weak and strong regions both read; 1 is linear.
     """
 
     def __init__(self, plot: pg.PlotItem, color=(255, 255, 255, 230), width: float = 1.5, z: float = 10.0,
-                 fill: float = 0.9, head: float = 0.3):
+                 fill: float = 0.9, head: float = 0.3, power: float = 0.5):
         self.item = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(color, width=width, cosmetic=True),
                                      antialias=True)
+        self.item.setSegmentedLineMode("on")
         self.item.setZValue(z)
         plot.addItem(self.item)
         self.fill = fill
         self.head = head
+        self.power = power
         self.scale = float("nan")  # |v| per grid cell of arrow length
         self.vectors: np.ndarray | None = None
 
@@ -241,10 +260,12 @@ class Quiver:
         finite = np.isfinite(mag)
         if scale is None:
             ref = float(np.percentile(mag[finite], 90)) if finite.any() else 0.0
-            scale = ref / self.fill if ref > 0 else 1.0
+            scale = ref / self.fill ** (1 / self.power) if ref > 0 else 1.0
         self.scale = float(scale)
-        d = np.where(finite[:, None], v, 0.0) * (cell / scale)
-        dl = np.hypot(d[:, 0], d[:, 1])
+        safe = np.where(finite & (mag > 0), mag, 1.0)
+        length = cell * (np.where(finite, mag, 0.0) / scale) ** self.power
+        d = np.where(finite[:, None], v, 0.0) * (length / safe)[:, None]
+        dl = length
         cap = 1.3 * cell  # keep outliers from crossing the whole view
         shrink = np.where(dl > cap, cap / np.maximum(dl, 1e-300), 1.0)
         d *= shrink[:, None]

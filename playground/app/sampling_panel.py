@@ -180,7 +180,9 @@ class SamplingPanel(QWidget):
         has_exact = self.state.exact_score_fn() is not None if len(self.state.target_samples) else False
         self.use_exact.setEnabled(has_exact)
         if not has_exact and self.use_exact.isChecked():
+            self.use_exact.blockSignals(True)  # no resample: the target changed under it
             self.use_exact.setChecked(False)
+            self.use_exact.blockSignals(False)
         self.cancel_btn.setEnabled(self.running)
         has_frames = any(s.outcome is not None and s.outcome.frames for s in self.sides.values())
         self.play_btn.setEnabled(has_frames and not self.running)
@@ -255,7 +257,8 @@ class SamplingPanel(QWidget):
                 side=key, sampler=names[key], score_fn=fn, sde=sde, x_T=self.x_T.clone(),
                 steps=steps if key == "sde" else ode_steps(names[key], steps), seed=seed,
                 mean=tuple(float(v) for v in norm.mean), scale=float(norm.scale), rect=self.view_rect,
-                bins=hist_bins(n), n_dots=s.dots.max_points, n_paths=int(st.settings.n_trajectories), sample_target=sample_target,
+                bins=hist_bins(n), n_dots=s.dots.max_points, n_paths=int(st.settings.n_trajectories),
+                sample_target=sample_target,
                 generation=self.generation,
             )
             s.sampler = names[key]
@@ -331,16 +334,20 @@ class SamplingPanel(QWidget):
         self._request()
 
     # ---- state ------------------------------------------------------------------------------------------------
-    def _on_target(self) -> None:
+    def _clear_results(self, message: str | None = None) -> None:
         self.cancel()
+        self.play_btn.setChecked(False)
         for s in self.sides.values():
             s.outcome, s.live, s.shown_frame = None, None, None
+            s.info.setText("—")
         self._sync_controls()
         self.view_rect = self._rect()
         for s in self.sides.values():
             set_view(s.plot, self.view_rect)
-        self._show_idle_message("Target changed: press Resample.")
-        self._request()
+        self._show_idle_message(message)
+
+    def _on_target(self) -> None:
+        self._clear_results("Target changed: press Resample.")
 
     def _on_settings(self, names: set) -> None:
         if names & {"sde_sampler", "ode_sampler"}:
@@ -359,8 +366,11 @@ class SamplingPanel(QWidget):
             self.resample()
 
     def _on_use_exact(self, on: bool) -> None:
-        if self.state.model is None and on:
+        """Switching the score source resamples at once (same seed), so learned and exact compare directly."""
+        if on or self.state.model is not None:
             self.resample()
+        else:
+            self._clear_results()
 
     def _on_auto(self, on: bool) -> None:
         if on:
@@ -445,7 +455,7 @@ class SamplingPanel(QWidget):
     def _draw_frame(self, s: _Side, frame: Frame, paths) -> None:
         if s.shown_frame is not frame:
             s.density.set_rect(self.view_rect)
-            s.density.set_counts(frame.counts)
+            s.density.set_u8(frame.image)
             s.dots.set_dot_size((self.view_rect[1] - self.view_rect[0]) / 700)
             s.dots.set_points(frame.dots)
             s.shown_frame = frame

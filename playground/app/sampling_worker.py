@@ -1,13 +1,13 @@
 """Background sampling for the Sampling panel: one QThread per side, numpy snapshots out, cancellable.
 
 The thread runs a sampler of `playground.core.samplers` in NORMALISED space and turns every step into a `Frame`:
-a data-space histogram (the density image) of all particles, a copy of the first `n_dots` particles and the paths
+a data-space histogram (the density image, uint8) of all particles, a copy of the first `n_dots` particles and the paths
 of the first `n_paths` so far. Frames are new arrays, never mutated after they are emitted, so the UI can keep them.
 Live frames are emitted at most every `emit_interval` seconds (the UI redraws the latest one); the finished
 `Outcome` holds the stored frames for playback, the final samples, NFE, wall time and the SWD report.
 
-Cancellation: `cancel()` sets a flag checked before every score evaluation and in every step callback; the sampler
-is unwound by an exception, so a run stops within one network evaluation.
+Cancellation: `cancel()` sets a flag checked before every score evaluation (of at most SCORE_CHUNK particles) and in
+every step callback; the sampler is unwound by an exception, so a run stops within one chunk's evaluation.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import numpy as np
 import torch
 from PySide6.QtCore import QThread, Signal
 
-from playground.app.plot_items import Rect, histogram2d
+from playground.app.plot_items import Rect, histogram2d, smooth121
 
 MAX_FRAMES = 120  # frames kept for playback per side
 MAX_PATH_POINTS = 400  # points kept per trajectory
+SCORE_CHUNK = 16384  # particles per score call: bounds the cancel latency at 100k particles
+SWD_MAX = 20000  # samples scored by the SWD report (4 chunks of 5000; the samples are iid given x_T)
 
 
 def fast_gmm_score_fn(gmm, sde) -> Callable:
@@ -64,13 +66,14 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Frame:
-    """One snapshot of a run (data space). counts: histogram (bins, bins) row-major (y, x) over the job's rect."""
+    """One snapshot of a run (data space). image: the particle histogram (bins, bins), row-major (y, x) over the
+    job's rect, as uint8 sqrt(count / max count) * 255, ready for a colour lookup table."""
 
     i: int
     steps: int
     t: float
     nfe: int
-    counts: np.ndarray
+    image: np.ndarray
     dots: np.ndarray
     paths: np.ndarray | None = None  # (K, M, 2) so far, only on live frames
     n_nonfinite: int = 0
@@ -148,14 +151,15 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
         x = to_data(y)
         bad = ~np.isfinite(x).all(1)
         nbad = int(bad.sum())
-        counts = histogram2d(x[~bad] if nbad else x, job.rect, job.bins)
-        counts = np.minimum(counts, 65535).astype(np.uint16)
+        counts = smooth121(histogram2d(x[~bad] if nbad else x, job.rect, job.bins))
+        top = float(counts.max())
+        image = (np.sqrt(counts * (1.0 / top)) * 255).astype(np.uint8) if top > 0 else counts.astype(np.uint8)
         dots = np.array(x[: job.n_dots], np.float32, copy=True)
         if keep:
-            frames.append(Frame(i, job.steps, t, nfe, counts, dots, None, nbad))
+            frames.append(Frame(i, job.steps, t, nfe, image, dots, None, nbad))
         if live:
             p = np.stack(paths) if paths else None
-            emit(Frame(i, job.steps, t, nfe, counts, dots, p, nbad))
+            emit(Frame(i, job.steps, t, nfe, image, dots, p, nbad))
             last_emit[0] = time.perf_counter()
 
     def add_path(t: float, y: torch.Tensor) -> None:
@@ -163,10 +167,20 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
         path_t.append(t)
 
     def score(y, t):
+        # evaluated in chunks with a cancel check before each, so a 100k-particle NFE can be interrupted
         if cancelled.is_set():
             raise Cancelled()
         nfe_seen[0] += 1
-        return job.score_fn(y, t)
+        if len(y) <= SCORE_CHUNK:
+            return job.score_fn(y, t)
+        tv = t if torch.is_tensor(t) and t.ndim == 1 and len(t) == len(y) else None
+        parts = []
+        for a in range(0, len(y), SCORE_CHUNK):
+            if cancelled.is_set():
+                raise Cancelled()
+            b = a + SCORE_CHUNK
+            parts.append(job.score_fn(y[a:b], tv[a:b] if tv is not None else t))
+        return torch.cat(parts)
 
     def callback(info) -> None:
         if cancelled.is_set():
@@ -218,7 +232,7 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
         try:
             from playground.core.metrics import swd_report
 
-            rep = swd_report(out.x[finite], job.sample_target, seed=int(job.seed))
+            rep = swd_report(out.x[finite][:SWD_MAX], job.sample_target, seed=int(job.seed))
             out.swd, out.swd_floor, out.swd_ratio = rep.swd, rep.swd_floor, rep.swd_ratio
         except Exception as e:
             out.error = f"SWD failed: {e}"

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 import torch
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.app.sampling_worker import fast_gmm_score_fn
@@ -22,7 +23,9 @@ from playground.app.plot_items import (
 
 T_FLOOR = 1e-3  # scores blow up as t -> 0; evaluate at max(t, T_FLOOR)
 ARROWS = 32
-HEAT_RES = 96
+HEAT_RES = 96  # the heatmap once the inputs settle
+HEAT_FAST = 48  # the heatmap while t is scrubbed or the model updates (an MLP on 96^2 points takes ~50 ms)
+REFINE_MS = 250
 POINTS_BUDGET = 2e7  # heat cells x set size for an exact point-set score
 LEARNED_COLOR = (255, 255, 255, 235)
 EXACT_COLOR = (80, 255, 140, 235)
@@ -60,7 +63,9 @@ class ScoreFieldPanel(QWidget):
         self.info = QLabel()
         self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.info.setToolTip("Time the score is evaluated at (t is floored at 1e-3, where scores blow up) and the\n"
-                             "arrow legend: an arrow one grid cell long stands for |s| = scale.")
+                             "arrow legend: arrow length grows as √|s| (weak and strong regions both read);\n"
+                             "an arrow one grid cell long stands for |s| = scale. The heatmap and its colour bar\n"
+                             "give |s| itself.")
         self.show_exact = QCheckBox("Exact score")
         self.show_exact.setToolTip("Overlay the exact score of the target (green arrows): closed form for a Gaussian\n"
                                    "mixture, the ideal denoiser's (α D(x) − x)/σ² for a point set.")
@@ -94,6 +99,12 @@ class ScoreFieldPanel(QWidget):
         self.t_eval = T_FLOOR
         self.redraws = 0
         self._redraw = Coalescer(self.redraw, 33, self)
+        self._refine = QTimer(self)
+        self._refine.setSingleShot(True)
+        self._refine.setInterval(REFINE_MS)
+        self._refine.timeout.connect(self.refine)
+        self._heat_ctx: tuple | None = None
+        self.heat_res = 0
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._request)
         state.timeChanged.connect(self._request)
@@ -137,6 +148,7 @@ class ScoreFieldPanel(QWidget):
         self.t_eval = t
         self.learned_field = self.exact_field = self.heat_values = None
         if not has_model and not has_exact:
+            self._heat_ctx = None
             self.learned_quiver.clear()
             self.exact_quiver.clear()
             self.heat.clear()
@@ -158,6 +170,10 @@ class ScoreFieldPanel(QWidget):
             if draw_exact or error_mode:
                 self.exact_field = _eval(exact_fn, apts, t)
         except Exception as e:  # a broken model or score: say so, never crash the window
+            self._heat_ctx = None
+            self.learned_quiver.clear()
+            self.exact_quiver.clear()
+            self.heat.clear()
             self.info.setText(f"Could not evaluate the score: {type(e).__name__}: {e}")
             self.message.show("Score evaluation failed")
             return
@@ -177,27 +193,41 @@ class ScoreFieldPanel(QWidget):
         if self.learned_field is not None and not np.isfinite(self.learned_field).all():
             notes.append(f"{int((~np.isfinite(self.learned_field).all(1)).sum())} non-finite learned vectors")
 
-        # heatmap on a finer grid
+        # heatmap on a finer grid: coarse now, refined once the inputs settle
+        self._heat_ctx = (model, exact_fn, t, rect, error_mode)
         try:
-            self._draw_heat(model, exact_fn, t, rect, error_mode)
+            self._draw_heat(*self._heat_ctx, res=HEAT_FAST)
+            self._refine.start()
         except Exception as e:
             self.heat.clear()
             notes.append(f"heatmap failed: {e}")
-        shown = "learned" if draw_learned else "exact"
-        legend = f"arrow of one grid cell = |s| {scale:.3g}" if scale is not None and math.isfinite(scale) else ""
+        shown = "learned" if draw_learned else ("exact" if draw_exact else "no")
+        legend = (f"length ∝ √|s|, one grid cell = |s| {scale:.3g}" if scale is not None and math.isfinite(scale)
+                  else "")
         prefix = "" if has_model else "No model yet: showing the exact score.  "
         self.info.setText(f"{prefix}t = {t:.3f}    {shown} arrows: {legend}    heatmap: {self.heat_kind}"
                           + ("    " + "; ".join(notes) if notes else ""))
 
-    def _heat_res(self, need_exact: bool) -> int:
+    def refine(self) -> None:
+        """Redraw the heatmap at full resolution (HEAT_RES) from the last redraw's inputs."""
+        self._refine.stop()
+        if self._heat_ctx is None or self._redraw.timer.isActive():
+            return
+        try:
+            self._draw_heat(*self._heat_ctx, res=HEAT_RES)
+        except Exception:
+            pass  # the coarse heatmap stays
+
+    def _heat_res(self, need_exact: bool, res: int) -> int:
         pts = self.state.target.points
         if need_exact and self.state.target.gmm is None and pts is not None:
-            return int(np.clip(math.sqrt(POINTS_BUDGET / max(len(pts), 1)), 32, HEAT_RES))
-        return HEAT_RES
+            return int(np.clip(math.sqrt(POINTS_BUDGET / max(len(pts), 1)), 32, res))
+        return res
 
-    def _draw_heat(self, model, exact_fn, t: float, rect: Rect, error_mode: bool) -> None:
+    def _draw_heat(self, model, exact_fn, t: float, rect: Rect, error_mode: bool, res: int = HEAT_RES) -> None:
         need_exact = error_mode or model is None
-        res = self._heat_res(need_exact)
+        res = self._heat_res(need_exact, res)
+        self.heat_res = res
         _, _, hpts = grid_centres(rect, res)
         if error_mode:
             diff = _eval(model.score, hpts, t) - _eval(exact_fn, hpts, t)
@@ -222,3 +252,4 @@ class ScoreFieldPanel(QWidget):
 
     def shutdown(self) -> None:
         self._redraw.stop()
+        self._refine.stop()

@@ -29,6 +29,13 @@ N_BINS = 10  # loss by time bin: t in [0, 1] cut into N_BINS equal bins
 _LINGERING: list = []  # worker threads told to stop that had not finished in time (e.g. still building a trainer)
 
 
+def keep_until_finished(th: QThread) -> None:
+    """Hold a reference to a stopping thread until it finishes (a QThread destroyed while running aborts)."""
+    _LINGERING[:] = [t for t in _LINGERING if t.isRunning()]
+    if th.isRunning() and th not in _LINGERING:
+        _LINGERING.append(th)
+
+
 def wait_for_workers(timeout: float = 10.0) -> bool:
     """Wait for stopped workers that were still finishing (call before the process exits)."""
     deadline = time.perf_counter() + timeout
@@ -221,6 +228,7 @@ class TrainingController(QObject):
         self.preview_steps = 50
         self.trainer = None
         self._thread: _Loop | None = None
+        self.closed = False  # after shutdown(): reports still in the event queue are dropped
         self._clear_history()
 
     # ---- history (UI thread) ---------------------------------------------------------------------------------
@@ -245,7 +253,8 @@ class TrainingController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """True from play() until the run's end has been handled on the UI thread (its last report delivered)."""
+        return self._thread is not None
 
     @property
     def has_progress(self) -> bool:
@@ -324,6 +333,8 @@ class TrainingController(QObject):
         False when a stop condition is already met or training cannot start."""
         if self.running:
             return True
+        if self.closed:
+            return False
         if self.limit_reached(self.elapsed_before):
             self.last_reason = self.limit_reached(self.elapsed_before)
             self.ended.emit(self.last_reason, self._limit_message(self.last_reason))
@@ -342,7 +353,7 @@ class TrainingController(QObject):
         th.max_steps = max_steps
         th.progress.connect(self._on_progress)
         th.snapshot.connect(self._on_snapshot)
-        th.preview.connect(self.previewReady)
+        th.preview.connect(self._on_preview)
         th.ended.connect(self._on_thread_ended)
         self._thread = th
         th.start()
@@ -417,8 +428,15 @@ class TrainingController(QObject):
         self.state.set_model(None)
         self.resetDone.emit()
 
+    def request_stop(self) -> None:
+        """Ask a run to stop after its current step, without waiting."""
+        if self._thread is not None:
+            self._thread.stop_event.set()
+
     def shutdown(self, timeout: float = 1.0) -> bool:
-        """Stop the worker within `timeout` seconds (closing the window); True when it stopped."""
+        """Stop the worker within `timeout` seconds (closing the window); True when it stopped. Afterwards the
+        controller changes nothing any more (late reports are dropped)."""
+        self.closed = True
         th = self._thread
         if th is None:
             return True
@@ -438,8 +456,7 @@ class TrainingController(QObject):
                 sig.disconnect()
             except (RuntimeError, TypeError):
                 pass
-        if th.isRunning():
-            _LINGERING.append(th)
+        keep_until_finished(th)
 
     # ---- files -------------------------------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -479,14 +496,20 @@ class TrainingController(QObject):
 
     # ---- worker signals (UI thread) ------------------------------------------------------------------------------
     def _on_progress(self, p: TrainProgress) -> None:
+        if self.closed:
+            return
         if len(p.losses):
             self.loss_steps.append(p.steps)
             self.loss_values.append(p.losses)
             self.last_loss = float(p.losses[-1])
         self.progressed.emit(p)
 
+    def _on_preview(self, samples) -> None:
+        if not self.closed:
+            self.previewReady.emit(samples)
+
     def _on_snapshot(self, model) -> None:
-        if model is not None:
+        if model is not None and not self.closed:
             self.state.set_model(model)
 
     def _on_thread_ended(self, th: "_Loop", reason: str, message: str) -> None:

@@ -122,7 +122,7 @@ class ImageDataset:
         return None if self.labels is None else torch.from_numpy(self.labels).to(device)
 
     def subset(self, index) -> "ImageDataset":
-        idx = np.asarray(index)
+        idx = index if isinstance(index, slice) else np.asarray(index)
         return ImageDataset(
             self.images[idx], None if self.labels is None else self.labels[idx], self.class_names, self.name,
             dict(self.params),
@@ -527,6 +527,8 @@ def load_image_folder(path: str | os.PathLike, size: int | None = None, rgb: boo
     Sub-folders are classes (labels in sorted folder-name order, numerically when every name is a number);
     without sub-folders the set is unlabelled. Non-image files are skipped with a DataWarning."""
     root = Path(path).expanduser()
+    if size is not None:
+        size = _check_size(size)
     items, classes, skipped = _scan_folder(root)
     if skipped:
         shown = ", ".join(str(p.relative_to(root)) for p in skipped[:3])

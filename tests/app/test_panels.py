@@ -97,7 +97,7 @@ def test_forward_exact_heatmap_integrates_to_one(qtbot, sde):
     st = make_state(sde=sde)
     p = ForwardPanel(st)
     qtbot.addWidget(p)
-    ts = [0.0, 0.3, 1.0] if sde == "vp" else [0.0, 0.3]  # VE's prior at t = 1 is wider than the +-3 sigma view
+    ts = [0.0, 0.3, 1.0]  # VE: the view follows p_t by default
     for t in ts:
         st.set_time(t)
         p.redraw()
@@ -346,3 +346,45 @@ def test_plot_item_helpers():
     paths = np.arange(3 * 4 * 2, dtype=float).reshape(3, 4, 2)
     xy = TrajectoryCurve.pack(paths)
     assert xy.shape == (16, 2) and np.isnan(xy[3::4]).all() and not np.isnan(np.delete(xy, slice(3, None, 4), 0)).any()
+
+
+def test_panels_handle_an_empty_target(qtbot):
+    st = make_state()
+    score, sampling = ScoreFieldPanel(st), SamplingPanel(st)
+    qtbot.addWidget(score)
+    qtbot.addWidget(sampling)
+    st.target = Target("empty", lambda n, rng: np.zeros((0, 2)))
+    st.target_samples = np.zeros((0, 2), np.float32)
+    st.targetChanged.emit()
+    score.redraw()
+    assert score.message.text == "Train to see the learned score"
+    assert not sampling.resample()
+    assert "empty" in sampling.status.text().lower()
+    sampling.shutdown()
+
+
+def test_real_score_model_drives_score_and_sampling_panels(qtbot):
+    from playground.core.trainer import TrainConfig, Trainer
+
+    st = make_state(n_particles=500, sample_steps=30, n_trajectories=8)
+    tr = Trainer(TrainConfig(steps=100, hidden=32, depth=2, device="cpu", threads=1), data=st.target_samples)
+    tr.run()
+    score, sampling = ScoreFieldPanel(st), SamplingPanel(st)
+    qtbot.addWidget(score)
+    qtbot.addWidget(sampling)
+    st.set_time(0.3)
+    st.set_model(tr.snapshot())
+    assert sampling.running and sampling.score_source == "learned score"
+    score._redraw.flush()
+    assert score.learned_field is not None and np.isfinite(score.learned_field).all()
+    assert score.heat_res == 48  # coarse while inputs change, refined once they settle
+    qtbot.waitUntil(lambda: score.heat_res == 96, timeout=3000)
+    assert score.heat_res == 96 and np.isfinite(score.heat_values).all()
+    _wait_done(qtbot, sampling)
+    for s in sampling.sides.values():
+        assert s.outcome.error is None and np.isfinite(s.outcome.x).all() and s.outcome.nfe > 0
+    # switching to the exact score resamples from the same seed
+    sampling.use_exact.setChecked(True)
+    assert sampling.running and sampling.score_source == "exact score"
+    _wait_done(qtbot, sampling)
+    sampling.shutdown()

@@ -1,0 +1,309 @@
+"""UI speed: `python -m playground bench ui [--particles 100000] [--seconds 3] [--rounds 3] [--size 800]`.
+
+Offscreen, one 800 x 800 main window, the machine's cores (the target machine has 2). It measures, in one run:
+
+1. Views at `--particles` particles (forward diffusion: that many particles; sampling: that many per side, after a
+   real SDE and ODE sampling run with a briefly trained model): the time bar animates t and the views' repaints are
+   counted from their paint events ("live fps": what a user sees, each view throttles itself to about 30 Hz), and
+   "capacity fps" = 1 / (the time to recompute and repaint one frame at a new t, forced synchronously).
+2. The same with training running in the app's worker: live fps, event-loop latency, and the trainer's it/s in the
+   app against headless it/s (the same TrainConfig, a Trainer stepped in a plain loop on the main thread, one torch
+   thread, no UI work), measured in alternating rounds of the same run so that background load hits both alike.
+3. Event-loop latency: a 5 ms QTimer measures how late each of its ticks arrives (p50 / p99 in ms).
+
+Targets (issue 4): >= 30 fps at 100k particles; training keeps >= 70 % of headless it/s; latency p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m playground bench ui", description=__doc__.split("\n")[0])
+    p.add_argument("--particles", type=int, default=100_000, help="particles in the forward and sampling views")
+    p.add_argument("--seconds", type=float, default=3.0, help="length of each measured phase")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (idle UI, UI + training, headless)")
+    p.add_argument("--size", type=int, default=800, help="window width and height")
+    p.add_argument("--sample-steps", type=int, default=50, help="steps of the sampling run shown in the view")
+    p.add_argument("--pretrain", type=float, default=3.0, help="seconds of headless training before sampling")
+    p.add_argument("--data", default="moons")
+    p.add_argument("--threads", type=int, default=None, help="torch threads of the UI side (default: all cores)")
+    p.add_argument("--quick", action="store_true", help="a short smoke run (10k particles, 1 s phases)")
+    return p
+
+
+class _PaintCounter:
+    """Counts paint events of some widgets (the plot viewports of a panel)."""
+
+    def __init__(self, widgets):
+        from PySide6.QtCore import QEvent, QObject
+
+        counter = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj, ev):  # noqa: N802 - Qt override
+                if ev.type() == QEvent.Type.Paint:
+                    counter.count += 1
+                return False
+
+        self.count = 0
+        self.filter = Filter()
+        self.widgets = list(widgets)
+        for w in self.widgets:
+            w.installEventFilter(self.filter)
+
+    def remove(self) -> None:
+        for w in self.widgets:
+            w.removeEventFilter(self.filter)
+
+
+class _Latency:
+    """A 5 ms precise timer recording how late each tick fires."""
+
+    def __init__(self, interval_ms: int = 5):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.interval = interval_ms / 1000
+        self.late: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self._last = None
+
+    def start(self) -> None:
+        self.late.clear()
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.late.append(max(0.0, now - self._last - self.interval))
+        self._last = now
+
+
+def _pump(seconds: float) -> None:
+    """Run the Qt event loop for `seconds`."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def _wait(cond, timeout: float) -> bool:
+    from PySide6.QtWidgets import QApplication
+
+    t0 = time.perf_counter()
+    while not cond():
+        if time.perf_counter() - t0 > timeout:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.005)
+    return True
+
+
+def _views(panel):
+    import pyqtgraph as pg
+
+    return [v.viewport() if hasattr(v, "viewport") else v for v in panel.findChildren(pg.GraphicsView)]
+
+
+def _capacity_fps(win, key: str, frames: int = 12) -> float:
+    """1 / seconds per frame: set a new t, recompute the panel now (flush its throttle) and repaint it."""
+    from PySide6.QtWidgets import QApplication
+
+    panel = win.panels[key]
+    flush = getattr(getattr(panel, "_redraw", None), "flush", None) or getattr(panel, "redraw", None)
+    dock = win.docks[key]
+    ts = np.linspace(0.05, 0.95, frames)
+    QApplication.processEvents()
+    t0 = time.perf_counter()
+    for t in ts:
+        win.state.set_time(float(t))
+        if flush is not None:
+            flush()
+        dock.repaint()
+    return frames / (time.perf_counter() - t0)
+
+
+def _headless_its(config, data, seconds: float, trainer=None) -> tuple[float, object]:
+    """Steps per second of a Trainer stepped in a plain loop on this thread (one torch thread)."""
+    import torch
+
+    from playground.core.trainer import Trainer
+
+    if trainer is None:
+        trainer = Trainer(config, data)
+        for _ in range(20):  # warm-up
+            trainer.step()
+    torch.set_num_threads(1)
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        trainer.step()
+        n += 1
+    return n / (time.perf_counter() - t0), trainer
+
+
+def _pct(a, q) -> float:
+    return float(np.percentile(np.asarray(a) * 1000, q)) if len(a) else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear script
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.particles, args.seconds, args.rounds, args.pretrain, args.sample_steps = 10_000, 1.0, 1, 1.0, 20
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import torch
+
+    ui_threads = args.threads or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(ui_threads)
+
+    from PySide6.QtCore import QSettings
+
+    from playground.app import make_application
+
+    app = make_application(["bench-ui"])
+    from playground.app.main_window import MainWindow
+    from playground.app.state import AppState, Settings
+    from playground.app.training_worker import train_config
+    from playground.data.spec import load_target
+
+    print(
+        f"bench ui: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"Qt platform {app.platformName()}, window {args.size}x{args.size}, {args.particles:,} particles",
+        flush=True,
+    )
+    tmp = tempfile.TemporaryDirectory()
+    store = QSettings(os.path.join(tmp.name, "bench.ini"), QSettings.Format.IniFormat)
+    settings = Settings(
+        n_particles=args.particles, n_forward=args.particles, sample_steps=args.sample_steps, steps=10_000_000,
+    )
+    state = AppState(load_target(args.data), settings)
+    win = MainWindow(state=state, store=store, restore=False)
+    win.resize(args.size, args.size)
+    win.show()
+    _pump(0.5)
+
+    # ---- a model to sample with, and the headless reference trainer -------------------------------------------
+    cfg = train_config(state, threads=1)
+    t0 = time.perf_counter()
+    its, ref = _headless_its(cfg, state.target_samples, args.pretrain)
+    print(f"pre-training {args.pretrain:g} s headless ({its:.0f} it/s, trainer built in "
+          f"{time.perf_counter() - t0 - args.pretrain:.1f} s)", flush=True)
+    torch.set_num_threads(ui_threads)
+    sampling = win.panels["sampling"]
+    state.set_model(ref.snapshot())  # the sampling panel samples both sides with the first model
+    if not getattr(sampling, "running", False) and hasattr(sampling, "resample"):
+        sampling.resample()
+    t0 = time.perf_counter()
+    done = _wait(lambda: not getattr(sampling, "running", False), timeout=600)
+    print(f"sampling {args.particles:,} particles x {args.sample_steps} steps on both sides: "
+          f"{time.perf_counter() - t0:.1f} s{'' if done else ' (timed out)'}", flush=True)
+    _pump(0.5)
+
+    counters = {k: _PaintCounter(_views(win.panels[k])[:1]) for k in ("forward", "sampling", "score", "training")}
+    redraw_attr = {k: getattr(win.panels[k], "redraws", None) for k in counters}
+    lat = _Latency()
+    bar = win.time_bar
+    bar.loop.setChecked(True)
+    bar.direction.setCurrentIndex(1)  # T -> 0, the sampling direction
+
+    def live_phase(seconds: float) -> dict:
+        for c in counters.values():
+            c.count = 0
+        before = {k: getattr(win.panels[k], "redraws", 0) for k in counters}
+        lat.start()
+        bar.set_playing(True)
+        t0 = time.perf_counter()
+        _pump(seconds)
+        dt = time.perf_counter() - t0
+        bar.set_playing(False)
+        lat.stop()
+        out = {f"fps_{k}": c.count / dt for k, c in counters.items()}
+        for k in counters:
+            if redraw_attr[k] is not None:
+                out[f"redraws_{k}"] = (getattr(win.panels[k], "redraws", 0) - before[k]) / dt
+        out["lat_p50"], out["lat_p99"], out["lat_max"] = _pct(lat.late, 50), _pct(lat.late, 99), _pct(lat.late, 100)
+        return out
+
+    ctl = win.controller
+    rows_idle, rows_train, heads = [], [], []
+    cap_idle, cap_train = [], []
+    for r in range(args.rounds):
+        # (a) the UI alone
+        torch.set_num_threads(ui_threads)
+        rows_idle.append(live_phase(args.seconds))
+        cap_idle.append({k: _capacity_fps(win, k) for k in ("forward", "sampling")})
+        # (b) the UI while training runs in the app's worker
+        ctl.play()
+        _wait(lambda: ctl.trainer is not None and ctl.step > 20 or not ctl.running, timeout=120)
+        s0, t0 = ctl.step, time.perf_counter()
+        row = live_phase(args.seconds)
+        row["its"] = (ctl.step - s0) / (time.perf_counter() - t0)
+        cap_train.append({k: _capacity_fps(win, k) for k in ("forward", "sampling")})
+        ctl.pause()
+        rows_train.append(row)
+        # (c) headless, same config, same process, nothing else running
+        h, ref = _headless_its(cfg, state.target_samples, min(args.seconds, 2.0), trainer=ref)
+        heads.append(h)
+        print(f"round {r + 1}/{args.rounds}: headless {h:.0f} it/s, in app {row['its']:.0f} it/s; forward "
+              f"{rows_idle[-1]['fps_forward']:.0f}/{row['fps_forward']:.0f} fps, sampling "
+              f"{rows_idle[-1]['fps_sampling']:.0f}/{row['fps_sampling']:.0f} fps (idle/training)", flush=True)
+
+    def med(rows, key):
+        vals = [r[key] for r in rows if key in r and np.isfinite(r[key])]
+        return statistics.median(vals) if vals else float("nan")
+
+    ratios = [rt["its"] / h for rt, h in zip(rows_train, heads) if h > 0]
+    lines = [
+        "",
+        f"{'':44s}{'no training':>14s}{'training':>14s}",
+        f"{'forward view fps, live (paints/s)':44s}{med(rows_idle, 'fps_forward'):14.1f}"
+        f"{med(rows_train, 'fps_forward'):14.1f}",
+        f"{'sampling view fps, live (paints/s)':44s}{med(rows_idle, 'fps_sampling'):14.1f}"
+        f"{med(rows_train, 'fps_sampling'):14.1f}",
+        f"{'score view fps, live (paints/s)':44s}{med(rows_idle, 'fps_score'):14.1f}"
+        f"{med(rows_train, 'fps_score'):14.1f}",
+        f"{'training view fps, live (paints/s)':44s}{med(rows_idle, 'fps_training'):14.1f}"
+        f"{med(rows_train, 'fps_training'):14.1f}",
+        f"{'forward view capacity fps (recompute+paint)':44s}{med(cap_idle, 'forward'):14.1f}"
+        f"{med(cap_train, 'forward'):14.1f}",
+        f"{'sampling view capacity fps (recompute+paint)':44s}{med(cap_idle, 'sampling'):14.1f}"
+        f"{med(cap_train, 'sampling'):14.1f}",
+        f"{'event-loop latency p50 (ms)':44s}{med(rows_idle, 'lat_p50'):14.1f}{med(rows_train, 'lat_p50'):14.1f}",
+        f"{'event-loop latency p99 (ms)':44s}{med(rows_idle, 'lat_p99'):14.1f}{med(rows_train, 'lat_p99'):14.1f}",
+        f"{'event-loop latency max (ms)':44s}{med(rows_idle, 'lat_max'):14.1f}{med(rows_train, 'lat_max'):14.1f}",
+        "",
+        f"training it/s: headless {statistics.median(heads):.0f}, in the app {med(rows_train, 'its'):.0f} "
+        f"(ratio {statistics.median(ratios) if ratios else float('nan'):.2f}, per round "
+        + ", ".join(f"{x:.2f}" for x in ratios) + ")",
+        f"config: {cfg.sde}, {cfg.output}, {cfg.objective}/{cfg.weighting}, MLP {cfg.hidden}x{cfg.depth}, "
+        f"batch {cfg.batch}, trainer threads 1, UI threads {ui_threads}",
+        "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms",
+    ]
+    print("\n".join(lines), flush=True)
+    for c in counters.values():
+        c.remove()
+    win.close()
+    from playground.app.training_worker import wait_for_workers
+
+    wait_for_workers()
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

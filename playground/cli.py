@@ -1,0 +1,414 @@
+"""Command line: `python -m playground` (no arguments: the app) and headless subcommands.
+
+    python -m playground                      open the app (also: `diffusion-playground`, `python -m playground app`)
+    python -m playground sample --exact ...   sample a 2D target with its exact score, write .npy/.csv
+    python -m playground eval --exact ...     SWD of exact-score samples against the target (+ PF-ODE NLL)
+    python -m playground bench NAME ...       run playground.bench.NAME.main(argv)
+
+Headless commands never import Qt: the app is imported only by the `app` path.
+
+Extending (train, export, `--model`): write `add_<name>_command(subparsers)` that registers a subparser with
+`set_defaults(func=...)` and append it to COMMANDS; a new score source adds its flag to the group that
+`add_score_source_args` returns and a branch to `resolve_score_source`. Raise CLIError (or any ValueError, e.g.
+DataError) for bad input: `main` prints one line `error: ...` to stderr and returns 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+SDE_NAMES = ("vp", "subvp", "ve")
+POINT_SUFFIXES = (".npy", ".csv")
+
+
+class CLIError(ValueError):
+    """Bad command-line input: reported as one line on stderr, exit code 2."""
+
+
+# ---- entry points -----------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """`python -m playground [COMMAND ...]`; no arguments opens the app."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return run_app([])
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as e:  # DataError, CLIError, bad options, unwritable output
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main_app() -> int:
+    """The `diffusion-playground` console script: the app, with an optional target (preset or file) argument."""
+    return run_app(sys.argv[1:])
+
+
+def run_app(argv: list[str]) -> int:
+    """Open the Qt app (imported only here, so headless commands never load Qt)."""
+    try:
+        from playground.app import run
+    except ImportError as e:
+        print(f"error: the app needs PySide6 and pyqtgraph ({_one_line(e)})", file=sys.stderr)
+        return 2
+    return int(run(list(argv)) or 0)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    return " ".join(text.split())
+
+
+# ---- parser -----------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m playground",
+        description="Diffusion Playground: score-based diffusion in 2D (Song et al. 2021). "
+        "Without arguments, opens the app.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", metavar="SPEC", help="preset name, .png/.jpg image, .csv/.npy points or GMM .json")
+    g.add_argument("--extent", type=positive_float, default=4.0, metavar="L",
+                   help="an image covers [-L, L] on its longer side (default 4)")
+    g.add_argument("--noise", type=float, default=None, metavar="X", help="a preset's noise parameter")
+
+
+def add_sde_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SDE")
+    g.add_argument("--sde", choices=SDE_NAMES, default="vp", help="forward SDE (default vp)")
+    g.add_argument("--sigma-max", type=positive_float, default=None, metavar="S",
+                   help="VE sigma_max (default: the target's largest pairwise distance)")
+
+
+def add_score_source_args(p: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """The score to sample with; one of the group's flags is required. Returns the group so sources can be added."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--exact", action="store_true",
+                   help="the target's exact score: closed form for a GMM, else the ideal denoiser of its point set "
+                   "(or of 4000 fixed target samples)")
+    return g
+
+
+# Sampler options: (flag, keyword of the sampler function, type, help). Only the ones given are passed, and only to a
+# sampler that takes them.
+SAMPLER_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
+    ("--snr", "snr", positive_float, "pc: Langevin corrector signal-to-noise ratio r (default 0.16)"),
+    ("--n-corrector", "n_corrector", int, "pc: corrector steps per predictor step (default 1)"),
+    ("--predictor", "predictor", str, "pc: reverse_diffusion or em"),
+    ("--eta", "eta", float, "ddim: 0 deterministic, 1 ~ ancestral (default 0)"),
+    ("--rtol", "rtol", positive_float, "ode_rk45: relative tolerance (default 1e-5)"),
+    ("--atol", "atol", positive_float, "ode_rk45: absolute tolerance (default 1e-5)"),
+    ("--churn", "S_churn", float, "edm_heun: S_churn (default 0)"),
+    ("--step-size", "step_size", positive_float, "langevin: step size in squared data units"),
+    ("--levels", "levels", positive_int, "annealed_langevin: number of noise levels (default 10)"),
+]
+
+
+def add_sampler_args(p: argparse.ArgumentParser, n_default: int) -> None:
+    from playground.core.samplers import DEFAULT_STEPS, SAMPLERS
+
+    g = p.add_argument_group("sampler")
+    g.add_argument("--sampler", default="ode_heun", metavar="NAME",
+                   help=f"one of {', '.join(SAMPLERS)} (default ode_heun)")
+    g.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                   help="steps (default per sampler: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_STEPS.items()) + ")")
+    g.add_argument("--n", type=positive_int, default=n_default, metavar="N", help=f"number of samples (default {n_default})")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--no-denoise", action="store_true", help="skip the final Tweedie denoise (keep the last noisy state)")
+    for flag, key, typ, text in SAMPLER_OPTIONS:
+        g.add_argument(flag, dest=key, type=typ, default=None, help=text)
+
+
+# ---- shared pieces ----------------------------------------------------------------------------------------------
+@dataclass
+class ScoreSource:
+    """A score function with the SDE it belongs to and, when known, the target it approximates."""
+
+    score_fn: Callable
+    sde: Any
+    target: Any = None
+    label: str = ""
+    divergence_fn: Callable | None = None  # exact div of the score, for the likelihood
+    info: dict = field(default_factory=dict)
+
+
+def load_data(args) -> Any:
+    """The Target named by --data (DataError for anything wrong with it)."""
+    from playground.data.spec import load_target
+
+    if not args.data:
+        raise CLIError("--data SPEC is required (a preset name or a .png/.jpg/.csv/.npy/.json file)")
+    return load_target(args.data, extent=args.extent, noise=args.noise)
+
+
+def make_sde_for(args, target) -> Any:
+    """--sde with VE's sigma_max from --sigma-max or suggested from 2000 target samples."""
+    import torch
+
+    from playground.core.sde import make_sde, suggest_sigma_max
+
+    if args.sde != "ve":
+        if args.sigma_max is not None:
+            raise CLIError("--sigma-max applies only to --sde ve")
+        return make_sde(args.sde)
+    sigma_max = args.sigma_max
+    if sigma_max is None:
+        sigma_max = suggest_sigma_max(torch.as_tensor(target.sample(2000, seed=0)))
+    return make_sde("ve", sigma_max=sigma_max)
+
+
+def resolve_score_source(args) -> ScoreSource:
+    if getattr(args, "exact", False):
+        return exact_score_source(args)
+    raise CLIError("choose a score source (--exact)")
+
+
+def exact_score_source(args) -> ScoreSource:
+    target = load_data(args)
+    sde = make_sde_for(args, target)
+    score_fn = target.exact_score_fn(sde)
+    if target.gmm is not None:
+        gmm = target.gmm
+        label = f"exact GMM score ({gmm.n_components} components)"
+        div = lambda x, t: gmm.divergence(x, t, sde)  # noqa: E731
+    elif target.points is not None:
+        label, div = f"ideal denoiser of the {len(target.points)} target points", None
+    else:
+        label, div = "ideal denoiser of 4000 fixed target samples", None
+    return ScoreSource(score_fn, sde, target, label, div)
+
+
+def sampler_options(args) -> dict:
+    """The sampler keyword options given on the command line; CLIError for one the sampler does not take."""
+    from playground.core.samplers import SAMPLERS
+
+    if args.sampler not in SAMPLERS:
+        raise CLIError(f"unknown sampler {args.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    accepted = inspect.signature(SAMPLERS[args.sampler]).parameters
+    options = {}
+    for flag, key, _, _ in SAMPLER_OPTIONS:
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if key not in accepted:
+            raise CLIError(f"{flag} does not apply to sampler {args.sampler}")
+        options[key] = value
+    if args.no_denoise:
+        options["denoise_last"] = False
+    return options
+
+
+def run_sampler(args, source: ScoreSource, trajectory_stride: int = 0):
+    """(SampleResult, steps used) for --sampler/--steps/--n/--seed and the sampler options."""
+    from playground.core.samplers import DEFAULT_STEPS, sample
+
+    options = sampler_options(args)
+    steps = args.steps if args.steps is not None else DEFAULT_STEPS[args.sampler]
+    result = sample(args.sampler, source.score_fn, source.sde, args.n, steps=steps, seed=args.seed,
+                    trajectory_stride=trajectory_stride, **options)
+    return result, steps
+
+
+def check_output_path(path: str, suffixes: tuple[str, ...], flag: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise CLIError(f"{flag} {path}: the file name must end in {' or '.join(suffixes)}")
+    if not out.parent.is_dir():
+        raise CLIError(f"{flag} {path}: directory {out.parent} does not exist")
+    return out
+
+
+def write_points(path: Path, x) -> None:
+    """(N, D) samples as float32 .npy, or as CSV with a header `x,y` (D = 2) / `x0,x1,...`."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float32)
+    if path.suffix.lower() == ".npy":
+        np.save(path, x)
+        return
+    flat = x.reshape(len(x), -1)
+    header = "x,y" if flat.shape[1] == 2 else ",".join(f"x{i}" for i in range(flat.shape[1]))
+    np.savetxt(path, flat, delimiter=",", header=header, comments="", fmt="%.7g")
+
+
+def describe_run(args, source: ScoreSource, steps: int) -> str:
+    sde = source.sde
+    sde_text = f"{sde.name}" + (f" (sigma_max {sde.sigma_max:.4g})" if sde.name == "ve" else "")
+    return f"{args.sampler}, {steps} steps, {sde_text} SDE, {source.label} of {source.target.name if source.target else '?'}"
+
+
+# ---- commands ---------------------------------------------------------------------------------------------------
+def add_app_command(sub) -> None:
+    p = sub.add_parser("app", help="open the app (the default without arguments)")
+    p.add_argument("target", nargs="?", help="a preset name or target file to open")
+    p.set_defaults(func=lambda args: run_app([args.target] if args.target else []))
+
+
+def add_sample_command(sub) -> None:
+    p = sub.add_parser("sample", help="draw samples and write them to .npy or .csv",
+                       description="Draw samples with a score and write them to .npy or .csv; prints the NFE used.")
+    add_score_source_args(p)
+    add_data_args(p)
+    add_sde_args(p)
+    add_sampler_args(p, n_default=2000)
+    g = p.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="FILE", help="samples: FILE.npy (float32 N x 2) or FILE.csv")
+    g.add_argument("--trajectory", metavar="FILE.npy", help="also write the trajectory (K, N, 2) from x_T to the end")
+    g.add_argument("--trajectory-stride", type=positive_int, default=1, metavar="K",
+                   help="keep every K-th step in --trajectory (default 1)")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args) -> int:
+    out = check_output_path(args.out, POINT_SUFFIXES, "--out")
+    traj = check_output_path(args.trajectory, (".npy",), "--trajectory") if args.trajectory else None
+    source = resolve_score_source(args)
+    result, steps = run_sampler(args, source, trajectory_stride=args.trajectory_stride if traj else 0)
+    print(f"sampled {args.n} points: {describe_run(args, source, steps)}")
+    print(f"NFE {result.nfe}")
+    write_points(out, result.x.detach().cpu().numpy())
+    print(f"wrote {out} ({args.n} x {result.x[0].numel()})")
+    if traj is not None:
+        import numpy as np
+
+        frames = result.trajectory.detach().cpu().numpy().astype(np.float32)
+        np.save(traj, frames)
+        t = result.times
+        print(f"wrote {traj} ({' x '.join(map(str, frames.shape))}, t from {float(t[0]):.4g} to {float(t[-1]):.4g})")
+    return 0
+
+
+def add_eval_command(sub) -> None:
+    p = sub.add_parser("eval", help="sample and compare with the target (SWD, optional NLL); last line JSON",
+                       description="Sample with a score and report the sliced Wasserstein distance to the target "
+                       "against the floor of two independent target sets; with --nll also the mean PF-ODE NLL of "
+                       "fresh target samples. The last line of stdout is one JSON object.")
+    add_score_source_args(p)
+    add_data_args(p)
+    add_sde_args(p)
+    add_sampler_args(p, n_default=2000)
+    g = p.add_argument_group("likelihood")
+    g.add_argument("--nll", action="store_true",
+                   help="mean NLL (nats) of fresh target samples by the PF-ODE (exact divergence, dopri5)")
+    g.add_argument("--nll-n", type=positive_int, default=500, metavar="N", help="target samples for --nll (default 500)")
+    g.add_argument("--nll-eps", type=positive_float, default=None, metavar="T",
+                   help="time where the ODE starts (default: the SDE's sampling_eps, 1e-3 VP/sub-VP, 1e-5 VE)")
+    g.add_argument("--nll-tol", type=positive_float, default=1e-5, metavar="TOL", help="dopri5 rtol = atol (default 1e-5)")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    from playground.core.metrics import swd_report
+
+    source = resolve_score_source(args)
+    if source.target is None:
+        raise CLIError("eval needs a target: give --data SPEC")
+    target = source.target
+    result, steps = run_sampler(args, source)
+    report = swd_report(result.x.detach().cpu().numpy(), lambda n, seed: target.sample(n, seed), seed=args.seed)
+    summary: dict[str, Any] = dict(report.as_dict())
+    summary.update(sampler=args.sampler, steps=steps, nfe=result.nfe, sde=source.sde.name, n=args.n, data=target.name)
+    print(f"sampled {args.n} points: {describe_run(args, source, steps)}; NFE {result.nfe}")
+    print(f"SWD {report.swd:.4f}  floor {report.swd_floor:.4f}  ratio {report.swd_ratio:.3f}")
+    if args.nll:
+        summary.update(nll_metrics(args, source))
+        entropy = summary["entropy"]
+        print(f"NLL {summary['nll']:.4f} nats (t = {summary['nll_eps']:g}, {args.nll_n} target samples, "
+              f"NFE {summary['nll_nfe']}); entropy {'unknown' if entropy is None else f'{entropy:.4f}'}")
+        if source.divergence_fn is None:
+            print("note: the exact score of a point set is that of its points smoothed to t = eps; its NLL measures "
+                  "memorisation, not the target's density")
+    print(json.dumps(summary))
+    return 0
+
+
+def nll_metrics(args, source: ScoreSource) -> dict:
+    """Mean PF-ODE NLL of fresh target samples, and the target's entropy where known."""
+    import torch
+
+    from playground.core.likelihood import log_likelihood
+
+    target, sde = source.target, source.sde
+    x = torch.as_tensor(target.sample(args.nll_n, seed=args.seed + 7_000_003), dtype=torch.float64)
+    eps = args.nll_eps if args.nll_eps is not None else sde.sampling_eps
+    if eps >= sde.T:
+        raise CLIError(f"--nll-eps must be < {sde.T}")
+    res = log_likelihood(source.score_fn, sde, x, eps=eps, divergence="exact", divergence_fn=source.divergence_fn,
+                         rtol=args.nll_tol, atol=args.nll_tol)
+    entropy = target.entropy
+    if entropy is None and target.gmm is not None:
+        entropy = target.gmm.entropy()
+    return {"nll": res.mean_nll, "entropy": None if entropy is None else float(entropy), "nll_eps": eps,
+            "nll_nfe": res.nfe, "nll_n": args.nll_n}
+
+
+def add_bench_command(sub) -> None:
+    p = sub.add_parser("bench", help="run a benchmark: playground.bench.NAME.main(argv)", add_help=False,
+                       description="Run playground.bench.NAME with the remaining arguments.")
+    p.add_argument("name", metavar="NAME", nargs="?", help="benchmark module, e.g. samplers")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
+    p.set_defaults(func=cmd_bench)
+
+
+def available_benchmarks() -> list[str]:
+    import pkgutil
+
+    try:
+        package = importlib.import_module("playground.bench")
+    except ModuleNotFoundError:
+        return []
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+
+
+def cmd_bench(args) -> int:
+    names = available_benchmarks()
+    listing = ", ".join(names) if names else "none installed"
+    if not args.name or args.name in ("-h", "--help"):
+        print(f"usage: python -m playground bench NAME [ARGS ...]\nbenchmarks: {listing}")
+        return 0
+    if not args.name.isidentifier() or args.name not in names:
+        raise CLIError(f"unknown benchmark {args.name!r}; available: {listing}")
+    module = importlib.import_module(f"playground.bench.{args.name}")
+    return int(module.main(list(args.bench_args)) or 0)
+
+
+COMMANDS: list[Callable[[Any], None]] = [add_app_command, add_sample_command, add_eval_command, add_bench_command]
+"""Subcommand registrars, in help order; append to add a command."""

@@ -1,0 +1,210 @@
+"""Training through the real worker thread: the loss falls, play/pause/step/reset, limits, divergence, settings that
+need a reset, saving/opening, and closing mid-run (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from playground.app.main_window import MainWindow  # noqa: E402
+from playground.app.state import AppState, Settings  # noqa: E402
+from playground.app.training_worker import TrainingController  # noqa: E402
+from playground.data.presets import make_preset  # noqa: E402
+
+SMALL = dict(
+    hidden=32, depth=2, batch=128, steps=300, lr=5e-3, n_particles=1000, n_forward=1000, target_samples=4000,
+    sample_steps=40, n_trajectories=8,
+)
+
+
+def make_window(qtbot, tmp_path, **settings) -> MainWindow:
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    state = AppState(make_preset("moons"), Settings(**{**SMALL, **settings}))
+    w = MainWindow(state=state, store=store, restore=False)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    yield w
+    w.close()
+
+
+def wait_stopped(qtbot, c: TrainingController, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: not c.running, timeout=timeout)
+
+
+def test_trains_a_few_hundred_steps_and_the_loss_falls(window, qtbot):
+    c = window.controller
+    models = []
+    window.state.modelChanged.connect(lambda: models.append(window.state.model))
+    window.act_play.trigger()
+    assert c.running and window.state.training and window.act_play.text() == "&Pause"
+    wait_stopped(qtbot, c, timeout=90_000)
+    assert c.last_reason == "steps" and c.step == 300
+    steps, losses = c.losses()
+    assert len(losses) == 300 and np.array_equal(steps, np.arange(1, 301))
+    assert np.isfinite(losses).all()
+    first, last = losses[:40].mean(), losses[-40:].mean()
+    assert last < 0.85 * first, (first, last)
+    assert models and models[-1] is window.state.model is not None  # snapshots reached the state
+    assert np.isfinite(window.state.model.score(np.zeros((3, 2), np.float32), 0.5)).all()
+    # the panel and the status bar show it
+    qtbot.waitUntil(lambda: window.panels["training"].redraws > 0, timeout=3000)
+    assert "step 300" in window.status_labels["step"].text()
+    assert window.progress.value() == 1000
+    assert "step limit" in window.statusBar().currentMessage()
+    bins = window.panels["training"].bars.opts["height"]
+    assert np.count_nonzero(bins) >= 8
+    # at the limit, Play explains instead of starting
+    assert not c.play()
+    assert not c.running
+
+
+def test_play_pause_step_reset(window, qtbot):
+    c = window.controller
+    window.request_settings({"steps": 100_000})
+    window.act_step.trigger()  # the first step builds the trainer in the worker
+    qtbot.waitUntil(lambda: c.step == 1 and not c.running, timeout=60_000)
+    assert window.state.model is not None
+    loss = c.step_once()  # later steps run at once
+    assert c.step == 2 and np.isfinite(loss)
+    window.act_play.trigger()
+    qtbot.waitUntil(lambda: c.step > 20, timeout=30_000)
+    t0 = time.perf_counter()
+    window.act_play.trigger()  # pause
+    assert not c.running and time.perf_counter() - t0 < 1.0
+    assert c.last_reason == "paused"
+    n = c.step
+    qtbot.wait(200)
+    assert c.step == n  # paused means paused
+    _, losses = c.losses()
+    assert len(losses) == n  # every step's loss arrived
+    window.act_play.trigger()  # continue from where it was
+    qtbot.waitUntil(lambda: c.step > n + 5, timeout=30_000)
+    c.step_once()  # Step while running pauses first
+    assert not c.running
+    window.act_reset.trigger()
+    assert c.step == 0 and c.trainer is None and window.state.model is None
+    assert len(c.losses()[1]) == 0 and "step 0" in window.status_labels["step"].text()
+
+
+def test_stop_after_seconds(window, qtbot):
+    c = window.controller
+    window.request_settings({"steps": 1_000_000, "seconds": 0.5})
+    c.play()
+    wait_stopped(qtbot, c)
+    assert c.last_reason == "seconds"
+    assert 0.5 <= c.elapsed_before < 5.0
+
+
+def test_divergence_keeps_the_last_good_model(window, qtbot):
+    c = window.controller
+    window.request_settings({"lr": 1e5, "steps": 5000})
+    c.trainer = None
+    c.play()
+    wait_stopped(qtbot, c)
+    assert c.last_reason == "diverged"
+    title, text = window.messages[-1]
+    assert title == "Training diverged" and "diverged at step" in text and "learning rate" in text
+    assert window.state.model is not None
+    assert np.isfinite(window.state.model.score(np.zeros((4, 2), np.float32), 0.3)).all()
+    assert window.isVisible()
+
+
+def test_model_invalidating_settings_ask_first(window, qtbot):
+    c = window.controller
+    window.request_settings({"steps": 100_000})
+    c.play(max_steps=5)
+    wait_stopped(qtbot, c)
+    assert c.has_progress
+    asked = []
+    window.confirm_reset = lambda changes: asked.append(changes) or False
+    assert not window.request_settings({"sde": "ve"})  # cancelled: nothing changes
+    assert asked == [{"sde": "ve"}]
+    assert window.state.settings.sde == "vp" and c.has_progress
+    assert window.settings_panel.value("sde") == "vp"
+    # samplers and particle counts apply at once, without asking
+    assert window.request_settings({"ode_sampler": "ode_euler", "n_particles": 100_000})
+    assert window.state.settings.n_particles == 100_000 and len(asked) == 1 and c.has_progress
+    # lr applies live to the trainer
+    assert window.request_settings({"lr": 1e-3}) and c.trainer.config.lr == 1e-3
+    window.confirm_reset = lambda changes: asked.append(changes) or True
+    assert window.request_settings({"output": "x0"})
+    assert window.state.settings.output == "x0" and not c.has_progress and window.state.model is None
+    # through the panel's own control
+    c.play(max_steps=3)
+    wait_stopped(qtbot, c)
+    combo = window.settings_panel.controls["sde"]
+    combo.setCurrentIndex(combo.findData("subvp"))
+    assert asked[-1] == {"sde": "subvp"} and window.state.settings.sde == "subvp" and c.step == 0
+
+
+def test_new_target_resets_and_keeps_training(window, qtbot):
+    c = window.controller
+    window.request_settings({"steps": 100_000})
+    c.play()
+    qtbot.waitUntil(lambda: c.step > 10, timeout=60_000)
+    window.state.set_target(make_preset("8gaussians"))
+    assert c.running  # restarted on the new data
+    qtbot.waitUntil(lambda: c.trainer is not None and c.step > 5, timeout=30_000)
+    c.pause()
+    assert np.allclose(c.trainer.normalization.mean, window.state.normalization.mean, atol=1e-4)
+
+
+def test_save_and_open_a_model(window, qtbot, tmp_path):
+    c = window.controller
+    assert not window.save_model_to(str(tmp_path / "none.safetensors"))  # nothing trained yet
+    c.play(max_steps=30)
+    wait_stopped(qtbot, c)
+    path = tmp_path / "m.safetensors"
+    assert window.save_model_to(str(path)) and path.stat().st_size > 1000
+    x = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
+    before = window.state.model.score(x, 0.4)
+    window.controller.reset()
+    assert window.open_model(str(path))
+    assert window.state.model is not None and np.allclose(window.state.model.score(x, 0.4), before, atol=1e-5)
+    assert c.trainer is not None and c.step == 30 and len(c.losses()[1]) == 30  # resumable
+    c.play(max_steps=5)
+    wait_stopped(qtbot, c)
+    assert c.step == 35
+
+
+def test_closing_during_training_stops_within_a_second(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, steps=1_000_000)
+    c = w.controller
+    c.play()
+    qtbot.waitUntil(lambda: c.step > 10, timeout=60_000)
+    th = c._thread
+    t0 = time.perf_counter()
+    w.close()
+    dt = time.perf_counter() - t0
+    assert dt < 1.0, dt
+    assert th is not None and not th.isRunning() and not c.running
+    n = c.step
+    qtbot.wait(200)
+    assert c.step == n
+
+
+def test_controller_without_a_window(qtbot):
+    state = AppState(make_preset("moons"), Settings(**SMALL))
+    c = TrainingController(state, emit_hz=30)
+    reports = []
+    c.progressed.connect(reports.append)
+    c.play(max_steps=60)
+    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    assert c.step == 60 and sum(len(p.losses) for p in reports) == 60
+    assert all(isinstance(p.losses, np.ndarray) for p in reports)
+    assert reports[-1].bin_losses is not None and reports[-1].bin_losses.shape == (10,)
+    assert c.shutdown(1.0)

@@ -1,0 +1,107 @@
+"""Classifier-free guidance (w = 0 is the conditional model) and exact classifier guidance on a 2D mixture."""
+
+from __future__ import annotations
+
+import torch
+
+from playground.core.exact_score import GaussianMixture
+from playground.core.guidance import (
+    classifier_free_guidance,
+    classifier_guidance,
+    gmm_class_score_fn,
+    gmm_classifier,
+    guided_combination,
+)
+from playground.core.sde import VPSDE, bcast
+from playground.core.unet import UNet
+
+
+def _cond_score_fn(net: UNet, sde):
+    """A conditional score from a raw eps network (what a ScoreModel will provide): s = -eps / sigma."""
+
+    def fn(x, t, labels):
+        alpha, std = sde.marginal_coefficients(t)
+        return -net(x, 0.25 * torch.log(std / alpha), labels) / bcast(std, x)
+
+    return fn
+
+
+def _unet():
+    net = UNet(1, 8, base_channels=8, channel_mults=(1, 2), num_classes=3)
+    torch.nn.init.normal_(net.conv_out.weight, std=0.1)
+    return net
+
+
+def test_cfg_w0_equals_conditional_model():
+    sde = VPSDE()
+    cond = _cond_score_fn(_unet(), sde)
+    x, t = torch.randn(5, 1, 8, 8), torch.full((5,), 0.4)
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    for null in (None, 3):
+        guided = classifier_free_guidance(cond, labels, 0.0, null_class=null)
+        assert torch.equal(guided(x, t), cond(x, t, labels))
+    assert torch.equal(classifier_free_guidance(cond, 2, 0.0)(x, t), cond(x, t, torch.full((5,), 2)))
+
+
+def test_cfg_combination_and_batched_path_agree():
+    sde = VPSDE()
+    cond = _cond_score_fn(_unet(), sde)
+    x, t = torch.randn(4, 1, 8, 8), torch.full((4,), 0.3)
+    w = 2.5
+    expected = (1 + w) * cond(x, t, torch.ones(4, dtype=torch.long)) - w * cond(x, t, None)
+    two_calls = classifier_free_guidance(cond, 1, w)(x, t)
+    batched = classifier_free_guidance(cond, 1, w, null_class=3)(x, t)
+    assert torch.allclose(two_calls, expected, atol=1e-5)
+    assert torch.allclose(batched, expected, atol=1e-4)
+    assert (two_calls - cond(x, t, torch.ones(4, dtype=torch.long))).abs().max() > 1e-3
+    a, b = torch.randn(3), torch.randn(3)
+    assert torch.equal(guided_combination(a, b, 0), a)
+
+
+GMM = GaussianMixture(
+    [0.5, 0.3, 0.2],
+    [[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0]],
+    [[[0.3, 0.0], [0.0, 0.3]], [[0.3, 0.1], [0.1, 0.3]], [[0.2, 0.0], [0.0, 0.4]]],
+)
+
+
+def test_exact_classifier_guidance_closed_form_matches_autograd():
+    sde = VPSDE()
+    x = torch.randn(50, 2, dtype=torch.float64) * 3
+    for t in (0.05, 0.3, 0.8):
+        tv = torch.full((50,), t, dtype=torch.float64)
+        for y in (0, 2):
+            auto = classifier_guidance(GMM.score_fn(sde), gmm_classifier(GMM, sde), y, 1.0)(x, tv)
+            closed = gmm_class_score_fn(GMM, sde, y)(x, tv)
+            assert torch.allclose(auto, closed, atol=1e-8)
+            # scale 1: the score of component y alone
+            comp = GaussianMixture([1.0], GMM.means[y : y + 1], GMM.covariances[y : y + 1])
+            assert torch.allclose(closed, comp.score(x, tv, sde), atol=1e-10)
+        # the exact classifier sums to one
+        assert torch.allclose(gmm_classifier(GMM, sde)(x, tv).exp().sum(1), torch.ones(50, dtype=torch.float64))
+
+
+def _em_sample(score_fn, sde, n, steps, generator):
+    x = sde.prior_sample((n, 2), generator=generator, dtype=torch.float64)
+    ts = torch.linspace(sde.T, sde.sampling_eps, steps + 1, dtype=torch.float64)
+    for i in range(steps):
+        t, h = ts[i], float(ts[i] - ts[i + 1])
+        tv = t.expand(n)
+        f, g = sde.sde(x, tv)
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        x = x - (f - bcast(g * g, x) * score_fn(x, tv)) * h + bcast(g, x) * h**0.5 * z
+    return x
+
+
+def test_guided_gmm_samples_land_in_the_chosen_component():
+    sde = VPSDE()
+    g = torch.Generator().manual_seed(0)
+    for y in (0, 1, 2):
+        x = _em_sample(gmm_class_score_fn(GMM, sde, y), sde, 600, 200, g)
+        comp = GMM.responsibilities(x).argmax(1)
+        assert (comp == y).float().mean() >= 0.99
+        assert torch.allclose(x.mean(0), GMM.means[y], atol=0.15)
+    # unguided: every component shows up with roughly its weight
+    x = _em_sample(GMM.score_fn(sde), sde, 600, 200, g)
+    frac = torch.bincount(GMM.responsibilities(x).argmax(1), minlength=3).double() / 600
+    assert torch.allclose(frac, GMM.weights, atol=0.08)
