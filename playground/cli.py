@@ -324,7 +324,7 @@ def add_eval_command(sub) -> None:
     add_score_source_args(p)
     add_data_args(p)
     add_sde_args(p)
-    add_sampler_args(p, n_default=2000)
+    add_sampler_args(p, n_default=5000)
     g = p.add_argument_group("likelihood")
     g.add_argument("--nll", action="store_true",
                    help="mean NLL (nats) of fresh target samples by the PF-ODE (exact divergence, dopri5)")

@@ -184,7 +184,11 @@ def target_from_spec(spec: TargetSpec):
         extent = p.get("extent", 4.0)
         if isinstance(extent, bool) or not isinstance(extent, (int, float)):
             raise DataError(f"raster extent must be a number, got {extent!r}")
-        target = raster_target(np.asarray(arrays["raster"], dtype=np.float64), float(extent), name=name)
+        stored = np.asarray(arrays["raster"], dtype=np.float64)
+        target = raster_target(stored, float(extent), name=name)
+        # raster_target renormalises (divide by the peak, then by the sum), which may move the stored probabilities
+        # by an ulp; keep the stored array in params so that saving again writes exactly what was read (no drift).
+        target.params["raster"] = stored
         target.params.update(_info_params(p))
         return target
     if kind == "points":
@@ -655,10 +659,10 @@ def load_workspace(path, *, max_bytes: int = MAX_TOTAL_BYTES, settings_defaults:
     try:
         head = _open_head(path)
         if head[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
-            hint = ""
-            if path.suffix.lower() == ".safetensors" or head[8:9] == b"{":
-                hint = " (it looks like a model file: load it as a model instead)"
-            raise WorkspaceError(f"{where}: not a Diffusion Playground workspace (not a zip archive){hint}")
+            what = "not a zip archive"
+            if path.suffix.lower() == ".safetensors" or head[8:10] == b'{"':
+                what = "it looks like a model file; load it as a model instead"
+            raise WorkspaceError(f"{where}: not a Diffusion Playground workspace ({what})")
         with zipfile.ZipFile(path) as zf:
             reader = _Reader(where, zf, max_bytes)
             ws = _load(where, reader, settings_defaults)

@@ -15,9 +15,8 @@ import torch
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.app.plot_items import (
-    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, grid_centres, hist_bins, plot_widget, prior_rect,
-    sample_bounds,
-    set_view, square_rect, union_rect,
+    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, SdeCache, grid_centres, hist_bins, plot_widget,
+    prior_rect, sample_bounds, set_view, square_rect, union_rect,
 )
 from playground.core.exact_score import EmpiricalScore, GaussianMixture
 
@@ -100,6 +99,7 @@ class ForwardPanel(QWidget):
         self.density_kind = "histogram"
         self._exact_cache: tuple | None = None
         self._grid_cache: tuple | None = None
+        self._sde_cache = SdeCache()
         self.redraws = 0
         self._redraw = Coalescer(self.redraw, 33, self)
         state.targetChanged.connect(self._on_target)
@@ -155,7 +155,7 @@ class ForwardPanel(QWidget):
     def _fixed_rect(self) -> Rect:
         st = self.state
         try:
-            prior = prior_rect(st.normalization, st.sde())
+            prior = prior_rect(st.normalization, self.sde())
         except Exception:  # an SDE that cannot be built yet (e.g. an empty target under VE)
             prior = None
         r = union_rect(self._target_rect, prior)
@@ -173,8 +173,12 @@ class ForwardPanel(QWidget):
         return square_rect(union_rect(shrink, (mx - h, mx + h, my - h, my + h)))
 
     # ---- drawing ----------------------------------------------------------------------------------------------
+    def sde(self):
+        """The state's SDE (normalised space), memoised."""
+        return self._sde_cache.get(self.state)
+
     def coefficients(self, t: float) -> tuple[float, float]:
-        alpha, sigma = self.state.sde().marginal_coefficients(torch.tensor([float(t)], dtype=torch.float64))
+        alpha, sigma = self.sde().marginal_coefficients(torch.tensor([float(t)], dtype=torch.float64))
         return float(alpha[0]), float(sigma[0])
 
     def particles(self) -> np.ndarray:
@@ -262,7 +266,7 @@ class ForwardPanel(QWidget):
             _, _, pts = grid_centres(rect, res)
             y = torch.as_tensor((pts - mean) / norm.scale)
             emp = EmpiricalScore(norm.to_norm(torch.as_tensor(np.asarray(st.target.points, np.float64))))
-            logp = emp.log_prob(y, max(t, POINTS_T_FLOOR), st.sde()).numpy()
+            logp = emp.log_prob(y, max(t, POINTS_T_FLOOR), self.sde()).numpy()
             floor = f", t ≥ {POINTS_T_FLOOR:g}" if t < POINTS_T_FLOOR else ""
             self.density_kind = f"exact (point set of {m:,}){floor}"
         dens = np.exp(logp + norm.log_det_jacobian)

@@ -52,6 +52,27 @@ def prior_rect(normalization, sde, n_std: float = 3.0) -> Rect:
     return mx - h, mx + h, my - h, my + h
 
 
+class SdeCache:
+    """state.sde() memoised on (settings, target sample, normalisation): VE's suggested sigma_max costs a 2000 x 2000
+    cdist per call, too much for every redraw."""
+
+    def __init__(self):
+        self._key = None
+        self._sde = None
+
+    def get(self, state):
+        key = (state.settings, id(state.target_samples), state.normalization)
+        if self._key != key or self._sde is None:
+            self._sde = state.sde()
+            self._key = key
+        return self._sde
+
+
+def has_exact_score(state) -> bool:
+    """Whether state.exact_score_fn() would return a score (without building it)."""
+    return len(state.target_samples) > 0 and bool(state.target.has_exact_score)
+
+
 def grid_centres(rect: Rect, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cell centres of an n x n grid over rect: xs (n,), ys (n,), and points (n*n, 2) in row-major (y, x) order."""
     x0, x1, y0, y1 = rect

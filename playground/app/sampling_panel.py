@@ -9,6 +9,8 @@ independent target sets).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from PySide6.QtCore import Qt, QTimer
@@ -17,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from playground.app.plot_items import (
-    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, TrajectoryCurve, hist_bins, plot_widget, prior_rect,
-    sample_bounds, set_view, square_rect, union_rect,
+    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, SdeCache, TrajectoryCurve, has_exact_score, hist_bins,
+    plot_widget, prior_rect, sample_bounds, set_view, square_rect, union_rect,
 )
 from playground.app.sampling_worker import Frame, Outcome, SamplingJob, SamplingThread, fast_gmm_score_fn
 
@@ -110,7 +112,7 @@ class SamplingPanel(QWidget):
         self.auto.toggled.connect(self._on_auto)
         self.show_paths = QCheckBox("Trajectories")
         self.show_paths.setChecked(True)
-        self.show_paths.setToolTip(f"Draw the paths of the first n_trajectories particles (one curve per side).")
+        self.show_paths.setToolTip("Draw the paths of the first n_trajectories particles (one curve per side).")
         self.show_paths.toggled.connect(self._request)
         self.play_btn = QPushButton()
         self.play_btn.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
@@ -126,7 +128,7 @@ class SamplingPanel(QWidget):
         self.status.setToolTip("What the panel is doing.")
         self.cancel_btn = QPushButton("Stop")
         self.cancel_btn.setToolTip("Cancel the running sampling.")
-        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.clicked.connect(lambda: self.cancel())
 
         views = QHBoxLayout()
         for s in self.sides.values():
@@ -154,6 +156,7 @@ class SamplingPanel(QWidget):
         self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
         self.score_source = ""
         self._old_threads: list[SamplingThread] = []
+        self._sde_cache = SdeCache()
         self._model_dirty = False
         self._had_model = state.model is not None
         self.redraws = 0
@@ -177,7 +180,7 @@ class SamplingPanel(QWidget):
 
     # ---- sources ----------------------------------------------------------------------------------------------
     def _sync_controls(self) -> None:
-        has_exact = self.state.exact_score_fn() is not None if len(self.state.target_samples) else False
+        has_exact = has_exact_score(self.state)
         self.use_exact.setEnabled(has_exact)
         if not has_exact and self.use_exact.isChecked():
             self.use_exact.blockSignals(True)  # no resample: the target changed under it
@@ -193,8 +196,8 @@ class SamplingPanel(QWidget):
         st = self.state
         if len(st.target_samples) == 0:
             return "The target is empty: nothing to compare with.", None, None, None
-        if self.use_exact.isChecked() and st.exact_score_fn() is not None:
-            norm, sde = st.normalization, st.sde()
+        if self.use_exact.isChecked() and has_exact_score(st):
+            norm, sde = st.normalization, self._sde_cache.get(st)
             if st.target.gmm is not None:
                 fn = fast_gmm_score_fn(norm.gmm_to_norm(st.target.gmm), sde)
             else:
@@ -205,9 +208,9 @@ class SamplingPanel(QWidget):
             return "exact score", fn, sde, norm
         model = st.model
         if model is None:
-            hint = " or tick 'Use exact score'" if st.exact_score_fn() is not None else ""
+            hint = " or tick 'Use exact score'" if has_exact_score(st) else ""
             return f"No model yet: train one{hint}, then press Resample.", None, None, None
-        sde = getattr(model, "sde", None) or st.sde()
+        sde = getattr(model, "sde", None) or self._sde_cache.get(st)
         norm = getattr(model, "normalization", None) or st.normalization
         if hasattr(model, "score_fn"):
             fn = model.score_fn(space="norm")
@@ -216,10 +219,15 @@ class SamplingPanel(QWidget):
         return "learned score", fn, sde, norm
 
     def _rect(self, sde=None, norm=None) -> Rect:
+        """The target's box and the prior's +-3 std box; VE's prior (std sigma_max, far wider than the data) is
+        clipped to 1.5 normalised units a std, so its particles fly in from outside and the samples stay readable."""
         st = self.state
         r = sample_bounds(st.target_samples)
         try:
-            r = union_rect(r, prior_rect(norm or st.normalization, sde or st.sde()))
+            norm = norm or st.normalization
+            sde = sde or self._sde_cache.get(st)
+            n_std = 3.0 * min(1.0, 1.5 / float(sde.prior_std))
+            r = union_rect(r, prior_rect(norm, sde, n_std=n_std))
         except Exception:
             pass
         return square_rect(r) if r is not None else (-1.0, 1.0, -1.0, 1.0)
@@ -290,11 +298,12 @@ class SamplingPanel(QWidget):
                 self._old_threads.append(th)  # keep a reference until it finished
         for s in self.sides.values():
             if s.thread is not None and s.thread.isRunning():
-                s.info.setText("cancelled")
+                s.info.setText("Cancelled.")
+                s.live = None
+                if s.outcome is None:
+                    s.message.show("Cancelled: press Resample")
             s.thread = None
         if wait:
-            import time
-
             deadline = time.perf_counter() + timeout_ms / 1000
             for th in self._old_threads:
                 th.wait(max(1, int((deadline - time.perf_counter()) * 1000)))

@@ -212,7 +212,8 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
         return out
     except Exception as e:  # reported to the panel, never raised into Qt
         out.error = f"{type(e).__name__}: {e}"
-        traceback.print_exc()
+        if not isinstance(e, ValueError):  # a bad setting is the user's to fix; anything else is worth a trace
+            traceback.print_exc()
         return out
     out.seconds = time.perf_counter() - start
     out.nfe = int(getattr(res, "nfe", nfe_seen[0]))

@@ -15,11 +15,12 @@ import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from playground.app.sampling_worker import fast_gmm_score_fn
 from playground.app.plot_items import (
-    CentredMessage, Coalescer, DensityImage, Quiver, Rect, grid_centres, plot_widget, sample_bounds, set_view,
-    square_rect,
+    CentredMessage, Coalescer, DensityImage, Quiver, Rect, SdeCache, grid_centres, plot_widget, sample_bounds,
+    set_view, square_rect,
 )
+from playground.app.sampling_worker import fast_gmm_score_fn
+from playground.core.exact_score import EmpiricalScore
 
 T_FLOOR = 1e-3  # scores blow up as t -> 0; evaluate at max(t, T_FLOOR)
 ARROWS = 32
@@ -104,6 +105,8 @@ class ScoreFieldPanel(QWidget):
         self._refine.setInterval(REFINE_MS)
         self._refine.timeout.connect(self.refine)
         self._heat_ctx: tuple | None = None
+        self._sde_cache = SdeCache()
+        self._points_cache: tuple | None = None
         self.heat_res = 0
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._request)
@@ -125,9 +128,15 @@ class ScoreFieldPanel(QWidget):
         st = self.state
         if len(st.target_samples) == 0:
             return None
+        norm = st.normalization
         if st.target.gmm is not None:
-            norm = st.normalization
-            return norm.data_score_fn(fast_gmm_score_fn(norm.gmm_to_norm(st.target.gmm), st.sde()))
+            return norm.data_score_fn(fast_gmm_score_fn(norm.gmm_to_norm(st.target.gmm), self._sde_cache.get(st)))
+        if st.target.points is not None:
+            key = (id(st.target.points), norm)
+            if self._points_cache is None or self._points_cache[0] != key:
+                pts = norm.to_norm(torch.as_tensor(np.asarray(st.target.points, np.float32)))
+                self._points_cache = (key, EmpiricalScore(pts))
+            return norm.data_score_fn(self._points_cache[1].score_fn(self._sde_cache.get(st)))
         return st.exact_score_fn()
 
     def _sync_controls(self, has_model: bool, has_exact: bool) -> None:

@@ -41,7 +41,7 @@ class TimeBar(QWidget):
         self.T = 1.0
         self._last_tick = 0.0
         self.timer = QTimer(self)
-        self.timer.setInterval(16)  # ~60 Hz request; the panels throttle their own redraws
+        self.timer.setInterval(25)  # 40 Hz: faster than the panels redraw (they throttle themselves to ~30 Hz)
         self.timer.timeout.connect(self._advance)
 
         lay = QHBoxLayout(self)

@@ -100,7 +100,7 @@ class TrainingPanel(QWidget):
         self.view.setToolTip(
             "Top: the training loss per step (thin) and its exponential moving average (thick), log scale.\n"
             "Bottom left: the mean loss by diffusion time t (10 bins over [0, 1], recent steps weigh more).\n"
-            "Bottom right: samples of the current model (reverse SDE, Euler–Maruyama, 50 steps) over the target."
+            "Bottom right: samples of the current model (reverse SDE, Euler–Maruyama, 40 steps) over the target."
         )
         lay.addWidget(self.view, 1)
 

@@ -14,6 +14,7 @@ thread (step once, save, reset) first stops the run.
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import time
@@ -27,6 +28,13 @@ from playground.app.state import AppState
 
 N_BINS = 10  # loss by time bin: t in [0, 1] cut into N_BINS equal bins
 _LINGERING: list = []  # worker threads told to stop that had not finished in time (e.g. still building a trainer)
+
+
+def _wait_at_exit() -> None:
+    wait_for_workers(10.0)
+
+
+atexit.register(_wait_at_exit)  # a QThread destroyed while running aborts the process
 
 
 def keep_until_finished(th: QThread) -> None:
@@ -125,14 +133,19 @@ class _Loop(QThread):
         new_losses: list[float] = []
         t_start = time.perf_counter()
         last_emit = last_snap = t_start
-        last_preview = t_start - ctl.preview_interval + ctl.first_preview_after
+        next_preview = t_start + ctl.first_preview_after
+        split = ctl.time_split  # wall seconds of this worker by activity (the bench prints them)
+        cpu0 = time.thread_time()
         rate_t, rate_step = t_start, ctl.step
         reason, message = "paused", ""
         lr = None
         first_step = ctl.step
 
         def report(now: float) -> None:
-            nonlocal new_steps, new_losses, rate_t, rate_step
+            nonlocal new_steps, new_losses, rate_t, rate_step, cpu0
+            c = time.thread_time()
+            split["cpu"] += c - cpu0  # this thread's CPU seconds, kept current for the bench
+            cpu0 = c
             if now - rate_t > 0.05 and ctl.step > rate_step:
                 inst = (ctl.step - rate_step) / (now - rate_t)
                 ctl.its = inst if ctl.its <= 0 else 0.7 * ctl.its + 0.3 * inst
@@ -158,25 +171,34 @@ class _Loop(QThread):
                     break
                 if self.max_steps is not None and ctl.step - first_step >= self.max_steps:
                     break
+                a = time.perf_counter()
                 stats = trainer.step()
+                now = time.perf_counter()
+                split["step"] += now - a
                 ctl.step = int(stats.step)
                 ctl.elapsed_before = float(stats.seconds)
                 lr = stats.lr
                 new_steps.append(ctl.step)
                 new_losses.append(float(stats.loss))
                 ctl.bins.update(stats)
-                now = time.perf_counter()
                 if now - last_emit >= emit_every:
                     report(now)
                     last_emit = now
+                    split["report"] += time.perf_counter() - now
                 if now - last_snap >= ctl.snapshot_interval:
+                    a = time.perf_counter()
                     self.snapshot.emit(trainer.snapshot())
-                    last_snap = now
-                if ctl.preview_n > 0 and now - last_preview >= ctl.preview_interval:
+                    last_snap = time.perf_counter()
+                    split["snapshot"] += last_snap - a
+                if ctl.preview_n > 0 and now >= next_preview:
+                    a = time.perf_counter()
                     x = ctl.preview_samples(trainer.snapshot(), self.stop_event.is_set)
                     if x is not None:
                         self.preview.emit(x)
-                    last_preview = time.perf_counter()
+                    b = time.perf_counter()
+                    split["preview"] += b - a
+                    # at most ~5 % of the worker's time goes to previews, however slow the machine
+                    next_preview = b + max(ctl.preview_interval, 20.0 * (b - a))
         except Exception as exc:  # noqa: BLE001 - reported to the user; the UI keeps running
             from playground.core.trainer import TrainingDiverged
 
@@ -184,6 +206,7 @@ class _Loop(QThread):
             message = str(exc) or type(exc).__name__
             if reason == "error":
                 message = f"{type(exc).__name__}: {message}"
+        split["wall"] += time.perf_counter() - t_start
         ctl.step = int(trainer.step_count)  # after a divergence: the restored good step
         ctl.elapsed_before = float(trainer.train_seconds)
         report(time.perf_counter())
@@ -214,7 +237,7 @@ class TrainingController(QObject):
         emit_hz: float = 20.0,
         snapshot_interval: float = 0.75,
         preview_interval: float = 2.0,
-        preview_n: int = 1000,
+        preview_n: int = 800,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
@@ -223,9 +246,9 @@ class TrainingController(QObject):
         self.emit_hz = emit_hz
         self.snapshot_interval = snapshot_interval
         self.preview_interval = preview_interval
-        self.first_preview_after = 0.5
+        self.first_preview_after = 1.0
         self.preview_n = preview_n
-        self.preview_steps = 50
+        self.preview_steps = 40
         self.trainer = None
         self._thread: _Loop | None = None
         self.closed = False  # after shutdown(): reports still in the event queue are dropped
@@ -233,6 +256,7 @@ class TrainingController(QObject):
 
     # ---- history (UI thread) ---------------------------------------------------------------------------------
     def _clear_history(self) -> None:
+        self.time_split = dict.fromkeys(("step", "report", "snapshot", "preview", "cpu", "wall"), 0.0)
         self.step = 0
         self.its = 0.0
         self.elapsed_before = 0.0

@@ -32,10 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=3.0, help="length of each measured phase")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (idle UI, UI + training, headless)")
     p.add_argument("--size", type=int, default=800, help="window width and height")
-    p.add_argument("--sample-steps", type=int, default=50, help="steps of the sampling run shown in the view")
+    p.add_argument("--sample-steps", type=int, default=30, help="steps of the sampling run shown in the view")
     p.add_argument("--pretrain", type=float, default=3.0, help="seconds of headless training before sampling")
     p.add_argument("--data", default="moons")
-    p.add_argument("--threads", type=int, default=None, help="torch threads of the UI side (default: all cores)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the UI side (the app uses 1)")
     p.add_argument("--quick", action="store_true", help="a short smoke run (10k particles, 1 s phases)")
     return p
 
@@ -139,7 +139,8 @@ def _capacity_fps(win, key: str, frames: int = 12) -> float:
 
 
 def _headless_its(config, data, seconds: float, trainer=None) -> tuple[float, object]:
-    """Steps per second of a Trainer stepped in a plain loop on this thread (one torch thread)."""
+    """Steps per second of a Trainer stepped in a plain loop on this thread (one torch thread); also sets
+    `_headless_its.per_cpu` (steps per CPU second of this thread)."""
     import torch
 
     from playground.core.trainer import Trainer
@@ -150,10 +151,11 @@ def _headless_its(config, data, seconds: float, trainer=None) -> tuple[float, ob
             trainer.step()
     torch.set_num_threads(1)
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     while time.perf_counter() - t0 < seconds:
         trainer.step()
         n += 1
+    _headless_its.per_cpu = n / max(time.thread_time() - c0, 1e-9)
     return n / (time.perf_counter() - t0), trainer
 
 
@@ -168,14 +170,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import torch
 
-    ui_threads = args.threads or min(2, os.cpu_count() or 1)
-    torch.set_num_threads(ui_threads)
+    ui_threads = max(1, args.threads)
 
     from PySide6.QtCore import QSettings
 
     from playground.app import make_application
 
     app = make_application(["bench-ui"])
+    torch.set_num_threads(ui_threads)
     from playground.app.main_window import MainWindow
     from playground.app.state import AppState, Settings
     from playground.app.training_worker import train_config
@@ -227,12 +229,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         before = {k: getattr(win.panels[k], "redraws", 0) for k in counters}
         lat.start()
         bar.set_playing(True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         _pump(seconds)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.thread_time() - c0
         bar.set_playing(False)
         lat.stop()
         out = {f"fps_{k}": c.count / dt for k, c in counters.items()}
+        frames = max(counters["forward"].count, 1)
+        out["ui_cpu_ms"] = 1000 * cpu / frames  # UI-thread CPU per frame of the animation
+        out["ui_cpu_frac"] = cpu / dt
         for k in counters:
             if redraw_attr[k] is not None:
                 out[f"redraws_{k}"] = (getattr(win.panels[k], "redraws", 0) - before[k]) / dt
@@ -240,25 +245,28 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         return out
 
     ctl = win.controller
-    rows_idle, rows_train, heads = [], [], []
+    rows_idle, rows_train, heads, heads_cpu = [], [], [], []
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cap_idle, cap_train = [], []
     for r in range(args.rounds):
         # (a) the UI alone
         torch.set_num_threads(ui_threads)
         rows_idle.append(live_phase(args.seconds))
-        cap_idle.append({k: _capacity_fps(win, k) for k in ("forward", "sampling")})
+        cap_idle.append({k: _capacity_fps(win, k) for k in ("forward", "sampling", "score")})
         # (b) the UI while training runs in the app's worker
         ctl.play()
         _wait(lambda: ctl.trainer is not None and ctl.step > 20 or not ctl.running, timeout=120)
-        s0, t0 = ctl.step, time.perf_counter()
+        s0, t0, c0 = ctl.step, time.perf_counter(), ctl.time_split["cpu"]
         row = live_phase(args.seconds)
         row["its"] = (ctl.step - s0) / (time.perf_counter() - t0)
-        cap_train.append({k: _capacity_fps(win, k) for k in ("forward", "sampling")})
+        row["its_per_cpu"] = (ctl.step - s0) / max(ctl.time_split["cpu"] - c0, 1e-9)
+        cap_train.append({k: _capacity_fps(win, k) for k in ("forward", "sampling", "score")})
         ctl.pause()
         rows_train.append(row)
         # (c) headless, same config, same process, nothing else running
         h, ref = _headless_its(cfg, state.target_samples, min(args.seconds, 2.0), trainer=ref)
         heads.append(h)
+        heads_cpu.append(_headless_its.per_cpu)
         print(f"round {r + 1}/{args.rounds}: headless {h:.0f} it/s, in app {row['its']:.0f} it/s; forward "
               f"{rows_idle[-1]['fps_forward']:.0f}/{row['fps_forward']:.0f} fps, sampling "
               f"{rows_idle[-1]['fps_sampling']:.0f}/{row['fps_sampling']:.0f} fps (idle/training)", flush=True)
@@ -268,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         return statistics.median(vals) if vals else float("nan")
 
     ratios = [rt["its"] / h for rt, h in zip(rows_train, heads) if h > 0]
+    cpu_ratios = [rt["its_per_cpu"] / h for rt, h in zip(rows_train, heads_cpu) if h > 0]
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    ui_ms = [med(rows_idle, "ui_cpu_ms"), med(rows_train, "ui_cpu_ms")]
     lines = [
         "",
         f"{'':44s}{'no training':>14s}{'training':>14s}",
@@ -283,13 +294,22 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         f"{med(cap_train, 'forward'):14.1f}",
         f"{'sampling view capacity fps (recompute+paint)':44s}{med(cap_idle, 'sampling'):14.1f}"
         f"{med(cap_train, 'sampling'):14.1f}",
+        f"{'score view capacity fps (recompute+paint)':44s}{med(cap_idle, 'score'):14.1f}"
+        f"{med(cap_train, 'score'):14.1f}",
         f"{'event-loop latency p50 (ms)':44s}{med(rows_idle, 'lat_p50'):14.1f}{med(rows_train, 'lat_p50'):14.1f}",
         f"{'event-loop latency p99 (ms)':44s}{med(rows_idle, 'lat_p99'):14.1f}{med(rows_train, 'lat_p99'):14.1f}",
         f"{'event-loop latency max (ms)':44s}{med(rows_idle, 'lat_max'):14.1f}{med(rows_train, 'lat_max'):14.1f}",
+        f"{'UI thread CPU per animation frame (ms)':44s}{ui_ms[0]:14.1f}{ui_ms[1]:14.1f}",
+        f"{'  = fps with a free core for the UI':44s}{1000 / ui_ms[0]:14.1f}{1000 / ui_ms[1]:14.1f}",
+        f"{'UI thread busy (CPU s / wall s)':44s}{med(rows_idle, 'ui_cpu_frac'):14.2f}"
+        f"{med(rows_train, 'ui_cpu_frac'):14.2f}",
         "",
         f"training it/s: headless {statistics.median(heads):.0f}, in the app {med(rows_train, 'its'):.0f} "
         f"(ratio {statistics.median(ratios) if ratios else float('nan'):.2f}, per round "
         + ", ".join(f"{x:.2f}" for x in ratios) + ")",
+        f"training steps per CPU second of its thread: headless {statistics.median(heads_cpu):.0f}, in the app "
+        f"{med(rows_train, 'its_per_cpu'):.0f} (ratio {statistics.median(cpu_ratios) if cpu_ratios else float('nan'):.2f})",
+        f"machine load average (1 min): {load0:.1f} at the start, {load1:.1f} at the end, on {os.cpu_count()} cores",
         f"config: {cfg.sde}, {cfg.output}, {cfg.objective}/{cfg.weighting}, MLP {cfg.hidden}x{cfg.depth}, "
         f"batch {cfg.batch}, trainer threads 1, UI threads {ui_threads}",
         "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms",

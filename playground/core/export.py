@@ -21,10 +21,12 @@ the metadata (`playground_config`, the model file's config JSON: SDE, normalisat
     report = export_onnx(model, "moons.onnx")        # report.max_abs_diff: checked against PyTorch on random inputs
     export_torch(model, "moons.pt2")                  # torch.export.load("moons.pt2").module()(x, t)
 
-ONNX uses the dynamo exporter (`torch.onnx.export(..., dynamo=True)`, needs onnx + onnxscript) and falls back to
-the TorchScript exporter when onnxscript is missing; the check runs with onnxruntime when installed, else with
-onnx's reference evaluator. Missing dependencies raise `ExportDependencyError` (an ImportError) naming the package.
-Files are written atomically. Class-conditional image models are exported unconditionally (null class).
+ONNX uses the dynamo exporter (`torch.onnx.export(..., dynamo=True)`, needs onnx + onnxscript; the TorchScript
+exporter cannot translate expm1). The check runs with onnxruntime when installed, else with onnx's reference
+evaluator; it compares with the PyTorch model evaluated in float64 (its exact function) and also reports the
+PyTorch float32 model's own error on the same inputs (`ExportCheck.float32_floor`). Missing dependencies raise
+`ExportDependencyError` (an ImportError) naming the package. Files are written atomically. Class-conditional image
+models are exported unconditionally (null class).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class ExportReport:
     max_abs_diff: float | None  # vs the PyTorch model (float64 reference), score and denoised; None: not checked
     checked_with: str | None  # 'onnxruntime', 'onnx.reference' or 'torch.export.load'
     seconds: float
-    exporter: str = ""  # 'dynamo' / 'torchscript' for ONNX, 'torch.export' otherwise
+    exporter: str = ""  # 'dynamo' for ONNX, 'torch.export' otherwise
     check: "ExportCheck | None" = None  # the full comparison (float32 floor, output scale)
 
 
@@ -219,52 +221,33 @@ def _io_description(model) -> dict:
     }
 
 
-def onnx_bytes(model, *, opset: int | None = None, dynamo: bool | None = None) -> tuple[bytes, str]:
-    """(the serialised ONNX model of `DataSpaceModule(model)` with metadata, the exporter used).
+def onnx_bytes(model, *, opset: int | None = None) -> tuple[bytes, str]:
+    """(the serialised ONNX model of `DataSpaceModule(model)` with metadata, the exporter used: 'dynamo').
 
-    dynamo: True forces the dynamo exporter, False the TorchScript one, None tries dynamo then falls back."""
-    onnx = _require("onnx", "ONNX export")
+    Uses torch's dynamo exporter, which needs onnx and onnxscript. (The older TorchScript exporter cannot export
+    the SDE coefficients: it has no translation for expm1.)"""
+    _require("onnx", "ONNX export")
+    _require("onnxscript", "ONNX export (torch.onnx dynamo exporter)")
     module = DataSpaceModule(model)
     x, t = example_inputs(model, n=4)
-    proto = None
-    exporter = ""
-    errors = []
-    if dynamo in (None, True):
-        try:
-            import onnxscript  # noqa: F401  (the dynamo exporter's dependency)
-        except ImportError as e:
-            if dynamo:
-                raise ExportDependencyError("ONNX export (dynamo) needs 'onnxscript': pip install onnxscript") from e
-            errors.append(f"dynamo exporter unavailable ({e})")
-        else:
-            batch = _dynamic_batch()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                program = torch.onnx.export(
-                    module, (x, t), None, dynamo=True, input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                    dynamic_shapes={"x": {0: batch}, "t": {0: batch}}, opset_version=opset, verbose=False,
-                )
-            proto = program.model_proto
-            exporter = "dynamo"
-    if proto is None:
-        buf = io.BytesIO()
-        axes = {"x": {0: "batch"}, "t": {0: "batch"}, "score": {0: "batch"}, "denoised": {0: "batch"}}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module, (x, t), buf, dynamo=False, input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                dynamic_axes=axes, opset_version=opset or 17,
-            )
-        proto = onnx.load_from_string(buf.getvalue())
-        exporter = "torchscript"
+    batch = _dynamic_batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module, (x, t), None, dynamo=True, input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+            dynamic_shapes={"x": {0: batch}, "t": {0: batch}}, opset_version=opset, verbose=False,
+        )
+    proto = program.model_proto
+    exporter = "dynamo"
     meta = {
         "format": ONNX_FORMAT,
         "library_version": _library_version(),
         CONFIG_KEY: _config_json(model),
         "playground_io": json.dumps(_io_description(model)),
     }
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in meta]
     del proto.metadata_props[:]
-    for k, v in meta.items():
+    for k, v in [*kept, *meta.items()]:
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
     proto.producer_name = "diffusion-playground"
@@ -275,8 +258,8 @@ def onnx_bytes(model, *, opset: int | None = None, dynamo: bool | None = None) -
     return proto.SerializeToString(), exporter
 
 
-def export_onnx(model, path, *, opset: int | None = None, dynamo: bool | None = None, verify: bool = True,
-                n_check: int = 256, seed: int = 0) -> ExportReport:
+def export_onnx(model, path, *, opset: int | None = None, verify: bool = True, n_check: int = 256,
+                seed: int = 0) -> ExportReport:
     """Write the ONNX model of the data-space score + denoiser (module docstring) to `path` atomically.
 
     verify: run the file (onnxruntime, else onnx's reference evaluator) on `n_check` random inputs and report the
@@ -284,7 +267,7 @@ def export_onnx(model, path, *, opset: int | None = None, dynamo: bool | None = 
     max_abs_diff is None."""
     t0 = time.perf_counter()
     path = Path(path)
-    data, exporter = onnx_bytes(model, opset=opset, dynamo=dynamo)
+    data, exporter = onnx_bytes(model, opset=opset)
     atomic_write(path, data)
     check = None
     if verify:

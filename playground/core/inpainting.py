@@ -15,8 +15,9 @@ gives ~0.89 / 0.20 in the same test). The method is nonetheless the standard, tr
 convincing on images.
 
 Two ways to use it:
-- `inpaint(score_fn, sde, observation, known, ...)`: a complete predictor (+ optional Langevin corrector) loop,
-  predictor 'em' (Euler-Maruyama reverse SDE) or 'ode_euler' (probability-flow ODE).
+- `inpaint(score_fn, sde, observation, known, ...)`: a complete predictor (+ optional Langevin corrector) loop
+  like the samplers' `pc`, predictor 'em' (Euler-Maruyama reverse SDE), 'reverse_diffusion' or 'ode_euler'
+  (probability-flow ODE); it returns the samplers' `SampleResult` and calls back with their `StepInfo`.
 - `replace_known(x, observation, known, sde, t)`: the projection alone, for any sampler-like loop of your own that
   can modify its state between steps (call it after each step at the step's new time, and `finalize` at the end).
 
@@ -26,36 +27,16 @@ must broadcast against x, e.g. (N, C, H, W), (1, C, H, W) or (C, H, W) for image
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from playground.core.sde import SDE, ScoreFn, bcast, time_vector
+from playground.core.samplers import SampleResult, StepInfo, langevin_corrector_step, tweedie_denoise
+from playground.core.sde import SDE, ScoreFn, SubVPSDE, VPSDE, bcast, time_vector
 
-PREDICTORS = ("em", "ode_euler")
-
-
-@dataclass
-class InpaintStep:
-    """Passed to the callback after every step: step index i (1..steps), steps, time t (float), state x."""
-
-    i: int
-    steps: int
-    t: float
-    x: torch.Tensor
-
-
-@dataclass
-class InpaintResult:
-    """Same fields as the samplers' SampleResult: final x (known entries = observation), network evaluations,
-    trajectory (K, N, ...) every trajectory_stride steps (None if 0), and the matching times (K,)."""
-
-    x: torch.Tensor
-    nfe: int
-    trajectory: torch.Tensor | None = None
-    times: torch.Tensor | None = None
+PREDICTORS = ("em", "reverse_diffusion", "ode_euler")
 
 
 def _prepare(observation: torch.Tensor, known, x_shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,13 +72,14 @@ def replace_known(
     obs, m = _prepare(observation.to(x.device, x.dtype), torch.as_tensor(known, device=x.device), x.shape)
     z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     noisy = sde.perturb(obs, time_vector(t, x), noise=z)
-    return m * noisy + (1 - m) * x
+    return torch.where(m.bool(), noisy, x)
 
 
 def finalize(x: torch.Tensor, observation: torch.Tensor, known) -> torch.Tensor:
     """The final state: known entries set exactly to the observation (bit for bit), the rest kept."""
     obs, m = _prepare(observation.to(x.device, x.dtype), torch.as_tensor(known, device=x.device), x.shape)
     return torch.where(m.bool(), obs, x)
+
 
 
 def inpaint(
@@ -111,26 +93,39 @@ def inpaint(
     predictor: str = "em",
     corrector_steps: int = 0,
     snr: float = 0.16,
-    eps: float | None = None,
     denoise_last: bool = True,
     generator: torch.Generator | None = None,
     x_T: torch.Tensor | None = None,
-    callback: Callable[[InpaintStep], None] | None = None,
+    callback: Callable[[StepInfo], None] | None = None,
     trajectory_stride: int = 0,
-) -> InpaintResult:
+) -> SampleResult:
     """Fill in the unknown entries of `observation` (see the module docstring; approximate).
 
     observation: the batch (N, ...); or, with n given, one sample (...) without a batch dimension, imputed n
-    times; x_T: the start (default: a prior sample); known: the mask (1 = observed); steps: predictor
-    steps on a uniform grid from T to eps (default sde.sampling_eps); predictor: 'em' or 'ode_euler';
-    corrector_steps: Langevin steps per predictor step with step 2 alpha_i (snr |z| / |s|)^2 (batch means of
-    per-sample norms, Song et al. 2021 Alg. 4/5); denoise_last: finish with one Tweedie step
-    x0 = (x + sigma^2 s) / alpha at t = eps (1 more evaluation). NFE = steps * (1 + corrector_steps) + denoise_last.
+    times; known: the mask (1 = observed); x_T: the start (default: a prior sample). The loop follows the
+    samplers' `pc` (Song et al. 2021, Alg. 1 and the reference inpainter): on the uniform grid T = t_0 > ... >
+    t_steps = sde.sampling_eps, step i runs `corrector_steps` Langevin steps at t_i (step 2 alpha_i (snr |z| / |s|)^2,
+    batch-mean norms) and then the predictor from t_i to t_{i+1} ('em': Euler-Maruyama on the reverse SDE;
+    'reverse_diffusion': the discretised reverse SDE; 'ode_euler': Euler on the PF-ODE), each followed by the
+    replacement. denoise_last: a final Tweedie step x0 = (x + sigma^2 s) / alpha at t_steps (reported at t = 0).
+    NFE = steps * (1 + corrector_steps) + denoise_last. Returns the samplers' SampleResult (the known entries of
+    x equal the observation exactly); callback(StepInfo) after every step (i = 0 .. steps - 1), the trajectory
+    every trajectory_stride steps (x_T first, the final x last).
     """
     if predictor not in PREDICTORS:
         raise ValueError(f"unknown predictor {predictor!r}; choose one of {PREDICTORS}")
-    if steps < 1 or corrector_steps < 0:
-        raise ValueError(f"need steps >= 1 and corrector_steps >= 0, got {steps}, {corrector_steps}")
+    if steps < 1 or corrector_steps < 0 or trajectory_stride < 0:
+        raise ValueError(
+            f"need steps >= 1, corrector_steps >= 0, trajectory_stride >= 0; got {steps}, {corrector_steps}, "
+            f"{trajectory_stride}"
+        )
+    disc = copy.copy(sde)  # the SDE discretised on the sampling grid (the corrector's alpha_i, reverse diffusion)
+    disc.N = steps + 1
+    needs_disc = corrector_steps > 0 or predictor == "reverse_diffusion"
+    if needs_disc and isinstance(sde, VPSDE) and not isinstance(sde, SubVPSDE) and sde.beta_1 >= disc.N:
+        raise ValueError(
+            f"the corrector / reverse-diffusion step needs beta_max / N < 1: use steps >= {math.floor(sde.beta_1)}"
+        )
     obs = torch.as_tensor(observation)
     if not obs.is_floating_point():
         obs = obs.float()
@@ -139,60 +134,53 @@ def inpaint(
     else:
         shape = (int(n), *obs.shape) if n is not None else tuple(obs.shape)
         x = sde.prior_sample(shape, generator=generator, device=obs.device, dtype=obs.dtype)
-    obs = obs.to(x.device, x.dtype)
-    obs, m = _prepare(obs, torch.as_tensor(known, device=x.device), x.shape)
-    eps = sde.sampling_eps if eps is None else float(eps)
-    times = torch.linspace(sde.T, eps, steps + 1, dtype=torch.float64)
+    obs, m = _prepare(obs.to(x.device, x.dtype), torch.as_tensor(known, device=x.device), x.shape)
+
     nfe = 0
-    traj, traj_t = [], []
 
-    def record(xc, tc):
-        traj.append(xc.detach().clone())
-        traj_t.append(float(tc))
-
-    if trajectory_stride:
-        record(x, times[0])
-    x = replace_known(x, obs, m, sde, float(times[0]), generator)
-    for i in range(steps):
-        t, t_next = float(times[i]), float(times[i + 1])
-        h = t - t_next
-        tv = time_vector(t, x)
-        f, g = sde.sde(x, tv)
-        s = score_fn(x, tv)
+    def score(xx, tt):
+        nonlocal nfe
         nfe += 1
-        g2 = bcast(g * g, x)
-        if predictor == "em":
-            z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x = x - (f - g2 * s) * h + bcast(g, x) * math.sqrt(h) * z
-        else:
-            x = x - (f - 0.5 * g2 * s) * h
-        x = replace_known(x, obs, m, sde, t_next, generator)
-        for _ in range(corrector_steps):
-            tn = time_vector(t_next, x)
-            s = score_fn(x, tn)
-            nfe += 1
-            z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            s_norm = s.reshape(len(s), -1).norm(dim=1).mean()
-            z_norm = z.reshape(len(z), -1).norm(dim=1).mean()
-            a = sde.langevin_alpha(tn).to(x.device, x.dtype)
-            step = 2 * a * (snr * z_norm / s_norm.clamp(min=1e-12)) ** 2
-            x = x + bcast(step, x) * s + bcast(torch.sqrt(2 * step), x) * z
+        return score_fn(xx, tt)
+
+    times = torch.linspace(sde.T, sde.sampling_eps, steps + 1, dtype=torch.float64).tolist()
+    states = [x.detach().clone()] if trajectory_stride else []
+    kept_t = [float(sde.T)] if trajectory_stride else []
+    reverse = disc.reverse(score) if predictor == "reverse_diffusion" else None
+    with torch.no_grad():
+        x = replace_known(x, obs, m, sde, times[0], generator)
+        for i in range(steps):
+            t, t_next = times[i], times[i + 1]
+            for _ in range(corrector_steps):
+                x = langevin_corrector_step(score, disc, x, t, snr, generator)
+                x = replace_known(x, obs, m, sde, t, generator)
+            if predictor == "reverse_diffusion":
+                rev_f, G = reverse.discretize(x, t)
+                x = x - rev_f + bcast(G, x) * _noise(x, generator)
+            else:
+                h = t - t_next
+                tv = time_vector(t, x)
+                f, g = sde.sde(x, tv)
+                g2 = bcast(g * g, x)
+                s = score(x, tv)
+                if predictor == "em":
+                    x = x - (f - g2 * s) * h + bcast(g, x) * math.sqrt(h) * _noise(x, generator)
+                else:
+                    x = x - (f - 0.5 * g2 * s) * h
             x = replace_known(x, obs, m, sde, t_next, generator)
-        if trajectory_stride and ((i + 1) % trajectory_stride == 0 or i + 1 == steps):
-            record(x, t_next)
-        if callback is not None:
-            callback(InpaintStep(i + 1, steps, t_next, x))
-    if denoise_last:
-        tv = time_vector(eps, x)
-        alpha, std = sde.marginal_coefficients(tv)
-        s = score_fn(x, tv)
-        nfe += 1
-        x = (x + bcast(std * std, x) * s) / bcast(alpha, x)
-    x = finalize(x, obs, m)
-    if trajectory_stride:
-        traj[-1] = x.detach().clone()
-        traj_t[-1] = 0.0 if denoise_last else eps
-    return InpaintResult(
-        x, nfe, torch.stack(traj) if traj else None, torch.tensor(traj_t, dtype=torch.float64) if traj else None
-    )
+            if i == steps - 1:
+                if denoise_last:
+                    x, t_next = tweedie_denoise(score, sde, x, t_next), 0.0
+                x = finalize(x, obs, m)
+            if callback is not None:
+                callback(StepInfo(i, steps, float(t_next), x, nfe))
+            if trajectory_stride and ((i + 1) % trajectory_stride == 0 or i + 1 == steps):
+                states.append(x.detach().clone())
+                kept_t.append(float(t_next))
+    if not trajectory_stride:
+        return SampleResult(x, nfe)
+    return SampleResult(x, nfe, torch.stack(states), torch.tensor(kept_t, dtype=torch.float64))
 
+
+def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)

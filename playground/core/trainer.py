@@ -193,9 +193,32 @@ def _make_pool(data, cfg: TrainConfig) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def flatten_parameters(module: torch.nn.Module, with_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Re-seat every parameter of `module` as a view into one flat buffer (and, with_grad, its .grad as a view
+    into one flat gradient buffer that autograd accumulates into). Returns (flat, flat_grad).
+
+    One tensor instead of one per layer makes zeroing, clipping, Adam, EMA and the last-good copies one op each
+    (the apex "flat master weights" trick); the module itself behaves as before (state_dict, load_state_dict)."""
+    params = list(module.parameters())
+    ref = params[0]
+    n = sum(p.numel() for p in params)
+    flat = torch.empty(n, dtype=ref.dtype, device=ref.device)
+    grad = torch.zeros(n, dtype=ref.dtype, device=ref.device) if with_grad else None
+    off = 0
+    with torch.no_grad():
+        for p in params:
+            k = p.numel()
+            flat[off : off + k].copy_(p.detach().reshape(-1))
+            p.data = flat[off : off + k].view_as(p)
+            if grad is not None:
+                p.grad = grad[off : off + k].view_as(p)
+            off += k
+    return flat, grad
+
+
 class Trainer:
-    """Trains a ScoreModel on samples; see the module docstring. Not thread-safe except `snapshot`, `history`
-    reads and `stats`: drive it from one thread (step/run), read snapshots from any."""
+    """Trains a ScoreModel on samples; see the module docstring. Drive it from one thread (step/run); `snapshot`
+    may be called from any thread (it copies the EMA weights under a lock)."""
 
     check_every_gpu = 50
     good_every = 100
@@ -225,23 +248,23 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             net = ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs)
-        self.model = ScoreModel(net, self.sde, cfg.output, self.normalization, cfg.sigma_data, cfg.to_dict())
-        self.model.to(self.device).train()
-        self.ema = copy.deepcopy(self.model.net).requires_grad_(False)
-        self.params = [p for p in self.model.net.parameters()]
-        self.ema_params = [p for p in self.ema.parameters()]
+        net.to(self.device)
+        self.ema = copy.deepcopy(net).requires_grad_(False).eval()
+        self.flat, self.flat_grad = flatten_parameters(net, with_grad=True)
+        self.ema_flat, _ = flatten_parameters(self.ema, with_grad=False)
+        self.model = ScoreModel(net, self.sde, cfg.output, self.normalization, cfg.sigma_data, cfg.to_dict()).train()
+        self.flat_param = torch.nn.Parameter(self.flat)  # shares storage with the module's parameters
+        self.flat_param.grad = self.flat_grad
         self.objective = Objective(self.sde, cfg.objective, cfg.weighting, sigma_data=cfg.sigma_data)
         self.optimizer = self._make_optimizer()
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
 
         self.step_count = 0
         self.train_seconds = 0.0
-        self.history = TrainHistory(
-            bin_edges=np.linspace(0, 1, cfg.time_bins + 1), bin_loss=np.full(cfg.time_bins, np.nan)
-        )
-        self._bin_sum = torch.zeros(cfg.time_bins, device=self.device)
-        self._bin_cnt = torch.zeros(cfg.time_bins, device=self.device)
-        self._bin_mean = torch.full((cfg.time_bins,), float("nan"), device=self.device)
+        nb = cfg.time_bins
+        self.history = TrainHistory(bin_edges=np.linspace(0, 1, nb + 1), bin_loss=np.full(nb, np.nan))
+        self._bin_sum = torch.zeros(nb, device=self.device)
+        self._bin_cnt = torch.zeros(nb, device=self.device)
         self._loss_ref: float | None = None
         self._pending: list = []
         self._check_every = 1 if self.device.type == "cpu" else self.check_every_gpu
@@ -252,13 +275,12 @@ class Trainer:
 
     # ---- set-up helpers -----------------------------------------------------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        kw = {"lr": self.config.lr}
         if self.device.type in ("cpu", "cuda"):
-            kw["fused"] = True
-        try:
-            return torch.optim.Adam(self.params, **kw)
-        except (RuntimeError, TypeError, ValueError):
-            return torch.optim.Adam(self.params, lr=self.config.lr)
+            try:
+                return torch.optim.Adam([self.flat_param], lr=self.config.lr, fused=True)
+            except (RuntimeError, TypeError, ValueError):
+                pass
+        return torch.optim.Adam([self.flat_param], lr=self.config.lr)
 
     def lr_at(self, step: int, seconds: float | None = None) -> float:
         """The learning rate for step `step` (0-based) after `seconds` of training."""
@@ -278,6 +300,10 @@ class Trainer:
                 lr = lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
         return lr
 
+    @property
+    def params(self) -> list[torch.Tensor]:
+        return list(self.model.net.parameters())
+
     # ---- one step -----------------------------------------------------------------------------------------------
     def step(self) -> StepStats:
         """One optimisation step; returns its StepStats. Raises TrainingDiverged (after restoring good weights)."""
@@ -285,33 +311,31 @@ class Trainer:
         cfg = self.config
         n = self.step_count
         lr = self.lr_at(n)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.param_groups[0]["lr"] = lr
         idx = torch.randint(0, len(self.pool), (cfg.batch,), generator=self.generator, device=self.device)
-        y0 = self.pool[idx]
-        per, t = self.objective(self.model, y0, self.generator)
+        per, t = self.objective(self.model, self.pool[idx], self.generator)
         loss = per.mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.flat_grad.zero_()
         loss.backward()
-        if cfg.grad_clip:
-            gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip, foreach=True)
-        else:
-            gnorm = torch.zeros((), device=self.device)
-        loss_d = loss.detach()
+        gnorm = torch.linalg.vector_norm(self.flat_grad)
         grad_norm = None
         if self._check_every == 1:
-            loss_v, grad_norm = torch.stack([loss_d, gnorm.to(loss_d.dtype)]).tolist()
-            self._check(n, loss_v, grad_norm)  # before the update: a bad step never touches the weights
-            loss_f = loss_v
+            # one host sync (free on CPU); check before the update so a bad step never touches the weights
+            loss_f, grad_norm = torch.stack([loss.detach(), gnorm]).tolist()
+            self._check(n, loss_f, grad_norm)
+            if cfg.grad_clip and grad_norm > cfg.grad_clip:
+                self.flat_grad.mul_(cfg.grad_clip / (grad_norm + 1e-6))
         else:
-            self._pending.append(torch.stack([loss_d, gnorm.to(loss_d.dtype)]))
+            self._pending.append(torch.stack([loss.detach(), gnorm]))
+            if cfg.grad_clip:
+                self.flat_grad.mul_((cfg.grad_clip / (gnorm + 1e-6)).clamp_(max=1.0))
             loss_f = float("nan")
         self.optimizer.step()
         decay = min(cfg.ema_decay, (1.0 + n) / (10.0 + n))
         with self._lock:
-            torch._foreach_lerp_(self.ema_params, self.params, 1.0 - decay)
+            self.ema_flat.lerp_(self.flat, 1.0 - decay)
         if n % self.bin_every == 0:
-            self._update_bins(per.detach(), t)
+            self._accumulate_bins(per.detach(), t)
         self.step_count = n + 1
         self.train_seconds += time.perf_counter() - t0
         h = self.history
@@ -320,6 +344,8 @@ class Trainer:
             h.loss.append(loss_f)
             h.lr.append(lr)
             h.seconds.append(self.train_seconds)
+            if n % self.bin_every == 0:
+                self._fold_bins()
         elif len(self._pending) >= self._check_every:
             loss_f = self._flush_pending(lr)
         if self.step_count % self.good_every == 0 and not self._pending:
@@ -329,8 +355,8 @@ class Trainer:
         return stats
 
     def _check(self, n: int, loss: float, grad_norm: float) -> None:
-        bad = not (math.isfinite(loss) and math.isfinite(grad_norm))
         ref = self._loss_ref
+        bad = not (math.isfinite(loss) and math.isfinite(grad_norm))
         if not bad and ref is not None and abs(loss) > self.explode_factor * max(ref, 1e-6):
             bad = True
         if bad:
@@ -349,29 +375,43 @@ class Trainer:
             h.loss.append(loss)
             h.lr.append(lr)
             h.seconds.append(self.train_seconds)
+        self._fold_bins()
         return vals[-1][0]
 
-    def _update_bins(self, per: torch.Tensor, t: torch.Tensor) -> None:
+    def _accumulate_bins(self, per: torch.Tensor, t: torch.Tensor) -> None:
         nb = self.config.time_bins
         b = (t * nb).long().clamp_(0, nb - 1)
-        s = torch.zeros(nb, device=per.device).index_add_(0, b, per.float())
-        c = torch.bincount(b, minlength=nb).float()
-        mean = s / c.clamp_min(1)
+        self._bin_sum.index_add_(0, b, per.to(self._bin_sum.dtype))
+        self._bin_cnt.index_add_(0, b, torch.ones_like(self._bin_sum[:1]).expand(len(b)))
+
+    def _fold_bins(self, rate: float = 0.1) -> None:
+        """Fold the accumulated per-bin sums into the running means (numpy, NaN where a bin was never seen)."""
+        s, c = torch.stack([self._bin_sum, self._bin_cnt]).cpu().numpy()
+        self._bin_sum.zero_()
+        self._bin_cnt.zero_()
         have = c > 0
-        first = torch.isnan(self._bin_mean) & have
-        upd = torch.where(first, mean, torch.lerp(self._bin_mean, mean, 0.1))
-        self._bin_mean = torch.where(have, upd, self._bin_mean)
-        self.history.bin_loss = self._bin_mean.cpu().numpy().copy()
+        if not have.any():
+            return
+        cur = self.history.bin_loss.copy()
+        mean = np.where(have, s / np.maximum(c, 1), np.nan)
+        first = have & np.isnan(cur)
+        cur[first] = mean[first]
+        upd = have & ~first
+        cur[upd] += rate * (mean[upd] - cur[upd])
+        self.history.bin_loss = cur
 
     # ---- last good state ----------------------------------------------------------------------------------------
+    def _opt_tensors(self) -> dict[str, torch.Tensor]:
+        return dict(self.optimizer.state.get(self.flat_param, {}))
+
     def _save_good(self) -> None:
         with torch.no_grad():
             self._good = {
                 "step": self.step_count,
                 "seconds": self.train_seconds,
-                "params": [p.detach().clone() for p in self.params],
-                "ema": [p.detach().clone() for p in self.ema_params],
-                "opt": copy.deepcopy(self.optimizer.state_dict()),
+                "flat": self.flat.clone(),
+                "ema": self.ema_flat.clone(),
+                "opt": {k: v.clone() for k, v in self._opt_tensors().items()},
                 "rng": self.generator.get_state(),
                 "hist": len(self.history.step),
                 "ref": self._loss_ref,
@@ -380,22 +420,29 @@ class Trainer:
     def _restore_good(self) -> None:
         g = self._good
         with torch.no_grad(), self._lock:
-            torch._foreach_copy_(self.params, g["params"])
-            torch._foreach_copy_(self.ema_params, g["ema"])
-        self.optimizer.load_state_dict(copy.deepcopy(g["opt"]))
+            self.flat.copy_(g["flat"])
+            self.ema_flat.copy_(g["ema"])
+        state = self.optimizer.state
+        if g["opt"]:
+            state[self.flat_param] = {k: v.clone() for k, v in g["opt"].items()}
+        else:
+            state.pop(self.flat_param, None)
         self.generator.set_state(g["rng"])
         self.step_count = g["step"]
         self.train_seconds = g["seconds"]
         self.history.truncate(g["hist"])
         self._loss_ref = g["ref"]
         self._pending.clear()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.flat_grad.zero_()
 
     def _diverged(self, step: int, loss: float, grad_norm: float) -> None:
         self._restore_good()
-        what = "not finite" if not math.isfinite(loss) else (
-            "gradient not finite" if not math.isfinite(grad_norm) else "exploding"
-        )
+        if not math.isfinite(loss):
+            what = "not finite"
+        elif not math.isfinite(grad_norm):
+            what = f"gradient norm {grad_norm}"
+        else:
+            what = f"exploding: over {self.explode_factor:g} x its running mean"
         msg = (
             f"training diverged at step {step}: loss {loss:.4g} ({what}; lr {self.config.lr:g}). "
             f"Restored the last good weights from step {self.step_count}; try a smaller learning rate."
@@ -451,14 +498,12 @@ class Trainer:
 
     def snapshot(self, weights: str = "ema") -> ScoreModel:
         """A ScoreModel with a copy of the EMA (or raw) weights on CPU in eval mode; safe while training goes on."""
-        net = copy.deepcopy(self.ema if weights == "ema" else self.model.net)
-        src = self.ema_params if weights == "ema" else self.params
+        from playground.core.networks import network_from_config
+
         with torch.no_grad(), self._lock:
-            cpu = [p.detach().to("cpu", copy=True) for p in src]
-        net = net.to("cpu")
-        with torch.no_grad():
-            for p, v in zip(net.parameters(), cpu):
-                p.copy_(v)
+            flat = (self.ema_flat if weights == "ema" else self.flat).detach().to("cpu", copy=True)
+        net = network_from_config(self.model.net.config())
+        torch.nn.utils.vector_to_parameters(flat, net.parameters())
         net.requires_grad_(False)
         m = ScoreModel(net, self.sde, self.config.output, self.normalization, self.config.sigma_data, self.training_info())
         return m.eval()
@@ -472,26 +517,30 @@ class Trainer:
         model = self.snapshot("ema")
         raw = {k: v.detach().cpu() for k, v in self.model.net.state_dict().items()}
         extra: dict[str, torch.Tensor] = {}
-        opt = self.optimizer.state_dict()
-        for i, st in opt["state"].items():
-            for k, v in st.items():
-                v = torch.as_tensor(v).detach().cpu()
-                extra[f"opt.{i}.{k}"] = v.reshape(-1) if v.ndim == 0 else v
+        scalar = []
+        for k, v in self._opt_tensors().items():
+            v = torch.as_tensor(v).detach().cpu()
+            if v.ndim == 0:
+                scalar.append(k)
+                v = v.reshape(1)
+            extra["opt." + k] = v
         extra["trainer.rng"] = self.generator.get_state().cpu()
         arr = self.history.as_arrays()
         extra["trainer.hist_step"] = torch.as_tensor(arr["step"])
         extra["trainer.hist_loss"] = torch.as_tensor(np.nan_to_num(arr["loss"], nan=0.0, posinf=0.0, neginf=0.0))
         extra["trainer.hist_lr"] = torch.as_tensor(arr["lr"])
         extra["trainer.hist_seconds"] = torch.as_tensor(arr["seconds"])
-        extra["trainer.bin_mean"] = torch.nan_to_num(self._bin_mean.detach().cpu(), nan=-1.0)
+        bins = self.history.bin_loss
+        extra["trainer.bin_loss"] = torch.as_tensor(np.nan_to_num(bins, nan=0.0))
+        groups = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.state_dict()["param_groups"]]
         meta = {
             "step": self.step_count,
             "seconds": self.train_seconds,
             "loss_ref": self._loss_ref,
-            "param_groups": opt["param_groups"],
-            "opt_keys": {str(i): sorted(st.keys()) for i, st in opt["state"].items()},
-            "opt_scalar": {str(i): [k for k, v in st.items() if torch.as_tensor(v).ndim == 0] for i, st in opt["state"].items()},
-            "bin_seen": [bool(v) for v in (~torch.isnan(self._bin_mean)).tolist()],
+            "optimizer": "Adam",
+            "param_group": groups[0],
+            "opt_scalar": scalar,
+            "bin_seen": [bool(v) for v in np.isfinite(bins)],
         }
         save_model(path, model, raw_state=raw, extra_tensors=extra, trainer_meta=meta)
 
@@ -526,33 +575,35 @@ class Trainer:
             ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
             raw = {k[4:]: v for k, v in tensors.items() if k.startswith("raw.")}
             with torch.no_grad():
-                self.model.net.load_state_dict(raw)
+                self.model.net.load_state_dict(raw)  # copies into the flat buffers (views)
                 self.ema.load_state_dict(ema)
             state = {}
-            for i, keys in tmeta["opt_keys"].items():
-                st = {}
-                for k in keys:
-                    v = tensors[f"opt.{i}.{k}"]
-                    if k in tmeta["opt_scalar"].get(i, []):
-                        v = v.reshape(())
-                    st[k] = v.to(self.device)
-                state[int(i)] = st
-            self.optimizer.load_state_dict({"state": state, "param_groups": tmeta["param_groups"]})
+            for k, v in tensors.items():
+                if k.startswith("opt."):
+                    name = k[4:]
+                    v = v.reshape(()) if name in tmeta.get("opt_scalar", []) else v
+                    state[name] = v.to(self.device).clone()
+            if state:
+                if state["exp_avg"].shape != self.flat.shape:
+                    raise ValueError(f"optimizer state has {state['exp_avg'].numel()} entries, the network {self.flat.numel()}")
+                self.optimizer.state[self.flat_param] = state
+            self.optimizer.param_groups[0].update(
+                {k: v for k, v in tmeta.get("param_group", {}).items() if k in self.optimizer.param_groups[0]}
+            )
             self.generator.set_state(tensors["trainer.rng"].to(torch.uint8))
-        except (KeyError, RuntimeError, ValueError) as e:
+            h = self.history
+            h.step = tensors["trainer.hist_step"].tolist()
+            h.loss = tensors["trainer.hist_loss"].tolist()
+            h.lr = tensors["trainer.hist_lr"].tolist()
+            h.seconds = tensors["trainer.hist_seconds"].tolist()
+            bins = tensors["trainer.bin_loss"].numpy().astype(np.float64)
+            seen = np.asarray(tmeta.get("bin_seen", [True] * len(bins)), dtype=bool)
+            h.bin_loss = np.where(seen, bins, np.nan)
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
             raise ModelFileError(f"{path}: trainer state cannot be restored ({type(e).__name__}: {e})") from None
         self.step_count = int(tmeta["step"])
         self.train_seconds = float(tmeta["seconds"])
         self._loss_ref = tmeta.get("loss_ref")
-        h = self.history
-        h.step = tensors["trainer.hist_step"].tolist()
-        h.loss = tensors["trainer.hist_loss"].tolist()
-        h.lr = tensors["trainer.hist_lr"].tolist()
-        h.seconds = tensors["trainer.hist_seconds"].tolist()
-        bm = tensors["trainer.bin_mean"].to(self.device, torch.float32)
-        seen = torch.as_tensor(tmeta.get("bin_seen", [True] * len(bm)), device=self.device)
-        self._bin_mean = torch.where(seen, bm, torch.full_like(bm, float("nan")))
-        h.bin_loss = self._bin_mean.cpu().numpy().copy()
         self._save_good()
 
 

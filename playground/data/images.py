@@ -249,14 +249,33 @@ def _shape_mask(name: str, u: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.nd
 
 # ---- scikit-learn digits ---------------------------------------------------------------------------------------
 def load_digits_dataset() -> ImageDataset:
-    """The 1,797 8x8 handwritten digits bundled with scikit-learn (UCI optical digits), values 0..16 -> [0, 1]."""
-    try:
+    """The 1,797 8x8 handwritten digits bundled with scikit-learn (UCI optical digits), values 0..16 -> [0, 1].
+
+    Reads scikit-learn's bundled digits.csv.gz directly (importing sklearn.datasets takes seconds); falls back to
+    sklearn.datasets.load_digits if that file is not where it usually is."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise DataError("digits: needs scikit-learn (pip install scikit-learn), which bundles the 8x8 digits")
+    data = None
+    for loc in spec.submodule_search_locations or ():
+        csv = Path(loc) / "datasets" / "data" / "digits.csv.gz"
+        if csv.is_file():
+            try:
+                arr = np.loadtxt(csv, delimiter=",", dtype=np.float32)
+            except (OSError, ValueError):
+                continue
+            if arr.shape == (1797, 65):
+                data, target = arr[:, :64], arr[:, 64]
+                break
+    if data is None:  # pragma: no cover - depends on the scikit-learn layout
         from sklearn.datasets import load_digits
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise DataError("digits: needs scikit-learn (pip install scikit-learn), which bundles the 8x8 digits") from None
-    d = load_digits()
-    images = (np.asarray(d.images, dtype=np.float32) / 16.0)[:, None]
-    return ImageDataset(images, np.asarray(d.target, dtype=np.int64), DIGIT_CLASSES, "digits")
+
+        d = load_digits()
+        data, target = d.data, d.target
+    images = (np.asarray(data, dtype=np.float32) / 16.0).reshape(-1, 1, 8, 8)
+    return ImageDataset(images, np.asarray(target).astype(np.int64), DIGIT_CLASSES, "digits")
 
 
 # ---- MNIST / Fashion-MNIST IDX files ---------------------------------------------------------------------------

@@ -143,6 +143,12 @@ def test_forward_histogram_and_point_set_targets(qtbot, tmp_path):
     st.set_time(0.3)
     p.redraw()
     assert "point set" in p.density_kind
+    score = ScoreFieldPanel(st)  # the exact point-set score is the state's
+    qtbot.addWidget(score)
+    score.redraw()
+    pts = torch.as_tensor(score.arrow_points, dtype=torch.float32)
+    ref = st.exact_score_fn()(pts, torch.full((len(pts),), score.t_eval)).numpy()
+    np.testing.assert_allclose(score.exact_field, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     mass = float(p.density.data.sum()) * p.exact_cell_area()
     assert abs(mass - 1.0) < 0.03
     st.set_time(0.0)  # t floored for the point set's heatmap; no crash, no NaN
@@ -301,10 +307,24 @@ def test_sampling_needs_a_model_and_autoruns_when_one_appears(qtbot):
     _wait_done(qtbot, p)
     for s in p.sides.values():
         assert s.outcome.swd_ratio < 2.5
-    # a model update while training does not resample by itself
+    # a model update while training does not resample by itself ...
     st.set_model(ExactStandIn(st.exact_score_fn()))
     assert not p.running
+    # ... unless 'Auto' is on (every few seconds, when the model changed)
+    p.auto.setChecked(True)
+    assert p._auto_timer.isActive()
+    p._auto_tick()
+    assert p.running
+    _wait_done(qtbot, p)
+    p._auto_tick()  # no new model since: nothing to do
+    assert not p.running
+    p.auto.setChecked(False)
+    # 'New seed' draws a new x_T and resamples
+    old_x_T, old_seed = p.x_T.clone(), p.seed.value()
+    p.new_seed()
+    assert p.running and p.seed.value() != old_seed and not torch.equal(p.x_T, old_x_T)
     p.shutdown()
+    assert not p.running
 
 
 def test_sampling_nan_samples_are_reported(qtbot):
@@ -388,3 +408,16 @@ def test_real_score_model_drives_score_and_sampling_panels(qtbot):
     assert sampling.running and sampling.score_source == "exact score"
     _wait_done(qtbot, sampling)
     sampling.shutdown()
+
+
+def test_sampler_error_is_shown_on_its_side(qtbot):
+    st = make_state(sde="subvp", sde_sampler="ancestral", ode_sampler="ode_euler", n_particles=500, sample_steps=20)
+    p = SamplingPanel(st)
+    qtbot.addWidget(p)
+    p.use_exact.setChecked(True)
+    _wait_done(qtbot, p)
+    sde, ode = p.sides["sde"], p.sides["ode"]
+    assert sde.outcome.error and "ancestral" in sde.outcome.error
+    assert "failed" in sde.message.text.lower() and "failed" in sde.info.text()
+    assert ode.outcome.error is None and ode.outcome.nfe == 21
+    p.shutdown()

@@ -51,10 +51,10 @@ def test_marginal_solves_the_moment_odes(name):
 
 @pytest.mark.parametrize("name", SDES)
 def test_forward_simulation_matches_marginal(name):
-    """Monte Carlo: 20000 paths of the forward SDE by 2000 small Euler-Maruyama steps hit N(alpha x0, std^2 I) at t = 0.4."""
+    """Monte Carlo: 10000 paths of the forward SDE by 400 small Euler-Maruyama steps hit N(alpha x0, std^2 I) at t = 0.4."""
     sde = SDES[name]
     g = torch.Generator().manual_seed(0)
-    n, t_end, n_steps = 20000, 0.4, 2000
+    n, t_end, n_steps = 10000, 0.4, 400
     x0 = torch.tensor([1.5, -0.5], dtype=torch.float64).expand(n, 2)
     x = x0 + (0.01 * torch.randn(n, 2, generator=g, dtype=torch.float64) if name == "ve" else 0.0)
     h = t_end / n_steps
@@ -62,9 +62,9 @@ def test_forward_simulation_matches_marginal(name):
         f, gt = sde.sde(x, k * h)
         x = x + f * h + gt[:, None] * math.sqrt(h) * torch.randn(n, 2, generator=g, dtype=torch.float64)
     mean, std = sde.marginal(x0[:1], t_end)
-    # Monte Carlo error of the mean is std / sqrt(n) = 0.007 std; of the std, 0.005 std; EM bias is O(h).
-    torch.testing.assert_close(x.mean(0), mean[0], atol=0.03 * float(std), rtol=0)
-    torch.testing.assert_close(x.std(0), std.expand(2), rtol=0.02, atol=0)
+    # Monte Carlo error of the mean is std / sqrt(n) = 0.01 std, of the std 0.007 std; the EM bias is O(beta h) < 1%.
+    torch.testing.assert_close(x.mean(0), mean[0], atol=0.04 * float(std), rtol=0)
+    torch.testing.assert_close(x.std(0), std.expand(2), rtol=0.03, atol=0)
 
 
 def test_ddpm_alpha_bar_matches_continuous_vp():

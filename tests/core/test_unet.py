@@ -12,6 +12,15 @@ from playground.core.sde import VPSDE, bcast
 from playground.core.unet import UNet, default_unet_config
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread is as fast, and immune to oversubscription on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _net(size, channels=1, num_classes=0, **kw):
     kw.setdefault("base_channels", 16)
     cfg = default_unet_config(size, channels, num_classes, **kw)
@@ -88,7 +97,8 @@ def test_config_round_trip():
 
 
 def test_dsm_steps_on_digits_lower_the_loss():
-    """Plain eps-prediction DSM on the 8x8 digits with a VP SDE: 40 Adam steps lower a fixed-noise loss."""
+    """Plain eps-prediction DSM on the 8x8 digits with a VP SDE: 25 Adam steps lower a fixed-noise loss
+    (from 1.0 to about 0.2; asserted: below 0.6)."""
     from playground.data.images import load_image_dataset, to_model_space
 
     ds = load_image_dataset("digits")
@@ -109,10 +119,10 @@ def test_dsm_steps_on_digits_lower_the_loss():
              torch.randn(256, 1, 8, 8, generator=g), torch.as_tensor(ds.labels[idx.numpy()]))
     with torch.no_grad():
         before = float(loss_fn(*fixed))
-    for _ in range(40):
-        b = torch.randint(0, len(x0_all), (64,), generator=g)
-        t = torch.rand(64, generator=g) * (1 - 1e-3) + 1e-3
-        loss = loss_fn(x0_all[b], t, torch.randn(64, 1, 8, 8, generator=g), torch.as_tensor(ds.labels[b.numpy()]))
+    for _ in range(25):
+        b = torch.randint(0, len(x0_all), (32,), generator=g)
+        t = torch.rand(32, generator=g) * (1 - 1e-3) + 1e-3
+        loss = loss_fn(x0_all[b], t, torch.randn(32, 1, 8, 8, generator=g), torch.as_tensor(ds.labels[b.numpy()]))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -120,4 +130,4 @@ def test_dsm_steps_on_digits_lower_the_loss():
         after = float(loss_fn(*fixed))
     assert np.isfinite(after)
     assert abs(before - 1.0) < 0.1  # zero output: E|eps|^2 per dimension
-    assert after < 0.75 * before, (before, after)
+    assert after < 0.6 * before, (before, after)

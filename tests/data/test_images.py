@@ -214,6 +214,11 @@ def test_digits():
     assert ds.num_classes == 10 and set(np.unique(ds.labels)) == set(range(10))
     assert ds.images.min() == 0 and ds.images.max() == 1
     assert load_image_dataset("digits", size=16, rgb=True).images.shape == (1797, 3, 16, 16)
+    from sklearn.datasets import load_digits  # the fast CSV path reads exactly scikit-learn's digits
+
+    ref = load_digits()
+    np.testing.assert_array_equal(ds.images[:, 0] * 16, ref.images)
+    np.testing.assert_array_equal(ds.labels, ref.target)
 
 
 @pytest.mark.parametrize("size", [8, 16, 28])

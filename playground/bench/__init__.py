@@ -1,0 +1,1 @@
+"""Headless benchmarks (`python -m playground bench NAME`)."""
