@@ -15,7 +15,8 @@ Targets are stored as a description (`TargetSpec`), rebuilt with the data packag
 target samples for the same seed. Kinds:
 
     preset          params {preset, noise}                      -> make_preset(preset, noise)
-    raster          arrays {raster (H, W)}, params {extent}     -> raster_target(raster, extent, name)  (drawings, images)
+    raster          arrays {raster (H, W)}, params {extent}     -> raster_target(raster, extent, name)
+                                                                   (the drawing canvas, imported images)
     gmm             arrays {weights, means, covariances}        -> gmm_target(name, GaussianMixture(...))  (GMM files)
     gmm_components  params {components: [{x, y, sx, sy, weight}]}  the Gaussian editor's mixture (its own sampler)
     points          arrays {points (N, 2)}                      -> the empirical distribution of the points
@@ -133,7 +134,8 @@ def target_to_spec(target) -> TargetSpec:
         return TargetSpec("preset", name, {"preset": name, "noise": None if noise is None else float(noise)})
     if "raster" in p:
         raster = np.array(p["raster"], dtype=np.float64)
-        return TargetSpec("raster", name, {"extent": float(p.get("extent", 4.0)), **_info_params(p)}, {"raster": raster})
+        params = {"extent": float(p.get("extent", 4.0)), **_info_params(p)}
+        return TargetSpec("raster", name, params, {"raster": raster})
     if target.points is not None:
         pts = np.array(target.points, dtype=np.float64)
         return TargetSpec("points", name, _info_params(p), {"points": pts})
@@ -280,8 +282,9 @@ class Workspace:
     target samples included). t: the time slider. model: the bytes of a model file (`Trainer.save` keeps the
     optimizer state so training resumes; `save_model` output is inference-only), or None when nothing is trained.
     history: training-history arrays by name (see `history_arrays`). view: free-form JSON-able GUI state (open tab,
-    zoom, sampler panel options, ...). info: what `load_workspace` read from the file header (format_version,
-    library_version, saved_at, path); ignored by save and by equality.
+    zoom, sampler panel options, ...; lists rather than tuples, as JSON reads them back). info: what
+    `load_workspace` read from the file header (format_version, library_version, saved_at, path); ignored by save
+    and by equality.
     """
 
     target: TargetSpec
@@ -396,15 +399,24 @@ def history_arrays(history) -> dict[str, np.ndarray]:
     return out
 
 
-def make_workspace(target, settings: dict, t: float = 0.5, model=None, history=None, view: dict | None = None) -> Workspace:
+def make_workspace(target, settings: dict, t: float = 0.5, model=None, history=None,
+                   view: dict | None = None) -> Workspace:
     """A Workspace from live objects: a Target, `Settings.to_dict()`, the time, a Trainer / ScoreModel / model bytes
     (a Trainer also supplies the history when none is given), a TrainHistory or dict of arrays, the view state."""
     if history is None and model is not None and hasattr(model, "history") and hasattr(model, "optimizer"):
         history = model.history
     ws = Workspace(target_to_spec(target), dict(settings), float(t), model_bytes(model), history_arrays(history),
-                   dict(view or {}))
+                   _json_normalised(dict(view or {})))
     ws._target_cache = target
     return ws
+
+
+def _json_normalised(value):
+    """`value` as it will read back from JSON (tuples become lists), so a round trip compares equal."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return value  # left for the checks to report
 
 
 # ---- validation shared by save and load --------------------------------------------------------------------------
@@ -671,7 +683,9 @@ def load_workspace(path, *, max_bytes: int = MAX_TOTAL_BYTES, settings_defaults:
     except MemoryError:
         raise WorkspaceError(f"{where}: too large to load into memory") from None
     except Exception as e:  # zipfile / zlib / OSError / struct: corrupt or truncated archives
-        raise WorkspaceError(f"{where}: not a readable workspace (corrupt or truncated archive: {type(e).__name__}: {e})") from None
+        raise WorkspaceError(
+            f"{where}: not a readable workspace (corrupt or truncated archive: {type(e).__name__}: {e})"
+        ) from None
     try:
         ws.build_target()
     except Exception as e:  # DataError / ValueError from the data package
@@ -757,7 +771,9 @@ def _check_model_bytes(where: str, data: bytes) -> None:
             msg = str(e).replace(str(tmp), "").lstrip(": ")
             raise WorkspaceError(f"{where}: its model ({MODEL_MEMBER}) cannot be loaded: {msg}") from None
         except Exception as e:  # a model-file bug must not escape as another type
-            raise WorkspaceError(f"{where}: its model ({MODEL_MEMBER}) cannot be loaded: {type(e).__name__}: {e}") from None
+            raise WorkspaceError(
+                f"{where}: its model ({MODEL_MEMBER}) cannot be loaded: {type(e).__name__}: {e}"
+            ) from None
 
 
 def looks_like_workspace(path) -> bool:

@@ -70,7 +70,8 @@ def make_target(kind: str, folder: Path) -> Target:
     if kind == "image":
         return load_image(_png(folder / "img.png"), extent=3.0)
     if kind == "gmm_file":
-        spec = {"weights": [0.3, 0.7], "means": [[0, 1], [2, -1]], "covariances": [[[1, 0.2], [0.2, 0.5]], [[0.3, 0], [0, 0.3]]]}
+        covariances = [[[1, 0.2], [0.2, 0.5]], [[0.3, 0], [0, 0.3]]]
+        spec = {"weights": [0.3, 0.7], "means": [[0, 1], [2, -1]], "covariances": covariances}
         (folder / "g.json").write_text(json.dumps(spec))
         return load_gmm_json(folder / "g.json")
     if kind == "gmm_editor":
@@ -91,7 +92,7 @@ def test_every_target_kind_round_trips(tmp_path, kind):
     target = make_target(kind, tmp_path)
     spec = target_to_spec(target)
     assert spec.kind == SPEC_KIND[kind]
-    ws = make_workspace(target, SETTINGS, t=0.3, view={"tab": "sampling", "zoom": [1.5, 2]})
+    ws = make_workspace(target, SETTINGS, t=0.3, view={"tab": "sampling", "zoom": (1.5, 2)})
     path = save_workspace(tmp_path / "w.dpw", ws)
     back = load_workspace(path)
     assert back == ws
@@ -312,13 +313,19 @@ def bad_cases(good: dict, tmp: Path) -> dict[str, tuple[bytes, str]]:
     flipped[pos] ^= 0x20  # a bit flip in a stored member: CRC mismatch
     t_bad = dict(good)
     t_bad["target/raster.npy"] = npy(np.zeros((8, 8)))
+    target = m["target"]
+    nan_lr = good["workspace.json"].replace(b'"lr": 0.002', b'"lr": NaN')
+
+    def without(name):
+        return zip_bytes({k: v for k, v in good.items() if k != name})
+
     return {
         "empty": (b"", "empty"),
         "random bytes": (os.urandom(300), "not a zip"),
         "png": (good_png(), "not a zip"),
         "model file": (model_file, "model file"),
         "truncated zip": (zip_bytes(good)[:-40], "corrupt or truncated"),
-        "no manifest": (zip_bytes({k: v for k, v in good.items() if k != "workspace.json"}), "no 'workspace.json'"),
+        "no manifest": (without("workspace.json"), "no 'workspace.json'"),
         "bad json": (zip_bytes({**good, "workspace.json": b"{ nope"}), "not valid JSON"),
         "not utf8": (zip_bytes({**good, "workspace.json": b"\xff\xfe{}"}), "not UTF-8"),
         "json list": (zip_bytes({**good, "workspace.json": b"[1, 2]"}), "not a Diffusion Playground workspace"),
@@ -327,9 +334,9 @@ def bad_cases(good: dict, tmp: Path) -> dict[str, tuple[bytes, str]]:
         "newer version": (zip_bytes(with_manifest(good, format_version=99)), "newer .* please update"),
         "string version": (zip_bytes(with_manifest(good, format_version="1")), "format_version"),
         "no target": (zip_bytes(with_manifest(good, target=KeyError)), "no 'target'"),
-        "unknown kind": (zip_bytes(with_manifest(good, target={**m["target"], "kind": "dragon"})), "unknown target kind"),
-        "missing array member": (zip_bytes({k: v for k, v in good.items() if k != "target/raster.npy"}), "target/raster.npy"),
-        "missing array entry": (zip_bytes(with_manifest(good, target={**m["target"], "arrays": {}})), "needs the array"),
+        "unknown kind": (zip_bytes(with_manifest(good, target={**target, "kind": "dragon"})), "unknown target kind"),
+        "missing array member": (without("target/raster.npy"), "target/raster.npy"),
+        "missing array entry": (zip_bytes(with_manifest(good, target={**target, "arrays": {}})), "needs the array"),
         "pickled array": (zip_bytes({**good, "target/raster.npy": pickled}), "never pickle"),
         "truncated array": (zip_bytes({**good, "target/raster.npy": npy(np.ones((8, 8)))[:-8]}), "holds"),
         "array not npy": (zip_bytes({**good, "history/loss.npy": b"hello"}), "not a valid .npy"),
@@ -337,13 +344,13 @@ def bad_cases(good: dict, tmp: Path) -> dict[str, tuple[bytes, str]]:
         "too many dims": (zip_bytes({**good, "history/loss.npy": npy(np.zeros((1,) * 6))}), "shape"),
         "array name": (zip_bytes(with_manifest(good, history={"../evil": "history/loss.npy"})), "bad array name"),
         "bad settings": (zip_bytes(with_manifest(good, settings={"hidden": [1, 2]})), "setting 'hidden'"),
-        "nan setting": (zip_bytes({**good, "workspace.json": good["workspace.json"].replace(b'"lr": 0.002', b'"lr": NaN')}), "setting 'lr'"),
+        "nan setting": (zip_bytes({**good, "workspace.json": nan_lr}), "setting 'lr'"),
         "t out of range": (zip_bytes(with_manifest(good, t=3.0)), "t must be"),
         "view not object": (zip_bytes(with_manifest(good, view=[1])), "view"),
         "zero raster": (zip_bytes(t_bad), "target cannot be rebuilt.*zero"),
         "corrupt model": (zip_bytes({**good, "model.safetensors": model_file[:100]}), "model .* cannot be loaded"),
         "pickled model": (zip_bytes({**good, "model.safetensors": torch_pickle(tmp)}), "model .* cannot be loaded"),
-        "model member missing": (zip_bytes({k: v for k, v in good.items() if k != "model.safetensors"}), "no 'model.safetensors'"),
+        "model member missing": (without("model.safetensors"), "no 'model.safetensors'"),
         "huge declared size": (bytes(huge_header), "declares .* bytes"),
         "crc mismatch": (bytes(flipped), "corrupt"),
         "duplicate member": (zip_bytes([*good.items(), ("workspace.json", good["workspace.json"])]), "twice"),

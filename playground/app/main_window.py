@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         except AttributeError:
             pass
 
+        self.setAcceptDrops(True)
         self.resize(*DEFAULT_SIZE)
         self._layout_default()
         self._default_state = self.saveState()
@@ -408,7 +409,8 @@ class MainWindow(QMainWindow):
         c = self.controller
         s = self.state.settings
         lab = self.status_labels
-        lab["device"].setText(f"device: {s.device}")
+        dev = getattr(c.trainer, "device", None)
+        lab["device"].setText(f"device: {dev if dev is not None else s.device}")
         lab["step"].setText(f"step {c.step:,} / {s.steps:,}")
         lab["loss"].setText(f"loss {c.last_loss:.4g}" if np.isfinite(c.last_loss) else "loss –")
         lab["its"].setText(f"{c.its:,.0f} it/s" if c.its > 0 else "– it/s")
@@ -659,6 +661,36 @@ class MainWindow(QMainWindow):
                     return
             w = w.parentWidget()
 
+    # ---- drag and drop: a model file opens, a target file imports ---------------------------------------------
+    @staticmethod
+    def _dropped_file(event) -> str | None:
+        md = event.mimeData()
+        if not md.hasUrls():
+            return None
+        for url in md.urls():
+            if url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        from playground.data.spec import FILE_SUFFIXES
+
+        path = self._dropped_file(event)
+        if path and Path(path).suffix.lower() in FILE_SUFFIXES + (".safetensors",):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        path = self._dropped_file(event)
+        if not path:
+            return
+        event.acceptProposedAction()
+        if path.lower().endswith(".safetensors"):
+            self.open_model(path)
+        else:
+            self.import_target(path)
+
     # ---- view / help -------------------------------------------------------------------------------------------
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
@@ -678,7 +710,6 @@ class MainWindow(QMainWindow):
         return self.theme == "dark" or (self.theme == "system" and system_is_dark())
 
     def _apply_theme(self) -> None:
-        dark = self.is_dark()
         app = QApplication.instance()
         hints = QGuiApplication.styleHints()
         if hasattr(hints, "setColorScheme"):  # Qt >= 6.8: tell the platform too (native dialogs, title bars)
@@ -686,9 +717,10 @@ class MainWindow(QMainWindow):
                       "dark": Qt.ColorScheme.Dark}[self.theme]
             try:
                 hints.blockSignals(True)
-                hints.setColorScheme(scheme)
+                hints.setColorScheme(scheme)  # Unknown = back to the system's own scheme
             finally:
                 hints.blockSignals(False)
+        dark = self.is_dark()
         app.setPalette(dark_palette() if dark else app.style().standardPalette())
         bg, fg = ("#1e1e22", "#d8d8dc") if dark else ("#ffffff", "#303034")
         pg.setConfigOption("background", bg)
@@ -807,6 +839,12 @@ def _settings_from_model(model) -> dict:
     for k in ("hidden", "depth"):
         if k in arch:
             out[k] = int(arch[k])
+    train = dict(getattr(model, "config", {}) or {})  # the TrainConfig it was trained with
+    for k, kind in (("objective", str), ("weighting", str), ("lr", float), ("batch", int), ("seed", int)):
+        if train.get(k) is not None:
+            out[k] = kind(train[k])
+    if train.get("steps_done") and train.get("steps"):
+        out["steps"] = int(max(train["steps"], train["steps_done"]))
     return out
 
 

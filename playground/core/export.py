@@ -10,10 +10,11 @@ baked in, so a user needs nothing from this package to run it):
              denoised  float32 (N, *shape)  E[x_0 | x_t = x], the denoiser (Tweedie) in data space
     N is a dynamic batch dimension ('batch'); the model's EMA weights (whatever weights the ScoreModel holds).
 
-They equal `model.score(x, t)` and `model.denoise(x, t)`. The SDE's marginal coefficients (alpha(t), sigma(t)) are
-computed in float64 inside the graph and cast back to float32: ONNX has no expm1, and exp(x) - 1 in float32 would
-lose ~1e-4 relative accuracy in sigma(t) at small t. To sample elsewhere, pair the score with the SDE recorded in
-the metadata (`playground_config`, the model file's config JSON: SDE, normalisation, output kind).
+They equal `model.score(x, t)` and `model.denoise(x, t)` up to float32 rounding. The SDE's marginal coefficients
+(alpha(t), sigma(t)) are computed in float64 inside the graph and cast back to float32: ONNX has no expm1, and
+exp(x) - 1 in float32 would lose ~1e-4 relative accuracy in sigma(t) at small t. To sample elsewhere, pair the
+score with the SDE recorded in the metadata (`playground_config`, the model file's config JSON: SDE,
+normalisation, output kind).
 
     from playground import load_model
     from playground.core.export import export_onnx, export_torch
@@ -292,7 +293,9 @@ def onnx_runtime_name() -> str:
 
         return "onnx.reference"
     except ImportError as e:
-        raise ExportDependencyError("running an ONNX model needs 'onnxruntime' (or 'onnx'): pip install onnxruntime") from e
+        raise ExportDependencyError(
+            "running an ONNX model needs 'onnxruntime' (or 'onnx'): pip install onnxruntime"
+        ) from e
 
 
 def run_onnx(path, x: np.ndarray, t: np.ndarray, runtime: str | None = None) -> tuple[np.ndarray, np.ndarray]:

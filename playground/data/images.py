@@ -15,8 +15,9 @@ Entry point: `load_image_dataset(spec, size=None, rgb=False)` with spec one of
 `size` resizes to size x size (None keeps each set's own size: 8 for digits, 28 for MNIST, 16 for shapes, the
 images' common square size for a folder, else 28); `rgb` gives 3 channels (grayscale sets are repeated).
 
-Folder policy: files whose extension is not an image extension (and hidden files) are skipped with a
-`DataWarning` naming them; a file *with* an image extension that cannot be decoded is an error. Images are
+Folder policy: files whose extension is not an image extension, and sub-folders without images, are skipped with
+a `DataWarning` naming them (hidden files silently); a file *with* an image extension that cannot be decoded is an
+error, and so are loose images next to class sub-folders. Images are
 centre-cropped to a square and resized (box filter when shrinking, bilinear when enlarging); transparent pixels are
 composited on black. Bad inputs raise one `DataError` naming the file and the problem.
 
@@ -71,7 +72,9 @@ class ImageDataset:
     def __post_init__(self):
         self.images = np.ascontiguousarray(self.images, dtype=np.float32)
         if self.images.ndim != 4 or self.images.shape[1] not in (1, 3) or len(self.images) == 0:
-            raise DataError(f"{self.name or 'dataset'}: expected images (N>0, C in {{1, 3}}, H, W), got {self.images.shape}")
+            raise DataError(
+                f"{self.name or 'dataset'}: expected images (N>0, C in {{1, 3}}, H, W), got {self.images.shape}"
+            )
         if not np.isfinite(self.images).all() or self.images.min() < 0 or self.images.max() > 1:
             raise DataError(f"{self.name or 'dataset'}: pixel values must be finite and in [0, 1]")
         self.class_names = tuple(str(c) for c in self.class_names)
@@ -503,48 +506,54 @@ def _square_resize(img, size: int):
     return img
 
 
+def _images_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(image files, other items) directly inside folder, hidden files left out, both sorted."""
+    inner = [p for p in sorted(folder.iterdir()) if not _is_hidden(p)]
+    imgs = [p for p in inner if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    return imgs, [p for p in inner if p not in imgs]
+
+
 def _scan_folder(root: Path) -> tuple[list[tuple[Path, int]], list[str], list[Path]]:
-    """([(image file, label)], class names, skipped non-image files). Label -1 means unlabelled."""
+    """([(image file, label)], class names, skipped items). Label -1 means unlabelled.
+
+    Sub-folders holding images are classes; sub-folders without images are skipped (reported)."""
     if not root.exists():
         raise DataError(f"{root}: folder not found")
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
-    entries = [p for p in sorted(root.iterdir()) if not _is_hidden(p)]
-    subdirs = [p for p in entries if p.is_dir()]
-    files = [p for p in entries if p.is_file()]
-    skipped = [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
-    loose = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-    if not subdirs:
+    loose, others = _images_in(root)
+    skipped = [p for p in others if not p.is_dir()]
+    class_dirs: list[tuple[Path, list[Path]]] = []
+    for d in (p for p in others if p.is_dir()):
+        imgs, rest = _images_in(d)
+        if imgs:
+            class_dirs.append((d, imgs))
+            skipped += rest
+        else:
+            skipped.append(d)
+    if not class_dirs:
         return [(p, -1) for p in loose], [], skipped
     if loose:
         raise DataError(
             f"{root}: mixes {len(loose)} loose image(s) (e.g. {loose[0].name}) with class sub-folders "
-            f"({', '.join(d.name for d in subdirs[:3])}); put every image in a sub-folder, or use no sub-folders"
+            f"({', '.join(d.name for d, _ in class_dirs[:3])}); put every image in a sub-folder, or use no sub-folders"
         )
-    names = [d.name for d in subdirs]
-    if all(n.isdigit() for n in names):
-        subdirs = sorted(subdirs, key=lambda d: int(d.name))
-    items: list[tuple[Path, int]] = []
-    classes: list[str] = []
-    for d in subdirs:
-        inner = [p for p in sorted(d.iterdir()) if not _is_hidden(p)]
-        imgs = [p for p in inner if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-        skipped += [p for p in inner if p.is_file() and p.suffix.lower() not in IMAGE_EXTENSIONS]
-        skipped += [p for p in inner if p.is_dir()]
-        if not imgs:
-            warnings.warn(f"{d}: class folder holds no images; it is left out", DataWarning, stacklevel=3)
-            continue
-        items += [(p, len(classes)) for p in imgs]
-        classes.append(d.name)
-    return items, classes, skipped
+    if all(d.name.isdigit() for d, _ in class_dirs):
+        class_dirs.sort(key=lambda e: int(e[0].name))
+    items = [(p, k) for k, (_, imgs) in enumerate(class_dirs) for p in imgs]
+    return items, [d.name for d, _ in class_dirs], skipped
 
 
 def load_image_folder(path: str | os.PathLike, size: int | None = None, rgb: bool = False,
                       limit: int | None = None) -> ImageDataset:
     """Every image in a folder, square-cropped and resized to size x size, grayscale (1 channel) or RGB (3).
 
-    Sub-folders are classes (labels in sorted folder-name order, numerically when every name is a number);
-    without sub-folders the set is unlabelled. Non-image files are skipped with a DataWarning."""
+    Sub-folders holding images are classes (labels in sorted folder-name order, numerically when every name is a
+    number); without such sub-folders the set is unlabelled. Non-image files (and sub-folders without images) are
+    skipped with a DataWarning; loose images next to class sub-folders are an error. size None: the images' common
+    square size if they share one, else 28. limit: at most this many images, evenly spread over the sorted list."""
+    from PIL import Image
+
     root = Path(path).expanduser()
     if size is not None:
         size = _check_size(size)
@@ -556,15 +565,22 @@ def load_image_folder(path: str | os.PathLike, size: int | None = None, rgb: boo
     if not items:
         extra = f" ({len(skipped)} non-image item(s) skipped)" if skipped else ""
         raise DataError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}){extra}")
-    if limit is not None:
-        items = items[:limit]
-    imgs = [_open_image(p, rgb) for p, _ in items]
+    if limit is not None and limit < len(items):
+        keep = np.unique(np.linspace(0, len(items) - 1, max(1, int(limit))).round().astype(int))
+        items = [items[i] for i in keep]
     if size is None:
-        dims = {im.size for im in imgs}
+        dims = set()
+        for p, _ in items:
+            try:
+                with Image.open(p) as im:  # reads the header only
+                    dims.add(im.size)
+            except Exception as e:  # noqa: BLE001 - any decoder failure is a bad file
+                raise DataError(f"{p}: not a readable image ({e})") from None
+            if len(dims) > 1:
+                break
         (w, h) = next(iter(dims))
         size = w if len(dims) == 1 and w == h and 4 <= w <= 512 else 28
-    size = _check_size(size)
-    arr = np.stack([np.asarray(_square_resize(im, size), dtype=np.float32) / 255.0 for im in imgs])
+    arr = np.stack([np.asarray(_square_resize(_open_image(p, rgb), size), dtype=np.float32) / 255.0 for p, _ in items])
     arr = arr[:, None] if arr.ndim == 3 else arr.transpose(0, 3, 1, 2)
     labels = np.array([lab for _, lab in items], dtype=np.int64) if classes else None
     return ImageDataset(arr, labels, tuple(classes), root.name or str(root), {"folder": str(root)})

@@ -13,6 +13,7 @@ from playground.core.guidance import (
     gmm_classifier,
     guided_combination,
 )
+from playground.core.samplers import sample
 from playground.core.sde import VPSDE, bcast
 from playground.core.unet import UNet
 
@@ -91,27 +92,21 @@ def test_exact_classifier_guidance_closed_form_matches_autograd():
         assert torch.allclose(gmm_classifier(GMM, sde)(x, tv).exp().sum(1), torch.ones(50, dtype=torch.float64))
 
 
-def _em_sample(score_fn, sde, n, steps, generator):
-    x = sde.prior_sample((n, 2), generator=generator, dtype=torch.float64)
-    ts = torch.linspace(sde.T, sde.sampling_eps, steps + 1, dtype=torch.float64)
-    for i in range(steps):
-        t, h = ts[i], float(ts[i] - ts[i + 1])
-        tv = t.expand(n)
-        f, g = sde.sde(x, tv)
-        z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-        x = x - (f - bcast(g * g, x) * score_fn(x, tv)) * h + bcast(g, x) * h**0.5 * z
-    return x
-
-
 def test_guided_gmm_samples_land_in_the_chosen_component():
+    """Conditional sampling with exact scores through the project's samplers (which run under no_grad)."""
     sde = VPSDE()
-    g = torch.Generator().manual_seed(0)
+
+    def draw(score_fn, sampler="em", seed=0):
+        return sample(sampler, score_fn, sde, 400, steps=100, seed=seed, dtype=torch.float64).x
+
     for y in (0, 1, 2):
-        x = _em_sample(gmm_class_score_fn(GMM, sde, y), sde, 400, 100, g)
-        comp = GMM.responsibilities(x).argmax(1)
-        assert (comp == y).float().mean() >= 0.99
+        x = draw(gmm_class_score_fn(GMM, sde, y), seed=y)
+        assert (GMM.responsibilities(x).argmax(1) == y).float().mean() >= 0.99
         assert torch.allclose(x.mean(0), GMM.means[y], atol=0.15)
+    # the autograd classifier path works inside a no_grad sampler too (here the PF-ODE)
+    x = draw(classifier_guidance(GMM.score_fn(sde), gmm_classifier(GMM, sde), 2), "ode_heun", seed=5)
+    assert (GMM.responsibilities(x).argmax(1) == 2).float().mean() >= 0.99
     # unguided: every component shows up with roughly its weight
-    x = _em_sample(GMM.score_fn(sde), sde, 400, 100, g)
+    x = draw(GMM.score_fn(sde), seed=7)
     frac = torch.bincount(GMM.responsibilities(x).argmax(1), minlength=3).double() / 400
     assert torch.allclose(frac, GMM.weights, atol=0.08)

@@ -66,7 +66,7 @@ def test_langevin_corrector_reduces_the_bias():
     res = inpaint(_gauss_score_fn(sde), sde, torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([1, 0]),
                   n=10000, steps=250, corrector_steps=1, generator=g)
     m, v = float(res.x[:, 1].mean()), float(res.x[:, 1].var())
-    assert m > 0.8 and v < 0.25, (m, v)
+    assert m > 0.78 and v < 0.25, (m, v)  # ~0.83 / 0.22 (n = 20000); replacement alone: 0.63 / 0.31
     assert res.nfe == 501
 
 

@@ -204,6 +204,18 @@ def test_folder_bad_cases(tmp_path):
         load_image_folder(mix)
     with pytest.raises(DataError, match="image size"):
         load_image_folder(mixed, size=2)
+    # a sub-folder without images does not make the folder a class layout: it is skipped with a warning
+    (mixed / "empty_sub").mkdir()
+    with pytest.warns(DataWarning, match=r"skipped 2 non-image item\(s\)"):
+        assert load_image_folder(mixed, 8).labels is None
+
+
+def test_folder_limit_spreads_over_classes(tmp_path):
+    for c in ("a", "b"):
+        for i in range(5):
+            _png(tmp_path / c / f"{i}.png")
+    ds = load_image_dataset(f"folder:{tmp_path}", size=8, n=4)
+    assert len(ds) == 4 and sorted(ds.labels.tolist()) == [0, 0, 1, 1]
 
 
 # ---- built-in sets ---------------------------------------------------------------------------------------------
