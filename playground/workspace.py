@@ -194,7 +194,9 @@ def target_from_spec(spec: TargetSpec):
         target.params.update(_info_params(p))
         return target
     if kind == "points":
-        return _points_target(np.asarray(arrays["points"], dtype=np.float64), name, _info_params(p))
+        from playground.data.points import points_target
+
+        return points_target(np.asarray(arrays["points"], dtype=np.float64), name, _info_params(p))
     if kind == "gmm":
         from playground.core.exact_score import GaussianMixture
         from playground.data.gmm_file import gmm_target
@@ -210,67 +212,9 @@ def target_from_spec(spec: TargetSpec):
     comps = p.get("components")
     if not isinstance(comps, list) or not comps:
         raise DataError("a gmm_components target needs a non-empty 'components' list")
-    return components_target([_component_dict(c) for c in comps], name)
+    from playground.data.gmm_components import Component, components_target
 
-
-def _points_target(points: np.ndarray, name: str, info: dict):
-    """The empirical distribution of `points`, exactly as `playground.data.points.load_points` builds it."""
-    from playground.data.points import FLOAT32_MAX
-    from playground.data.target import DataError, Target
-
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise DataError(f"points must be an (N, 2) array, got shape {points.shape}")
-    if len(points) < 2:
-        raise DataError(f"a point set needs at least 2 points, got {len(points)}")
-    if not (np.abs(points) <= FLOAT32_MAX).all():
-        raise DataError(f"points must be finite with |v| <= {FLOAT32_MAX:.3g}")
-
-    def sample(n: int, rng: np.random.Generator) -> np.ndarray:
-        return points[rng.integers(0, len(points), n)]
-
-    return Target(name, sample, points=points, params={"name": name, **info, "n_points": len(points)})
-
-
-# Mirrors playground.app.gmm_editor (MIN_SIGMA, MAX_SIGMA, components_target): that module imports Qt, and a
-# workspace must rebuild the editor's mixture with the editor's own sampler to give the same samples for a seed.
-# tests/test_workspace.py checks the two agree; delete this copy once components_target lives in a Qt-free module.
-_MIN_SIGMA, _MAX_SIGMA = 0.03, 4.0
-
-
-def components_target(components: list[dict], name: str | None = None, entropy_samples: int = 20000):
-    """The Gaussian editor's exact GMM Target from component dicts {x, y, sx, sy, weight}."""
-    from playground.core.exact_score import GaussianMixture
-    from playground.data.gmm_file import gmm_log_density
-    from playground.data.target import DataError, Target
-
-    comps = []
-    for c in components:
-        x, y, sx, sy, wt = (float(c[k]) for k in ("x", "y", "sx", "sy", "weight"))
-        if not all(math.isfinite(v) for v in (x, y, sx, sy, wt)):
-            raise DataError(f"Gaussian component {c!r} has a NaN or infinite value")
-        comps.append({"x": x, "y": y, "sx": float(np.clip(sx, _MIN_SIGMA, _MAX_SIGMA)),
-                      "sy": float(np.clip(sy, _MIN_SIGMA, _MAX_SIGMA)), "weight": float(max(wt, 0.0))})
-    if not comps:
-        raise DataError("a Gaussian mixture needs at least one component")
-    w = np.array([c["weight"] for c in comps], dtype=np.float64)
-    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
-    means = np.array([[c["x"], c["y"]] for c in comps], dtype=np.float64)
-    sig = np.array([[c["sx"], c["sy"]] for c in comps], dtype=np.float64)
-    covs = np.stack([np.diag(s * s) for s in sig])
-    gmm = GaussianMixture(w, means, covs)
-    log_density = gmm_log_density(gmm)
-
-    def sampler(n: int, rng: np.random.Generator) -> np.ndarray:
-        k = rng.choice(len(w), size=n, p=w)
-        return means[k] + sig[k] * rng.standard_normal((n, 2))
-
-    if len(comps) == 1:
-        entropy = float(1.0 + math.log(2 * math.pi) + np.log(sig[0]).sum())
-    else:
-        entropy = float(-log_density(sampler(entropy_samples, np.random.default_rng(0))).mean())
-    params = {"kind": "gmm", "components": comps}
-    return Target(name or f"gaussians ({len(comps)})", sampler, gmm=gmm, log_density=log_density, entropy=entropy,
-                  params=params)
+    return components_target([Component(**_component_dict(c)) for c in comps], name)
 
 
 # ---- the workspace -----------------------------------------------------------------------------------------------

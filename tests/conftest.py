@@ -1,4 +1,4 @@
-"""Test set-up: headless Qt, one torch thread per test process, fixed seeds."""
+"""Test set-up: headless Qt, one torch thread, fixed seeds."""
 
 import os
 
@@ -7,7 +7,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(1)  # small 2D networks run fastest on one thread; benches set their own
 
 
 @pytest.fixture(autouse=True)

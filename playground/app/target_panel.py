@@ -43,7 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from playground.app.drawing import DrawingModel, RasterDiff, resample
-from playground.app.gmm_editor import Component, GmmEditor, components_from_gmm, components_target
+from playground.app.gmm_editor import GmmEditor
+from playground.data.gmm_components import Component, components_from_gmm, components_target
 from playground.app.state import AppState
 from playground.data.presets import DEFAULT_NOISE, PRESETS, make_preset
 from playground.data.raster import raster_target

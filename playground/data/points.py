@@ -27,20 +27,29 @@ def load_points(path: str | Path) -> Target:
     """A point-set target from a .npy file, or from a CSV text file (any other suffix)."""
     data = read_data_file(path)
     points = _parse_npy(path, data) if Path(path).suffix.lower() == ".npy" else _parse_csv(path, data)
+    name = Path(path).name
+    return points_target(points, name, {"path": str(path)}, where=str(path))
+
+
+def points_target(points: np.ndarray, name: str, info: dict | None = None, where: str | None = None) -> Target:
+    """The empirical distribution of an (N, 2) point set: samples resample the points with replacement."""
+    where = where or name
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise DataError(f"{where}: points must be an (N, 2) array, got shape {points.shape}")
     out_of_range = ~(np.abs(points) <= FLOAT32_MAX).all(1)
     if out_of_range.any():
         row = int(np.flatnonzero(out_of_range)[0])
         raise DataError(
-            f"{path}: point {row} is {points[row].tolist()}; coordinates must be finite, |v| <= {FLOAT32_MAX:.3g}"
+            f"{where}: point {row} is {points[row].tolist()}; coordinates must be finite, |v| <= {FLOAT32_MAX:.3g}"
         )
     if len(points) < 2:
-        raise DataError(f"{path}: has {len(points)} point(s); need at least 2")
+        raise DataError(f"{where}: has {len(points)} point(s); need at least 2")
 
     def sample(n: int, rng: np.random.Generator) -> np.ndarray:
         return points[rng.integers(0, len(points), n)]
 
-    name = Path(path).name
-    return Target(name, sample, points=points, params={"name": name, "path": str(path), "n_points": len(points)})
+    return Target(name, sample, points=points, params={"name": name, **(info or {}), "n_points": len(points)})
 
 
 def _parse_csv(path: str | Path, data: bytes) -> np.ndarray:

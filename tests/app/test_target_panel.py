@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QMouseEvent, QUndoStack
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from playground.app.gmm_editor import Component
+from playground.data.gmm_components import Component
 from playground.app.state import AppState, Settings
 from playground.app.target_panel import TargetPanel
 from playground.data.presets import make_preset
