@@ -1,6 +1,8 @@
 """Command line: `python -m playground` (no arguments: the app) and headless subcommands.
 
     python -m playground                      open the app (also: `diffusion-playground`, `python -m playground app`)
+    python -m playground train --data SPEC --out M.safetensors   train a score model (progress on stderr)
+    python -m playground sample --model M ... sample a trained model (or --exact: the target's exact score)
     python -m playground sample --exact ...   sample a 2D target with its exact score, write .npy/.csv
     python -m playground eval --exact ...     SWD of exact-score samples against the target (+ PF-ODE NLL)
     python -m playground bench NAME ...       run playground.bench.NAME.main(argv)
@@ -124,6 +126,8 @@ def add_score_source_args(p: argparse.ArgumentParser) -> argparse._MutuallyExclu
     g.add_argument("--exact", action="store_true",
                    help="the target's exact score: closed form for a GMM, else the ideal denoiser of its point set "
                    "(or of 4000 fixed target samples)")
+    g.add_argument("--model", metavar="FILE",
+                   help="a trained model file (.safetensors from `train`); its SDE is fixed by the file")
     return g
 
 
@@ -168,6 +172,11 @@ class ScoreSource:
     label: str = ""
     divergence_fn: Callable | None = None  # exact div of the score, for the likelihood
     info: dict = field(default_factory=dict)
+    # A trained model's SDE lives in normalised space: run_sampler maps its points back with to_data, nll_metrics maps
+    # target points in with to_norm and adds log_det_jacobian (-D log scale). None / 0 for data-space sources.
+    to_data: Callable | None = None
+    to_norm: Callable | None = None
+    log_det_jacobian: float = 0.0
 
 
 def load_data(args) -> Any:
@@ -198,7 +207,9 @@ def make_sde_for(args, target) -> Any:
 def resolve_score_source(args) -> ScoreSource:
     if getattr(args, "exact", False):
         return exact_score_source(args)
-    raise CLIError("choose a score source (--exact)")
+    if getattr(args, "model", None):
+        return model_score_source(args)
+    raise CLIError("choose a score source (--exact or --model FILE)")
 
 
 def exact_score_source(args) -> ScoreSource:
@@ -214,6 +225,25 @@ def exact_score_source(args) -> ScoreSource:
     else:
         label, div = "ideal denoiser of 4000 fixed target samples", None
     return ScoreSource(score_fn, sde, target, label, div)
+
+
+def model_score_source(args) -> ScoreSource:
+    """A trained model file (ModelFileError, a ValueError, for a bad file); --data is optional (needed by eval)."""
+    from playground.core.model_file import load_model
+
+    model = load_model(args.model)
+    if args.sigma_max is not None:
+        raise CLIError("--sigma-max does not apply with --model: the model file fixes its SDE")
+    if args.sde != "vp" and args.sde != model.sde.name:
+        raise CLIError(f"--sde {args.sde}: the model was trained with the {model.sde.name} SDE")
+    target = load_data(args) if args.data else None
+    cfg = model.config
+    steps = cfg.get("steps_done")
+    label = f"model {args.model} ({model.output} output, {steps if steps is not None else '?'} training steps)"
+    info = {"model": str(args.model), "model_steps": steps, "model_output": model.output,
+            "model_data": (cfg.get("info") or {}).get("data")}
+    return ScoreSource(model.score_norm, model.sde, target, label, None, info, to_data=model.to_data,
+                       to_norm=model.to_norm, log_det_jacobian=model.normalization.log_det_jacobian)
 
 
 def sampler_options(args) -> dict:
@@ -244,6 +274,11 @@ def run_sampler(args, source: ScoreSource, trajectory_stride: int = 0):
     steps = args.steps if args.steps is not None else DEFAULT_STEPS[args.sampler]
     result = sample(args.sampler, source.score_fn, source.sde, args.n, steps=steps, seed=args.seed,
                     trajectory_stride=trajectory_stride, **options)
+    if source.to_data is not None:  # a model samples in normalised space
+        result.x = source.to_data(result.x)
+        if result.trajectory is not None:
+            traj = result.trajectory
+            result.trajectory = source.to_data(traj.reshape(-1, *traj.shape[2:])).reshape(traj.shape)
     return result, steps
 
 
@@ -272,7 +307,8 @@ def write_points(path: Path, x) -> None:
 def describe_run(args, source: ScoreSource, steps: int) -> str:
     sde = source.sde
     sde_text = f"{sde.name}" + (f" (sigma_max {sde.sigma_max:.4g})" if sde.name == "ve" else "")
-    return f"{args.sampler}, {steps} steps, {sde_text} SDE, {source.label} of {source.target.name if source.target else '?'}"
+    of = source.target.name if source.target else (source.info.get("model_data") or "?")
+    return f"{args.sampler}, {steps} steps, {sde_text} SDE, {source.label} of {of}"
 
 
 # ---- commands ---------------------------------------------------------------------------------------------------
@@ -328,7 +364,7 @@ def add_eval_command(sub) -> None:
     g = p.add_argument_group("likelihood")
     g.add_argument("--nll", action="store_true",
                    help="mean NLL (nats) of fresh target samples by the PF-ODE (exact divergence, dopri5)")
-    g.add_argument("--nll-n", type=positive_int, default=500, metavar="N", help="target samples for --nll (default 500)")
+    g.add_argument("--nll-n", type=positive_int, default=1000, metavar="N", help="target samples for --nll (default 1000)")
     g.add_argument("--nll-eps", type=positive_float, default=None, metavar="T",
                    help="time where the ODE starts (default: the SDE's sampling_eps, 1e-3 VP/sub-VP, 1e-5 VE)")
     g.add_argument("--nll-tol", type=positive_float, default=1e-5, metavar="TOL", help="dopri5 rtol = atol (default 1e-5)")
@@ -346,6 +382,8 @@ def cmd_eval(args) -> int:
     report = swd_report(result.x.detach().cpu().numpy(), lambda n, seed: target.sample(n, seed), seed=args.seed)
     summary: dict[str, Any] = dict(report.as_dict())
     summary.update(sampler=args.sampler, steps=steps, nfe=result.nfe, sde=source.sde.name, n=args.n, data=target.name)
+    if getattr(args, "model", None):
+        summary.update(model=source.info["model"], model_steps=source.info["model_steps"])
     print(f"sampled {args.n} points: {describe_run(args, source, steps)}; NFE {result.nfe}")
     print(f"SWD {report.swd:.4f}  floor {report.swd_floor:.4f}  ratio {report.swd_ratio:.3f}")
     if args.nll:
@@ -353,7 +391,7 @@ def cmd_eval(args) -> int:
         entropy = summary["entropy"]
         print(f"NLL {summary['nll']:.4f} nats (t = {summary['nll_eps']:g}, {args.nll_n} target samples, "
               f"NFE {summary['nll_nfe']}); entropy {'unknown' if entropy is None else f'{entropy:.4f}'}")
-        if source.divergence_fn is None:
+        if source.divergence_fn is None and getattr(args, "exact", False):
             print("note: the exact score of a point set is that of its points smoothed to t = eps; its NLL measures "
                   "memorisation, not the target's density")
     print(json.dumps(summary))
@@ -368,16 +406,98 @@ def nll_metrics(args, source: ScoreSource) -> dict:
 
     target, sde = source.target, source.sde
     x = torch.as_tensor(target.sample(args.nll_n, seed=args.seed + 7_000_003), dtype=torch.float64)
+    if source.to_norm is not None:  # a model: its density lives in normalised space (+ log_det_jacobian)
+        x = source.to_norm(x)
     eps = args.nll_eps if args.nll_eps is not None else sde.sampling_eps
     if eps >= sde.T:
         raise CLIError(f"--nll-eps must be < {sde.T}")
     res = log_likelihood(source.score_fn, sde, x, eps=eps, divergence="exact", divergence_fn=source.divergence_fn,
-                         rtol=args.nll_tol, atol=args.nll_tol)
+                         rtol=args.nll_tol, atol=args.nll_tol, log_det_jacobian=source.log_det_jacobian)
     entropy = target.entropy
     if entropy is None and target.gmm is not None:
         entropy = target.gmm.entropy()
-    return {"nll": res.mean_nll, "entropy": None if entropy is None else float(entropy), "nll_eps": eps,
-            "nll_nfe": res.nfe, "nll_n": args.nll_n}
+    out = {"nll": res.mean_nll, "entropy": None if entropy is None else float(entropy), "nll_eps": eps,
+           "nll_nfe": res.nfe, "nll_n": args.nll_n}
+    if source.to_norm is not None:
+        out["nll_model"] = res.mean_nll
+    return out
+
+
+def add_train_command(sub) -> None:
+    p = sub.add_parser("train", help="train a score model on a target; write a .safetensors model file",
+                       description="Train a score network on samples of a target (preset, image, points or GMM) and "
+                       "write one .safetensors model file (EMA and raw weights, config, optimizer state). Progress "
+                       "goes to stderr: one updating line on a terminal, plain lines otherwise. Stops on --steps, "
+                       "--seconds or both (default 5000 steps); Ctrl-C stops early and still saves.")
+    add_data_args(p)
+    g = p.add_argument_group("model")
+    g.add_argument("--sde", choices=SDE_NAMES, default="vp", help="forward SDE (default vp)")
+    g.add_argument("--sigma-max", type=positive_float, default=None, metavar="S",
+                   help="VE sigma_max in normalised units (data / scale; default: the largest pairwise distance of "
+                   "the normalised data)")
+    g.add_argument("--objective", choices=("dsm", "ssm"), default="dsm",
+                   help="denoising or sliced score matching (default dsm)")
+    g.add_argument("--weighting", choices=("song", "likelihood", "edm"), default="song",
+                   help="song: sigma^2, likelihood: g^2 (importance-sampled t), edm: EDM weight and noise levels")
+    g.add_argument("--output", choices=("eps", "score", "x0", "edm"), default="eps",
+                   help="what the network predicts (default eps)")
+    g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
+    g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                   help="optimisation steps (default 5000, or no step limit when only --seconds is given)")
+    g.add_argument("--seconds", type=positive_float, default=None, metavar="S", help="training wall time limit")
+    g.add_argument("--batch", type=positive_int, default=None, metavar="B", help="batch size (default 512)")
+    g.add_argument("--lr", type=positive_float, default=None, metavar="LR", help="peak learning rate (default 3e-3)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="auto: cuda, then mps, then cpu")
+    g.add_argument("--threads", type=positive_int, default=None, metavar="K", help="torch CPU threads (default <= 4)")
+    g.add_argument("--pool", type=positive_int, default=None, metavar="N",
+                   help="training points drawn from the target (default 65536)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="MODEL.safetensors", help="the model file to write")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from playground.core.trainer import ConsoleProgress, TrainConfig, Trainer, TrainingDiverged
+
+    out = check_output_path(args.out, (".safetensors",), "--out")
+    target = load_data(args)
+    if args.sigma_max is not None and args.sde != "ve":
+        raise CLIError("--sigma-max applies only to --sde ve")
+    steps = args.steps if args.steps is not None else (None if args.seconds is not None else TrainConfig.steps)
+    kw = dict(sde=args.sde, sigma_max=args.sigma_max, objective=args.objective, weighting=args.weighting,
+              output=args.output, steps=steps, seconds=args.seconds, seed=args.seed, device=args.device,
+              threads=args.threads)
+    kw.update({k: getattr(args, k) for k in ("hidden", "depth", "batch", "lr", "pool") if getattr(args, k) is not None})
+    cfg = TrainConfig(**kw)
+    trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed))
+    trainer.info["data"] = args.data
+    limits = " and ".join(x for x in (f"{cfg.steps} steps" if cfg.steps else "", f"{cfg.seconds:g} s" if cfg.seconds else "") if x)
+    print(f"training on {target.name}: {cfg.sde} SDE, {cfg.objective} ({cfg.weighting} weighting), {cfg.output} output, "
+          f"MLP {cfg.hidden} x {cfg.depth}, batch {cfg.batch}, lr {cfg.lr:g}, {trainer.device} with {trainer.threads} "
+          f"threads; until {limits}", flush=True)
+    progress = ConsoleProgress(cfg.steps, cfg.seconds)
+    code = 0
+    try:
+        trainer.run(callback=progress)
+    except TrainingDiverged as e:
+        progress.close()
+        raise CLIError(f"{e} Nothing was written.") from None
+    except KeyboardInterrupt:
+        code = 130
+        print(f"\ninterrupted at step {trainer.step_count}; saving what was trained", file=sys.stderr)
+    if trainer.last_stats is not None:
+        progress.close(trainer.last_stats)
+    trainer.save(out)
+    info = trainer.training_info()
+    loss = info["loss"]
+    print(f"wrote {out}: {trainer.step_count} steps in {trainer.train_seconds:.1f} s, loss {loss if loss is None else f'{loss:.4f}'}")
+    print(json.dumps({"model": str(out), "data": args.data, "steps": trainer.step_count,
+                      "seconds": round(trainer.train_seconds, 3), "loss": loss}))
+    return code
 
 
 def add_bench_command(sub) -> None:
@@ -410,5 +530,7 @@ def cmd_bench(args) -> int:
     return int(module.main(list(args.bench_args)) or 0)
 
 
-COMMANDS: list[Callable[[Any], None]] = [add_app_command, add_sample_command, add_eval_command, add_bench_command]
+COMMANDS: list[Callable[[Any], None]] = [
+    add_app_command, add_train_command, add_sample_command, add_eval_command, add_bench_command,
+]
 """Subcommand registrars, in help order; append to add a command."""

@@ -79,6 +79,21 @@ def _sde_parts(s: Settings, sigma_max: float | None) -> dict[str, str]:
     }
 
 
+def _ode_budget(s: Settings) -> str:
+    """How the sampling panel spends the one 'sampling steps' setting on the ODE side."""
+    try:
+        from playground.app.sampling_panel import ode_steps
+
+        n = ode_steps(s.ode_sampler, s.sample_steps)
+    except Exception:  # noqa: BLE001 - the panel is optional here
+        n = s.sample_steps
+    if s.ode_sampler == "ode_rk45":
+        return f", adaptive step size (dopri5), {n} output times"
+    if s.ode_sampler == "ode_heun":
+        return f", {n} steps of 2 evaluations each (about the reverse SDE's NFE)"
+    return f", {n} steps"
+
+
 def _output_line(s: Settings) -> str:
     σ = "σ<sub>t</sub>"
     if s.output == "eps":
@@ -156,7 +171,7 @@ def equations_html(
         "<h3>Probability-flow ODE (same marginals, deterministic)</h3>",
         f"<div class='eq'>dx/dt = {f} − ½ {g2} · {sθ}</div>",
         f"<div class='note'>Solver: {html.escape(ODE_SAMPLERS.get(s.ode_sampler, s.ode_sampler))}"
-        + ("" if s.ode_sampler == "ode_rk45" else f", {s.sample_steps} steps")
+        + _ode_budget(s)
         + ".</div>",
         "<h3>Score model</h3>",
         f"<div class='eq'>{_output_line(s)}</div>",

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStyle, QToolBut
 from playground.app.state import AppState
 from playground.app.training_worker import N_BINS, TrainingController, TrainProgress
 
-SMOOTH = 0.98  # EMA factor of the smoothed loss curve
+SMOOTH = 0.97  # EMA factor of the smoothed loss curve
 MAX_CURVE_POINTS = 4000  # the curves are decimated to about this many points
 TARGET_DOTS = 2000
 
@@ -88,13 +88,14 @@ class TrainingPanel(QWidget):
             b.setDefaultAction(self.actions[key])
             b.setToolButtonStyle(b.toolButtonStyle().ToolButtonTextBesideIcon)
             row.addWidget(b)
+        row.addStretch(1)
+        lay.addLayout(row)
         self.info = QLabel("Press Play to train")
         self.info.setToolTip(
             "Optimiser steps done, the last loss, training speed (steps per second) and the training time."
         )
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        row.addWidget(self.info, 1)
-        lay.addLayout(row)
+        lay.addWidget(self.info)
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setToolTip(
@@ -133,7 +134,7 @@ class TrainingPanel(QWidget):
         self.sample_plot.hideAxis("bottom")
         self.sample_plot.setMouseEnabled(False, False)
         self.target_dots = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(150, 150, 150, 90))
-        self.model_dots = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(255, 120, 40, 200))
+        self.model_dots = pg.ScatterPlotItem(size=2.5, pen=None, brush=pg.mkBrush(255, 120, 40, 170))
         self.sample_plot.addItem(self.target_dots)
         self.sample_plot.addItem(self.model_dots)
         self.view.ci.layout.setRowStretchFactor(0, 3)

@@ -128,6 +128,8 @@ class _Loop(QThread):
                 return
             ctl.trainer = trainer
         trainer = ctl.trainer
+        if ctl.preview_n > 0:
+            import playground.core.samplers  # noqa: F401 - imported here, not inside the first timed preview
         emit_every = 1.0 / ctl.emit_hz
         new_steps: list[int] = []
         new_losses: list[float] = []
@@ -198,7 +200,7 @@ class _Loop(QThread):
                     b = time.perf_counter()
                     split["preview"] += b - a
                     # at most ~5 % of the worker's time goes to previews, however slow the machine
-                    next_preview = b + max(ctl.preview_interval, 20.0 * (b - a))
+                    next_preview = b + min(max(ctl.preview_interval, 20.0 * (b - a)), 10.0)
         except Exception as exc:  # noqa: BLE001 - reported to the user; the UI keeps running
             from playground.core.trainer import TrainingDiverged
 
@@ -211,7 +213,12 @@ class _Loop(QThread):
         ctl.elapsed_before = float(trainer.train_seconds)
         report(time.perf_counter())
         try:  # the final weights (after a divergence: the last good ones the trainer restored)
-            self.snapshot.emit(trainer.snapshot())
+            final = trainer.snapshot()
+            self.snapshot.emit(final)
+            if reason in ("steps", "seconds") and ctl.preview_n > 0:  # a natural end: show what was learned
+                x = ctl.preview_samples(final, self.stop_event.is_set)
+                if x is not None:
+                    self.preview.emit(x)
         except Exception:  # noqa: BLE001
             pass
         self.ended.emit(self, reason, message)
@@ -522,6 +529,9 @@ class TrainingController(QObject):
     def _on_progress(self, p: TrainProgress) -> None:
         if self.closed:
             return
+        self.step = int(p.step)
+        if p.its > 0:
+            self.its = p.its
         if len(p.losses):
             self.loss_steps.append(p.steps)
             self.loss_values.append(p.losses)

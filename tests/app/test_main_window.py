@@ -191,3 +191,26 @@ def test_message_boxes_do_not_block(window, qtbot):
     assert isinstance(box, QMessageBox) and box.isVisible()
     box.close()
     assert window.messages[-1] == ("Hello", "text")
+
+
+def test_run_opens_the_window_with_a_target_and_saves_on_quit(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from playground.app import run
+
+    ini = tmp_path / "run.ini"
+    monkeypatch.setenv("PLAYGROUND_SETTINGS", str(ini))
+    seen = {}
+
+    def close_it():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        seen["n"] = len(wins)
+        seen["target"] = wins[0].state.target.name if wins else None
+        for w in wins:
+            w.close()
+
+    QTimer.singleShot(1500, close_it)
+    assert run(["8gaussians"]) == 0
+    assert seen == {"n": 1, "target": "8gaussians"}
+    assert ini.exists() and "settings" in ini.read_text()

@@ -208,3 +208,38 @@ def test_controller_without_a_window(qtbot):
     assert all(isinstance(p.losses, np.ndarray) for p in reports)
     assert reports[-1].bin_losses is not None and reports[-1].bin_losses.shape == (10,)
     assert c.shutdown(1.0)
+
+
+def test_training_panel_curves_bins_preview_and_negative_losses(qtbot):
+    from playground.app.training_panel import Smoother, TrainingPanel, decimate
+    from playground.app.training_worker import TrainProgress
+
+    state = AppState(make_preset("moons"), Settings(**SMALL))
+    c = TrainingController(state)
+    panel = TrainingPanel(state, c)
+    qtbot.addWidget(panel)
+    panel.resize(500, 400)
+    panel.show()
+    losses = np.exp(-np.linspace(0, 3, 5000)) + 0.05
+    c._on_progress(TrainProgress(5000, np.arange(1, 5001), losses, np.linspace(1, 0.1, 10), 123.0, 4.0))
+    panel._redraw()
+    x, y = panel.raw_curve.getData()
+    assert len(x) <= 4001 and x[-1] == 5000  # decimated, last point kept
+    assert panel._log_y and np.allclose(panel.bars.opts["height"], np.linspace(1, 0.1, 10))
+    assert panel.smoother.values[-1] == pytest.approx(losses[-200:].mean(), rel=0.05)
+    assert 10 ** panel.smooth_curve.getData()[1][-1] == pytest.approx(panel.smoother.values[-1])  # log10 axis
+    panel.set_preview(np.random.default_rng(0).normal(size=(300, 2)))
+    assert len(panel.model_dots.data) == 300
+    # sliced score matching losses go negative: the axis becomes linear instead of failing
+    c._on_progress(TrainProgress(5001, np.array([5001]), np.array([-0.7]), None, 120.0, 4.1))
+    panel._redraw()
+    assert not panel._log_y
+    assert "step 5,001" in panel.info.text()
+    c.reset()
+    assert len(panel.raw_curve.getData()[0] if panel.raw_curve.getData()[0] is not None else []) == 0
+    # the helpers
+    s = Smoother(0.5)
+    assert np.allclose(s.extend_to(np.array([1.0, 1.0])), [1.0, 1.0])
+    assert np.allclose(s.extend_to(np.array([1.0, 1.0, 3.0])), [1.0, 1.0, 1.875 / 0.875])
+    st, v = decimate(np.arange(10), np.arange(10.0), 3)
+    assert st[-1] == 9 and len(v) <= 5

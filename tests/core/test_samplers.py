@@ -15,7 +15,9 @@ GMM3 = GaussianMixture(
     [[[1.0, 0.6], [0.6, 0.5]], [[0.3, -0.2], [-0.2, 0.8]], [[0.6, 0.0], [0.0, 0.1]]],
 )
 TARGETS = {"gaussian": GAUSSIAN, "gmm3": GMM3}
-SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0)}  # VE: sigma_max >= GMM3's widest spread
+SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=20.0)}
+# VE: the PF-ODE carries the prior's mismatch N(0, s_max^2 I) vs p_T to the samples; at s_max = 10 the Gaussian's
+# mean, 1.1 from the origin, already costs the ODE samplers a ratio of 1.26 even with dopri5. At 20 it is gone.
 N_SAMPLES = 8000  # swd_report splits it into 4 chunks of 2000, each against its own fresh target set
 SWD_RATIO_MAX = 1.3
 
@@ -29,12 +31,12 @@ SWD_CASES = [
     ("gaussian", "vp", "ode_euler", 50, {}),
     ("gaussian", "vp", "ode_heun", 10, {}),
     ("gaussian", "vp", "ode_rk45", 1, {}),
-    ("gaussian", "vp", "ddim", 20, {}),
+    ("gaussian", "vp", "ddim", 100, {}),
     ("gaussian", "vp", "edm_heun", 18, {}),
     ("gaussian", "vp", "langevin", 400, {"step_size": 0.02}),
-    ("gaussian", "vp", "annealed_langevin", 300, {}),
-    ("gaussian", "ve", "ancestral", 100, {}),
-    ("gaussian", "ve", "ode_heun", 10, {}),
+    ("gaussian", "vp", "annealed_langevin", 600, {}),
+    ("gaussian", "ve", "ancestral", 200, {}),
+    ("gaussian", "ve", "ode_heun", 50, {}),
     ("gmm3", "vp", "em", 200, {}),
     ("gmm3", "vp", "reverse_diffusion", 200, {}),
     ("gmm3", "vp", "ancestral", 200, {}),
@@ -45,8 +47,8 @@ SWD_CASES = [
     ("gmm3", "vp", "ddim", 50, {}),
     ("gmm3", "vp", "ddim", 100, {"eta": 1.0}),
     ("gmm3", "vp", "edm_heun", 18, {}),
-    ("gmm3", "vp", "edm_heun", 18, {"S_churn": 10.0}),
-    ("gmm3", "vp", "annealed_langevin", 1000, {}),
+    ("gmm3", "vp", "edm_heun", 36, {"S_churn": 10.0}),
+    ("gmm3", "vp", "annealed_langevin", 600, {}),
     ("gmm3", "subvp", "pc", 150, {}),
     ("gmm3", "subvp", "pc", 150, {"predictor": "em"}),
     ("gmm3", "subvp", "ode_heun", 25, {}),
