@@ -54,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def main_app() -> int:
     """The `diffusion-playground` console script: the app, with an optional target (preset or file) argument."""
-    return run_app(sys.argv[1:])
+    argv = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in argv):
+        print("usage: diffusion-playground [TARGET]\n\nOpen the Diffusion Playground app; TARGET is a preset name or a "
+              "target file (.png/.jpg/.csv/.npy/.json).\nHeadless commands: python -m playground --help")
+        return 0
+    return run_app(argv)
 
 
 def run_app(argv: list[str]) -> int:

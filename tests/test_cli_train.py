@@ -34,8 +34,9 @@ def specs(tmp_path):
     return {"preset": "moons", "png": "bar.png", "csv": "pts.csv", "json": "mix.json"}
 
 
-@pytest.mark.parametrize("kind", ["preset", "png", "csv", "json"])
+@pytest.mark.parametrize("kind", ["preset", "json"])
 def test_train_sample_eval(specs, tmp_path, kind):
+    """Each command in its own process, as a user runs them."""
     spec = specs[kind]
     r = run_cli("train", "--data", spec, *SMALL, "--out", "m.safetensors", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -54,7 +55,7 @@ def test_train_sample_eval(specs, tmp_path, kind):
     assert traj.shape[1:] == (200, 2) and np.allclose(traj[-1], x, atol=1e-4)
 
     r = run_cli("eval", "--model", "m.safetensors", "--data", spec, "--n", "500", "--sampler", "ode_euler",
-                "--steps", "20", *(["--nll", "--nll-n", "50"] if kind in ("preset", "json") else []), cwd=tmp_path)
+                "--steps", "20", "--nll", "--nll-n", "50", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["model"] == "m.safetensors" and out["model_steps"] == 30
@@ -62,6 +63,25 @@ def test_train_sample_eval(specs, tmp_path, kind):
     if kind == "json":
         assert np.isfinite(out["nll_model"]) and out["nll"] == out["nll_model"]
         assert out["entropy"] is not None
+
+
+@pytest.mark.parametrize("kind", ["png", "csv"])
+def test_train_and_eval_in_process(specs, tmp_path, kind, capsys, monkeypatch):
+    """The same path through cli.main in this process (no interpreter start-up per command)."""
+    import torch
+
+    from playground import cli
+
+    monkeypatch.chdir(tmp_path)
+    old = torch.get_num_threads()
+    try:
+        assert cli.main(["train", "--data", specs[kind], *SMALL, "--out", "m.safetensors"]) == 0
+        assert cli.main(["eval", "--model", "m.safetensors", "--data", specs[kind], "--n", "500", "--sampler", "em",
+                         "--steps", "20"]) == 0
+    finally:
+        torch.set_num_threads(old)
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["model_steps"] == 30 and out["nfe"] == 21 and out["swd_ratio"] > 0
 
 
 def test_train_limits_and_errors(tmp_path):

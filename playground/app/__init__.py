@@ -72,4 +72,4 @@ def run(argv: list[str] | None = None) -> int:
     return rc
 
 
-__all__ = ["run", "make_application", "configure_torch_threads"]
+__all__ = ["configure_torch_threads", "make_application", "run"]

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
-from playground.app.state import ODE_SAMPLERS, SDE_NAMES, SDE_SAMPLERS, AppState, Settings
+from playground.app.state import (
+    ODE_SAMPLERS,
+    SDE_NAMES,
+    SDE_SAMPLERS,
+    AppState,
+    Settings,
+)
 
 _CSS = """
 <style>
@@ -124,7 +136,7 @@ def _loss_lines(s: Settings, parts: dict[str, str]) -> list[str]:
         ]
     σ = "σ<sub>t</sub>"
     core = f"‖s<sub>θ</sub>(α<sub>t</sub> x<sub>0</sub> + {σ} ε, t) + ε / {σ}‖²"
-    t_law = f"t ~ U(10<sup>−5</sup>, 1), x<sub>0</sub> ~ data, ε ~ N(0, I)"
+    t_law = "t ~ U(10<sup>−5</sup>, 1), x<sub>0</sub> ~ data, ε ~ N(0, I)"
     if s.weighting == "likelihood":
         lam = f"λ(t) = g(t)² = {parts['g2']}  (likelihood weighting: the loss bounds −log p)"
     elif s.weighting == "edm":

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QKeySequence, QPalette, QUndoStack
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -162,7 +170,7 @@ class MainWindow(QMainWindow):
         state.settingsChanged.connect(self._on_settings_changed)
         QApplication.instance().focusChanged.connect(self._on_focus)
         try:
-            QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: self._apply_theme())
+            QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_scheme_changed)
         except AttributeError:
             pass
 
@@ -231,19 +239,31 @@ class MainWindow(QMainWindow):
                                "Play the time bar: t sweeps [0, T] and every panel follows.")
 
     def _make_panels(self) -> None:
+        from playground.app.forward_panel import ForwardPanel
+        from playground.app.sampling_panel import SamplingPanel
+        from playground.app.score_panel import ScoreFieldPanel
+        from playground.app.target_panel import TargetPanel
+
         s = self.state
-        self.panels: dict[str, QWidget] = {}
-        self.panels["target"] = self._panel("playground.app.target_panel", "TargetPanel", s, self.undo_stack)
-        self.panels["forward"] = self._panel("playground.app.forward_panel", "ForwardPanel", s)
-        self.panels["score"] = self._panel("playground.app.score_panel", "ScoreFieldPanel", s)
-        self.panels["sampling"] = self._panel("playground.app.sampling_panel", "SamplingPanel", s)
-        self.panels["training"] = TrainingPanel(
-            s, self.controller, {"play": self.act_play, "step": self.act_step, "reset": self.act_reset}
-        )
+        self.panels: dict[str, QWidget] = {
+            "target": TargetPanel(s, self.undo_stack),
+            "forward": ForwardPanel(s),
+            "score": ScoreFieldPanel(s),
+            "sampling": SamplingPanel(s),
+            "training": TrainingPanel(
+                s, self.controller, {"play": self.act_play, "step": self.act_step, "reset": self.act_reset}
+            ),
+        }
         self.settings_panel = SettingsPanel(s)
         self.settings_panel.changeRequested.connect(self.request_settings)
         self.panels["settings"] = self.settings_panel
+        self.panels["target"].errorOccurred.connect(self._on_target_error)
         self._link_sampling_time()
+
+    def _on_target_error(self, text: str) -> None:
+        """The target panel shows its own message box; keep a record and say it in the status bar too."""
+        self.messages.append(("Target", text))
+        self.statusBar().showMessage(text, 8000)
 
     def _link_sampling_time(self) -> None:
         """The sampling panel replays its stored frames with its own slider (left t = T, right t = 0); keep that
@@ -270,19 +290,6 @@ class MainWindow(QMainWindow):
 
         self.state.timeChanged.connect(from_state)
         slider.valueChanged.connect(to_state)
-
-    def _panel(self, module: str, cls: str, *args) -> QWidget:
-        import importlib
-
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            w = QLabel(f"{cls}: not available in this build")
-            w.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            return w
-        return getattr(mod, cls)(*args)
 
     def _make_docks(self) -> None:
         self.docks: dict[str, QDockWidget] = {}
@@ -454,13 +461,15 @@ class MainWindow(QMainWindow):
         return box
 
     def _ask_reset(self, changes: dict) -> bool:
-        names = ", ".join(sorted(changes))
+        labels = self.settings_panel.labels
+        what = ", ".join(f"{labels.get(k, k)} → {_show(v)}" for k, v in sorted(changes.items()))
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Reset training?")
-        box.setText(f"Changing {names} makes the trained model invalid.")
+        box.setText(f"Changing {what} makes the trained model invalid (step {self.controller.step:,}).")
         box.setInformativeText(
-            "Apply the change and reset training (the current model is discarded), or cancel and keep it."
+            "Apply the change and reset training (the current model is discarded; training restarts if it was "
+            "running), or cancel and keep the model and the old setting."
         )
         apply = box.addButton("Apply and reset", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
@@ -590,18 +599,10 @@ class MainWindow(QMainWindow):
             self.import_target(path)
 
     def import_target(self, path: str) -> bool:
-        panel = self.panels["target"]
+        """Load a target file through the target panel (which keeps the current target and says why on a bad
+        file)."""
         self.store.setValue("files/last_dir", str(Path(path).parent))
-        if hasattr(panel, "import_file"):
-            return bool(panel.import_file(path))
-        from playground.data.spec import load_target
-
-        try:
-            self.state.set_target(load_target(path))
-        except Exception as exc:  # noqa: BLE001
-            self.show_message("Cannot import target", str(exc), QMessageBox.Icon.Warning)
-            return False
-        return True
+        return bool(self.panels["target"].import_file(path))
 
     def export_dialog(self) -> None:
         key = self._last_dock
@@ -705,6 +706,10 @@ class MainWindow(QMainWindow):
         self.theme = name
         self.theme_actions[name].setChecked(True)
         self._apply_theme()
+
+    def _on_scheme_changed(self, _scheme) -> None:
+        if self.theme == "system" and not self._closing:
+            self._apply_theme()
 
     def is_dark(self) -> bool:
         return self.theme == "dark" or (self.theme == "system" and system_is_dark())
@@ -815,10 +820,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.save_ui()
         self.shutdown()
-        try:
-            QApplication.instance().focusChanged.disconnect(self._on_focus)
-        except (RuntimeError, TypeError):
-            pass
+        for sig, slot in ((QApplication.instance().focusChanged, self._on_focus),
+                          (getattr(QGuiApplication.styleHints(), "colorSchemeChanged", None), self._on_scheme_changed)):
+            try:
+                if sig is not None:
+                    sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
         super().closeEvent(event)
 
 
@@ -846,6 +854,12 @@ def _settings_from_model(model) -> dict:
     if train.get("steps_done") and train.get("steps"):
         out["steps"] = int(max(train["steps"], train["steps_done"]))
     return out
+
+
+def _show(v) -> str:
+    if v is None:
+        return "auto"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _fmt_seconds(s: float) -> str:

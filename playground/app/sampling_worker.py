@@ -33,7 +33,7 @@ SWD_MAX = 20000  # samples scored by the SWD report (4 chunks of 5000; the sampl
 
 def fast_gmm_score_fn(gmm, sde) -> Callable:
     """The exact score of a GMM under an SDE, like `gmm.score_fn(sde)` but with one 2x2 solve per component when
-    all samples share one t (what the samplers and grids do): ~10x faster than a Cholesky per sample and component.
+    all samples share one t (what the samplers and grids do): ~3x faster than a Cholesky per sample and component.
     Falls back to `gmm.score` for per-sample times."""
     w = torch.log(gmm.weights)
     mu = gmm.means

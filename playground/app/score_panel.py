@@ -57,9 +57,6 @@ class ScoreFieldPanel(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False,
                                         label="|s|", width=14)
         self.colorbar.setImageItem(self.heat.item, insert_in=pi)
-        # the layout made the plot its parent in C++ only; say so to PySide too, or the garbage collector deletes
-        # the bar a second time after the plot did (heap corruption, seen as crashes in later paints)
-        self.colorbar.setParentItem(pi)
         self.learned_quiver = Quiver(pi, color=LEARNED_COLOR, width=1.5, z=10)
         self.exact_quiver = Quiver(pi, color=EXACT_COLOR, width=1.2, z=11)
         self.message = CentredMessage(pi)

@@ -69,6 +69,7 @@ class SettingsPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.controls: dict[str, QWidget] = {}
+        self.labels: dict[str, str] = {}  # setting name -> the label the user sees
         self._updating = False
 
         outer = QVBoxLayout(self)
@@ -218,6 +219,7 @@ class SettingsPanel(QWidget):
         w.setToolTip(tip)
         w.setObjectName(name)
         self.controls[name] = w
+        self.labels[name] = label
         form.addRow(label, w)
         form.labelForField(w).setToolTip(tip)
         if isinstance(w, QComboBox):
@@ -332,4 +334,4 @@ class SettingsPanel(QWidget):
         return replace(self.state.settings, **{n: self.value(n) for n in self.controls})
 
 
-__all__ = ["SettingsPanel", "available_devices", "PARTICLE_COUNTS"]
+__all__ = ["PARTICLE_COUNTS", "SettingsPanel", "available_devices"]

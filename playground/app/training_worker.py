@@ -107,7 +107,7 @@ class _Loop(QThread):
     preview = Signal(object)  # (n, 2) float32 samples of the snapshot
     ended = Signal(object, str, str)  # (thread, reason, message): 'paused' | 'steps' | 'seconds' | 'diverged' | 'error'
 
-    def __init__(self, ctl: "TrainingController", recipe: tuple):
+    def __init__(self, ctl: TrainingController, recipe: tuple):
         super().__init__()
         self.ctl = ctl
         self.recipe = recipe  # (TrainConfig, data) to build the trainer with, made on the UI thread
@@ -478,7 +478,7 @@ class TrainingController(QObject):
         self.state.set_training(False)
         return ok
 
-    def _detach(self, th: "_Loop") -> None:
+    def _detach(self, th: _Loop) -> None:
         """Forget a stopping thread: no more signals from it; kept alive until it finishes (a trainer build
         cannot be interrupted)."""
         th.stop_event.set()
@@ -546,7 +546,7 @@ class TrainingController(QObject):
         if model is not None and not self.closed:
             self.state.set_model(model)
 
-    def _on_thread_ended(self, th: "_Loop", reason: str, message: str) -> None:
+    def _on_thread_ended(self, th: _Loop, reason: str, message: str) -> None:
         if th is not self._thread:
             return  # a detached thread
         th.wait(1000)

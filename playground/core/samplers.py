@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torchdiffeq import odeint
 
 from playground.core.parameterization import score_to_x0
-from playground.core.sde import SDE, ScoreFn, SubVPSDE, VESDE, VPSDE, bcast, time_vector
+from playground.core.sde import SDE, VESDE, VPSDE, ScoreFn, SubVPSDE, bcast, time_vector
 
 
 @dataclass
@@ -205,7 +205,7 @@ def ancestral(
     sub-VP has no ancestral form; use reverse_diffusion, pc or ddim(eta=1) there.
     """
     if isinstance(sde, SubVPSDE) or not isinstance(sde, (VPSDE, VESDE)):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a valid SDE this sampler does not support, not a wrong type
             f"ancestral sampling is defined for the VP and VE SDEs only, not {sde.name!r}; "
             "use reverse_diffusion, pc or ddim (eta=1) instead"
         )

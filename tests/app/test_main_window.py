@@ -72,7 +72,13 @@ def test_window_has_docks_menus_and_shortcuts(window):
 
 
 def test_every_control_of_my_panels_has_a_tooltip(window):
-    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QScrollBar
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSlider,
+        QAbstractSpinBox,
+        QComboBox,
+        QScrollBar,
+    )
 
     kinds = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox)
     for owner in (window.settings_panel, window.time_bar, window.panels["training"]):
@@ -155,6 +161,10 @@ def test_open_bad_model_file_gives_a_message(window, tmp_path):
     assert window.state.model is None and window.state.target is target
     assert not window.import_target(str(tmp_path / "missing.csv"))
     assert window.state.target is target
+    assert window.messages[-1][0] == "Target" and "missing.csv" in window.messages[-1][1]
+    good = tmp_path / "pts.csv"
+    np.savetxt(good, np.random.default_rng(0).normal(size=(200, 2)), delimiter=",")
+    assert window.import_target(str(good)) and window.state.target is not target
 
 
 def test_theme_light_dark(window, qtbot):

@@ -66,6 +66,27 @@ class ExactStandIn:
         return self.fn(torch.as_tensor(x), torch.as_tensor(t))
 
 
+@pytest.fixture
+def keep(qtbot):
+    """Register a panel with qtbot AND hold a strong reference until teardown.
+
+    pytest-qt keeps only weak references: a shown widget whose test function has returned is garbage, and a garbage
+    collection during pytest-qt's post-test event processing would delete it in the middle of its own paint."""
+    held = []
+
+    def add(widget):
+        qtbot.addWidget(widget)
+        held.append(widget)
+        return widget
+
+    yield add
+    for w in held:
+        if hasattr(w, "shutdown"):
+            w.shutdown()
+        w.close()
+    held.clear()
+
+
 def non_blank(widget, path) -> bool:
     img = widget.grab().toImage()
     img.save(str(path))
@@ -75,10 +96,9 @@ def non_blank(widget, path) -> bool:
 
 
 # ---- forward --------------------------------------------------------------------------------------------------
-def test_forward_particles_t0_are_the_target_and_t1_the_prior(qtbot):
+def test_forward_particles_t0_are_the_target_and_t1_the_prior(qtbot, keep):
     st = make_state()
-    p = ForwardPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ForwardPanel(st))
     st.set_time(0.0)
     p.redraw()
     np.testing.assert_allclose(p.particles(), st.target_samples[:4000], atol=1e-4)
@@ -93,10 +113,9 @@ def test_forward_particles_t0_are_the_target_and_t1_the_prior(qtbot):
 
 
 @pytest.mark.parametrize("sde", ["vp", "ve"])
-def test_forward_exact_heatmap_integrates_to_one(qtbot, sde):
+def test_forward_exact_heatmap_integrates_to_one(qtbot, sde, keep):
     st = make_state(sde=sde)
-    p = ForwardPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ForwardPanel(st))
     ts = [0.0, 0.3, 1.0]  # VE: the view follows p_t by default
     for t in ts:
         st.set_time(t)
@@ -117,10 +136,9 @@ def test_gmm_grid_log_prob_matches_gaussian_mixture():
         np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-9)
 
 
-def test_forward_redraws_when_time_changes(qtbot):
+def test_forward_redraws_when_time_changes(qtbot, keep):
     st = make_state()
-    p = ForwardPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ForwardPanel(st))
     before_img = p.density.data.copy()
     before_x = p.particles().copy()
     n = p.redraws
@@ -131,10 +149,9 @@ def test_forward_redraws_when_time_changes(qtbot):
     assert "t = 0.800" in p.info.text()
 
 
-def test_forward_histogram_and_point_set_targets(qtbot, tmp_path):
+def test_forward_histogram_and_point_set_targets(qtbot, tmp_path, keep):
     st = make_state(target=ring_target())
-    p = ForwardPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ForwardPanel(st))
     st.set_time(0.2)
     p.redraw()
     assert "histogram" in p.density_kind
@@ -143,8 +160,7 @@ def test_forward_histogram_and_point_set_targets(qtbot, tmp_path):
     st.set_time(0.3)
     p.redraw()
     assert "point set" in p.density_kind
-    score = ScoreFieldPanel(st)  # the exact point-set score is the state's
-    qtbot.addWidget(score)
+    score = keep(ScoreFieldPanel(st))  # the exact point-set score is the state's
     score.redraw()
     pts = torch.as_tensor(score.arrow_points, dtype=torch.float32)
     ref = st.exact_score_fn()(pts, torch.full((len(pts),), score.t_eval)).numpy()
@@ -156,10 +172,9 @@ def test_forward_histogram_and_point_set_targets(qtbot, tmp_path):
     assert np.isfinite(p.density.data).all()
 
 
-def test_forward_empty_target_and_screenshot(qtbot, tmp_path):
+def test_forward_empty_target_and_screenshot(qtbot, tmp_path, keep):
     st = make_state()
-    p = ForwardPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ForwardPanel(st))
     p.resize(600, 640)
     p.show()
     st.set_time(0.25)
@@ -175,11 +190,10 @@ def test_forward_empty_target_and_screenshot(qtbot, tmp_path):
 
 
 # ---- score field ----------------------------------------------------------------------------------------------
-def test_score_panel_exact_without_model(qtbot, tmp_path):
+def test_score_panel_exact_without_model(qtbot, tmp_path, keep):
     st = make_state()
     st.set_time(0.2)
-    p = ScoreFieldPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ScoreFieldPanel(st))
     p.resize(640, 640)
     p.show()
     p.redraw()
@@ -193,20 +207,18 @@ def test_score_panel_exact_without_model(qtbot, tmp_path):
     assert non_blank(p, tmp_path / "score_exact.png")
 
 
-def test_score_panel_message_without_model_or_exact(qtbot):
+def test_score_panel_message_without_model_or_exact(qtbot, keep):
     st = make_state(target=ring_target())
-    p = ScoreFieldPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ScoreFieldPanel(st))
     p.redraw()
     assert p.message.text == "Train to see the learned score"
     assert not p.show_exact.isEnabled()
 
 
-def test_score_panel_model_error_heatmap_and_toggles(qtbot, tmp_path):
+def test_score_panel_model_error_heatmap_and_toggles(qtbot, tmp_path, keep):
     st = make_state()
     st.set_time(0.1)
-    p = ScoreFieldPanel(st)
-    qtbot.addWidget(p)
+    p = keep(ScoreFieldPanel(st))
     p.resize(640, 640)
     p.show()
     n = p.redraws
@@ -253,10 +265,9 @@ def _wait_done(qtbot, p, timeout=90_000):
     p.redraw()
 
 
-def test_sampling_exact_score_both_sides(qtbot, tmp_path):
+def test_sampling_exact_score_both_sides(qtbot, tmp_path, keep):
     st = make_state()
-    p = SamplingPanel(st)
-    qtbot.addWidget(p)
+    p = keep(SamplingPanel(st))
     p.resize(1000, 560)
     p.show()
     assert p.use_exact.isEnabled()
@@ -296,10 +307,9 @@ def test_sampling_exact_score_both_sides(qtbot, tmp_path):
     p.shutdown()
 
 
-def test_sampling_needs_a_model_and_autoruns_when_one_appears(qtbot):
+def test_sampling_needs_a_model_and_autoruns_when_one_appears(qtbot, keep):
     st = make_state(n_particles=1000, sample_steps=40)
-    p = SamplingPanel(st)
-    qtbot.addWidget(p)
+    p = keep(SamplingPanel(st))
     assert not p.resample()
     assert "No model" in p.status.text()
     st.set_model(ExactStandIn(st.exact_score_fn()))  # a data-space-only model: the panel wraps it
@@ -327,7 +337,7 @@ def test_sampling_needs_a_model_and_autoruns_when_one_appears(qtbot):
     assert not p.running
 
 
-def test_sampling_nan_samples_are_reported(qtbot):
+def test_sampling_nan_samples_are_reported(qtbot, keep):
     st = make_state(n_particles=600, sample_steps=20)
 
     class NaNModel:
@@ -336,8 +346,7 @@ def test_sampling_nan_samples_are_reported(qtbot):
             out[::3] = float("nan")
             return out
 
-    p = SamplingPanel(st)
-    qtbot.addWidget(p)
+    p = keep(SamplingPanel(st))
     st.set_model(NaNModel())
     _wait_done(qtbot, p)
     for s in p.sides.values():
@@ -346,10 +355,9 @@ def test_sampling_nan_samples_are_reported(qtbot):
     p.shutdown()
 
 
-def test_sampling_shutdown_mid_run_stops_within_a_second(qtbot):
+def test_sampling_shutdown_mid_run_stops_within_a_second(qtbot, keep):
     st = make_state(n_particles=20000, sample_steps=2000)
-    p = SamplingPanel(st)
-    qtbot.addWidget(p)
+    p = keep(SamplingPanel(st))
     p.use_exact.setChecked(True)
     qtbot.waitUntil(lambda: p.sides["sde"].live is not None and p.sides["sde"].live.i > 0, timeout=30_000)
     threads = [s.thread for s in p.sides.values()]
@@ -368,11 +376,9 @@ def test_plot_item_helpers():
     assert xy.shape == (16, 2) and np.isnan(xy[3::4]).all() and not np.isnan(np.delete(xy, slice(3, None, 4), 0)).any()
 
 
-def test_panels_handle_an_empty_target(qtbot):
+def test_panels_handle_an_empty_target(qtbot, keep):
     st = make_state()
-    score, sampling = ScoreFieldPanel(st), SamplingPanel(st)
-    qtbot.addWidget(score)
-    qtbot.addWidget(sampling)
+    score, sampling = keep(ScoreFieldPanel(st)), keep(SamplingPanel(st))
     st.target = Target("empty", lambda n, rng: np.zeros((0, 2)))
     st.target_samples = np.zeros((0, 2), np.float32)
     st.targetChanged.emit()
@@ -383,15 +389,13 @@ def test_panels_handle_an_empty_target(qtbot):
     sampling.shutdown()
 
 
-def test_real_score_model_drives_score_and_sampling_panels(qtbot):
+def test_real_score_model_drives_score_and_sampling_panels(qtbot, keep):
     from playground.core.trainer import TrainConfig, Trainer
 
     st = make_state(n_particles=500, sample_steps=30, n_trajectories=8)
     tr = Trainer(TrainConfig(steps=100, hidden=32, depth=2, device="cpu", threads=1), data=st.target_samples)
     tr.run()
-    score, sampling = ScoreFieldPanel(st), SamplingPanel(st)
-    qtbot.addWidget(score)
-    qtbot.addWidget(sampling)
+    score, sampling = keep(ScoreFieldPanel(st)), keep(SamplingPanel(st))
     st.set_time(0.3)
     st.set_model(tr.snapshot())
     assert sampling.running and sampling.score_source == "learned score"
@@ -410,10 +414,9 @@ def test_real_score_model_drives_score_and_sampling_panels(qtbot):
     sampling.shutdown()
 
 
-def test_sampler_error_is_shown_on_its_side(qtbot):
+def test_sampler_error_is_shown_on_its_side(qtbot, keep):
     st = make_state(sde="subvp", sde_sampler="ancestral", ode_sampler="ode_euler", n_particles=500, sample_steps=20)
-    p = SamplingPanel(st)
-    qtbot.addWidget(p)
+    p = keep(SamplingPanel(st))
     p.use_exact.setChecked(True)
     _wait_done(qtbot, p)
     sde, ode = p.sides["sde"], p.sides["ode"]

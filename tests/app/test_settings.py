@@ -12,7 +12,11 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
 from playground.app.equations import equations_html  # noqa: E402
 from playground.app.main_window import MainWindow, load_settings  # noqa: E402
-from playground.app.settings_panel import PARTICLE_COUNTS, SettingsPanel, available_devices  # noqa: E402
+from playground.app.settings_panel import (  # noqa: E402
+    PARTICLE_COUNTS,
+    SettingsPanel,
+    available_devices,
+)
 from playground.app.state import AppState, Settings  # noqa: E402
 from playground.data.presets import make_preset  # noqa: E402
 

@@ -243,3 +243,23 @@ def test_training_panel_curves_bins_preview_and_negative_losses(qtbot):
     assert np.allclose(s.extend_to(np.array([1.0, 1.0, 3.0])), [1.0, 1.0, 1.875 / 0.875])
     st, v = decimate(np.arange(10), np.arange(10.0), 3)
     assert st[-1] == 9 and len(v) <= 5
+
+
+def test_the_reset_question_names_the_change(window, qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    c = window.controller
+    c.play(max_steps=3)
+    wait_stopped(qtbot, c)
+    seen = {}
+
+    def answer():
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen["text"] = box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    QTimer.singleShot(200, answer)
+    assert not window.request_settings({"sde": "ve"})  # the real dialog, answered Cancel
+    assert "SDE → ve" in seen["text"] and "invalid" in seen["text"]
+    assert window.state.settings.sde == "vp" and c.has_progress

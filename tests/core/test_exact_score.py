@@ -7,7 +7,7 @@ import torch
 
 from playground.core.exact_score import EmpiricalScore, GaussianMixture
 from playground.core.samplers import em
-from playground.core.sde import SubVPSDE, VESDE, VPSDE
+from playground.core.sde import VESDE, VPSDE, SubVPSDE
 
 GMM = GaussianMixture(
     [0.5, 0.3, 0.2],
@@ -73,7 +73,7 @@ def test_empirical_score_matches_autograd(name):
     cloud = EmpiricalScore(_points(40, seed=5, scale=1.5))
     x = _points(30, seed=6, scale=2.0)
     for t in (0.02, 0.3, 1.0):
-        score, _ = _autograd_score_and_laplacian(lambda y: cloud.log_prob(y, t, sde), x)
+        score, _ = _autograd_score_and_laplacian(lambda y, t=t: cloud.log_prob(y, t, sde), x)
         torch.testing.assert_close(cloud.score(x, t, sde), score, rtol=1e-8, atol=1e-9)
 
 

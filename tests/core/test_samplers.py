@@ -1,12 +1,14 @@
 """Every sampler driven by an exact score reaches the iid SWD floor; NFE, callbacks and trajectories are exact."""
 
+import itertools
+
 import pytest
 import torch
 
 from playground.core.exact_score import GaussianMixture
 from playground.core.metrics import swd_report
 from playground.core.samplers import SAMPLERS, StepInfo, karras_sigmas, sample
-from playground.core.sde import SubVPSDE, VESDE, VPSDE
+from playground.core.sde import VESDE, VPSDE, SubVPSDE
 
 GAUSSIAN = GaussianMixture([1.0], [[0.5, -1.0]], [[[0.6, 0.3], [0.3, 0.4]]])
 GMM3 = GaussianMixture(
@@ -211,7 +213,7 @@ def test_edm_sigma_grid_follows_karras_and_the_sde_range():
     """sigma_i = (s_max^(1/7) + i/(N-1) (s_min^(1/7) - s_max^(1/7)))^7; VP clips sigma_min to sigma_edm(eps) = 0.01."""
     sigmas = karras_sigmas(18, 0.002, 80.0)
     assert sigmas[0] == pytest.approx(80.0) and sigmas[-1] == pytest.approx(0.002)
-    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+    assert all(a > b for a, b in itertools.pairwise(sigmas))
     sde = SDES["vp"]
     score, calls = _counted(lambda x, t: -x)
     SAMPLERS["edm_heun"](score, sde, torch.zeros(2, 2), steps=18)
@@ -222,7 +224,7 @@ def test_edm_sigma_grid_follows_karras_and_the_sde_range():
 
 
 def test_invalid_requests_raise_clear_errors():
-    score = lambda x, t: -x  # noqa: E731
+    score = lambda x, t: -x
     x_T = torch.zeros(4, 2)
     with pytest.raises(ValueError, match="VP and VE"):
         SAMPLERS["ancestral"](score, SDES["subvp"], x_T, steps=3)

@@ -8,7 +8,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from playground.core.samplers import ode_heun, ode_rk45
-from playground.core.sde import SubVPSDE, VESDE, VPSDE, make_sde, sde_from_config, suggest_sigma_max
+from playground.core.sde import VESDE, VPSDE, SubVPSDE, make_sde, sde_from_config, suggest_sigma_max
 
 SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0)}
 TIMES = torch.tensor([1e-5, 1e-3, 0.05, 0.3, 0.7, 1.0], dtype=torch.float64)
@@ -37,8 +37,8 @@ def test_marginal_coefficients_match_closed_form(name):
 def test_marginal_solves_the_moment_odes(name):
     """d alpha/dt = -beta alpha / 2 (VP, sub-VP) or 0 (VE); d var/dt = 2 a(t) var + g^2 with a = f / x (Sarkka & Solin 2019, Eq. 5.51)."""
     sde = SDES[name]
-    drift_rate = lambda t: float(sde.drift(torch.ones(1, 1, dtype=torch.float64), torch.tensor([t], dtype=torch.float64)))  # noqa: E731
-    g2 = lambda t: float(sde.diffusion(torch.tensor(t, dtype=torch.float64))) ** 2  # noqa: E731
+    drift_rate = lambda t: float(sde.drift(torch.ones(1, 1, dtype=torch.float64), torch.tensor([t], dtype=torch.float64)))
+    g2 = lambda t: float(sde.diffusion(torch.tensor(t, dtype=torch.float64))) ** 2
     var0 = 0.01**2 if name == "ve" else 0.0  # VE's marginal std is sigma_min at t = 0 (score_sde's convention)
     sol = solve_ivp(
         lambda t, y: [drift_rate(t) * y[0], 2 * drift_rate(t) * y[1] + g2(t)],
@@ -127,7 +127,7 @@ def test_t_of_sigma_edm_inverts_sigma_edm(name):
 def test_reverse_drift_formula(name, probability_flow):
     """Reverse SDE: f - g^2 s with diffusion g (Anderson 1982); PF-ODE: f - g^2 s / 2 with no diffusion (Song et al. Eq. 13)."""
     sde = SDES[name]
-    score = lambda x, t: torch.sin(x) * t[:, None] - x  # noqa: E731
+    score = lambda x, t: torch.sin(x) * t[:, None] - x
     x = torch.randn(6, 2, dtype=torch.float64)
     t = torch.rand(6, dtype=torch.float64)
     drift, diffusion = sde.reverse(score, probability_flow).sde(x, t)
