@@ -27,7 +27,8 @@ ODE_SAMPLERS: dict[str, str] = {"ode_euler": "Euler", "ode_heun": "Heun", "ode_r
 MODEL_KEYS: frozenset[str] = frozenset(
     {"sde", "beta_min", "beta_max", "sigma_min", "sigma_max", "output", "hidden", "depth", "objective", "weighting"}
 )
-# Settings the trainer reads when it is built (applied at the next reset, or at once when nothing is trained yet).
+# Settings the trainer reads: lr and batch apply to a running trainer at once, seed and device when training is reset
+# (or at once while nothing is trained yet). Samplers, particle counts and steps / seconds always apply at once.
 TRAINER_KEYS: frozenset[str] = frozenset({"lr", "batch", "seed", "device"})
 
 

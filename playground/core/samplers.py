@@ -459,7 +459,8 @@ def annealed_langevin(
     with `levels` geometric sigmas from sigma_max (default sigma_edm(T)) to sigma_min (default sigma_edm(sampling_eps)),
     clipped to that range. `steps` is the total, split as evenly as possible over the levels. x_T is read as prior
     noise: y_0 = sigma_max x_T / prior_std. NCSN's L = 10, eps = 2e-5 were tuned for sigmas 1 -> 0.01; over an SDE's
-    whole range (VP: 152 -> 0.01) 30 levels with eps = 5e-5 (a_i = sigma_i^2 / 2) reach the SWD floor on 2D targets.
+    whole range (VP: 152 -> 0.01) 30 levels with eps = 5e-5 (a_i = sigma_i^2 / 2 at sigma_L = 0.01) reach the SWD
+    floor on 2D targets.
     """
     if levels < 1 or steps < levels or eps <= 0:
         raise ValueError(f"annealed_langevin needs levels >= 1, steps >= levels, eps > 0; got {levels}, {steps}, {eps}")
