@@ -45,5 +45,8 @@ def main(argv: list[str]) -> int:
             f"{report.swd_ratio:>6.2f} {seconds:>8.1f}"
         )
     if "langevin" in args.samplers:
-        print("langevin is plain Langevin dynamics at fixed t: it keeps the mode each point starts near (wrong weights).")
+        print(
+            "langevin is plain Langevin dynamics at fixed t: every point stays in the mode it first falls into. Here the"
+            "\nsymmetric prior happens to feed 8gaussians' equal weights; with unequal weights it gets them wrong."
+        )
     return 0

@@ -63,6 +63,9 @@ class ScoreMLP(nn.Module):
         freq_min: float = 0.25,
         freq_max: float = 8.0,
         activation: str = "silu",
+        x_freqs: int = 0,
+        x_freq_min: float = 0.25,
+        x_freq_max: float = 4.0,
     ):
         super().__init__()
         if time_embedding not in TIME_EMBEDDINGS:
@@ -81,11 +84,16 @@ class ScoreMLP(nn.Module):
             "freq_min": float(freq_min),
             "freq_max": float(freq_max),
             "activation": activation,
+            "x_freqs": int(x_freqs),
+            "x_freq_min": float(x_freq_min),
+            "x_freq_max": float(x_freq_max),
         }
         self.dim = dim
         self.embed = FourierEmbedding(n_freqs, freq_min, freq_max) if time_embedding == "fourier" else LinearEmbedding()
         act = ACTIVATIONS[activation]
-        layers: list[nn.Module] = [nn.Linear(dim + self.embed.out_dim, hidden), act()]
+        self.x_embed = FourierEmbedding(x_freqs, x_freq_min, x_freq_max) if x_freqs > 0 else None
+        x_dim = dim * (2 * x_freqs + 1) if x_freqs > 0 else dim
+        layers: list[nn.Module] = [nn.Linear(x_dim + self.embed.out_dim, hidden), act()]
         for _ in range(depth - 1):
             layers += [nn.Linear(hidden, hidden), act()]
         out = nn.Linear(hidden, dim)
@@ -101,12 +109,20 @@ class ScoreMLP(nn.Module):
         c = torch.as_tensor(c_noise, dtype=h.dtype, device=h.device)
         if c.ndim == 0:
             c = c.expand(shape[0])
+        if self.x_embed is not None:  # Fourier features of each coordinate (input-space spectral bias)
+            h = _coord_features(h, self.x_embed.freqs)
         h = torch.cat([h, self.embed(c)], dim=1)
         return self.body(h).reshape(shape)
 
     def config(self) -> dict:
         """Arguments that rebuild this network with `network_from_config`."""
         return dict(self.arch)
+
+
+def _coord_features(h: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """[x, sin(2 pi f_k x_i), cos(2 pi f_k x_i)] for every coordinate i and frequency k: (N, D (2K + 1))."""
+    arg = (h[:, :, None] * freqs).reshape(h.shape[0], -1)
+    return torch.cat([h, torch.sin(arg), torch.cos(arg)], dim=1)
 
 
 NETWORKS = {"ScoreMLP": ScoreMLP}

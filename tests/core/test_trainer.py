@@ -246,3 +246,19 @@ def test_devices_and_threads():
         assert tr.threads == 1 == torch.get_num_threads()
     finally:
         torch.set_num_threads(old)
+
+
+def test_deferred_checks_as_on_gpus():
+    """The GPU path (checks every k steps, no per-step sync), exercised on the CPU."""
+    tr = Trainer(_tiny(steps=40), gaussian(2000, 0))
+    tr.check_every = 5
+    ref = Trainer(_tiny(steps=40), gaussian(2000, 0))
+    tr.run()
+    ref.run()
+    assert tr.history.step == list(range(1, 41)) and np.allclose(tr.history.loss, ref.history.loss, rtol=1e-5)
+    bad = Trainer(_tiny(lr=1e6, lr_schedule="constant", warmup=0, steps=300), gaussian(2000, 0))
+    bad.check_every = 7
+    with pytest.raises(TrainingDiverged):
+        bad.run()
+    assert bad.step_count == bad._good["step"] and torch.equal(bad.flat, bad._good["flat"])
+    assert bool(torch.isfinite(bad.flat).all()) and len(bad.history.loss) == bad.step_count
