@@ -2,6 +2,8 @@
 
 Docks (rearrangeable, toggled in View): Target, Forward diffusion, Score field, Sampling (SDE | ODE), Training,
 Settings. The time bar (bottom toolbar) drives `state.set_time`; training runs in `TrainingController`'s worker.
+The document (a .dpw workspace: current file, unsaved changes, recent files, autosave, crash recovery) is
+`WorkspaceController` (`window.workspace`); File > Export opens `ExportDialog`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QStyle,
@@ -41,6 +44,7 @@ from playground.app.state import MODEL_KEYS, TRAINER_KEYS, AppState, Settings
 from playground.app.time_bar import TimeBar
 from playground.app.training_panel import TrainingPanel
 from playground.app.training_worker import TrainingController
+from playground.app.workspace_controller import AUTOSAVE_INTERVAL_MS, WorkspaceController
 
 ORGANIZATION = "DiffusionPlayground"
 APPLICATION = "Diffusion Playground"
@@ -123,7 +127,9 @@ def system_is_dark() -> bool:
 
 
 class MainWindow(QMainWindow):
-    """The Diffusion Playground window. `store`: the QSettings to restore from and save to (tests pass their own)."""
+    """The Diffusion Playground window. `store`: the QSettings to restore from and save to (tests pass their own).
+    autosave_dir: where unsaved work is autosaved (default: `default_autosave_dir(store)`); an autosave left by a
+    crashed session there is offered for recovery once the window is up."""
 
     def __init__(
         self,
@@ -131,6 +137,8 @@ class MainWindow(QMainWindow):
         store: QSettings | None = None,
         restore: bool = True,
         parent: QWidget | None = None,
+        autosave_dir=None,
+        autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS,
     ):
         super().__init__(parent)
         self.store = store if store is not None else default_store()
@@ -146,9 +154,11 @@ class MainWindow(QMainWindow):
         self._last_dock = "sampling"
         self._closing = False
         self._shown_once = False
+        self._close_accepted = False
+        self._export_dialog = None
         self.theme = "system"
 
-        self.setWindowTitle("Diffusion Playground")
+        self.setWindowTitle("Untitled[*] — Diffusion Playground")
         self.setDockNestingEnabled(True)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
@@ -183,6 +193,22 @@ class MainWindow(QMainWindow):
             self.restore_ui()
         self._apply_theme()
         self._update_status()
+        self.workspace = WorkspaceController(self, self.store, autosave_dir, autosave_interval_ms)
+        self.workspace.dirtyChanged.connect(self.setWindowModified)
+        self.workspace.pathChanged.connect(self._update_title)
+        self.workspace.recentChanged.connect(lambda: self.workspace.fill_recent_menu(self.recent_menu))
+        self.workspace.fill_recent_menu(self.recent_menu)
+        self._update_title()
+        if self.workspace.recoverable is not None:
+            QTimer.singleShot(0, self._offer_recovery)
+
+    def _offer_recovery(self) -> None:
+        if not self._closing and self.workspace.recoverable is not None:
+            self.workspace.offer_recovery()
+
+    def _update_title(self, *_args) -> None:
+        self.setWindowTitle(f"{self.workspace.display_name()}[*] — Diffusion Playground")
+        self.setWindowModified(self.workspace.dirty)
 
     # ---- construction ----------------------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -204,16 +230,22 @@ class MainWindow(QMainWindow):
 
         self.act_new = act("&New", self.new_session, QKeySequence.StandardKey.New,
                            "Start over: the default target (two moons) and an untrained model.")
-        self.act_open = act("&Open model…", self.open_model_dialog, QKeySequence.StandardKey.Open,
-                            "Load a trained model (.safetensors) and show it in every panel.")
-        self.act_save = act("&Save model", self.save_model, QKeySequence.StandardKey.Save,
-                            "Save the trained model (.safetensors; with the optimiser state, so training resumes).")
-        self.act_save_as = act("Save model &as…", self.save_model_as, QKeySequence.StandardKey.SaveAs,
-                               "Save the trained model under a new name.")
+        self.act_open = act("&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
+                            "Open a workspace (.dpw: target, settings, model and training history) or a trained "
+                            "model (.safetensors).")
+        self.act_save = act("&Save", self.save_workspace, QKeySequence.StandardKey.Save,
+                            "Save the whole session as a workspace (.dpw): target, settings, time, the trained "
+                            "model with its optimiser state, and the loss history.")
+        self.act_save_as = act("Save &as…", self.save_workspace_as, QKeySequence.StandardKey.SaveAs,
+                               "Save the workspace under a new name.")
+        self.act_save_model = act("Save &model as…", self.save_model_as, None,
+                                  "Save only the trained model (.safetensors; with the optimiser state, so training "
+                                  "resumes), loadable by playground.load_model.")
         self.act_import = act("&Import target…", self.import_target_dialog, "Ctrl+I",
                               "Load a target: an image (PNG/JPG as a density), points (CSV/NPY) or a GMM (JSON).")
         self.act_export = act("&Export…", self.export_dialog, "Ctrl+E",
-                              "Export samples of the current model (CSV or NPY) or the current panel as a PNG.")
+                              "Export samples and trajectories (CSV / NPY), a panel (PNG / SVG), an animation (GIF) "
+                              "or the model (ONNX / torch.export).")
         self.act_quit = act("&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window.")
 
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
@@ -351,7 +383,12 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.act_new, self.act_open, None, self.act_save, self.act_save_as, None, self.act_import,
+        m.addAction(self.act_new)
+        m.addAction(self.act_open)
+        self.recent_menu = QMenu("Open &recent", m)
+        self.recent_menu.setToolTipsVisible(True)
+        m.addMenu(self.recent_menu)
+        for a in (None, self.act_save, self.act_save_as, self.act_save_model, None, self.act_import,
                   self.act_export, None, self.act_quit):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Edit")
@@ -525,12 +562,48 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Training reset: a fresh random network.", 4000)
 
     # ---- file menu ---------------------------------------------------------------------------------------------
-    def new_session(self) -> None:
+    def new_session(self) -> bool:
+        """File > New (asks to save unsaved changes first); False when the user cancelled."""
+        if not self.confirm_discard("new"):
+            return False
+        self.time_bar.set_playing(False)
         self.controller.reset()
         self.model_path = None
         self.undo_stack.clear()
         self.state.set_target(default_target())
+        self.workspace.new_document()
         self.statusBar().showMessage("New session: two moons, untrained.", 4000)
+        return True
+
+    def confirm_discard(self, reason: str = "close") -> bool:
+        """True when unsaved changes may go (none, saved, or the user discards them)."""
+        return self.workspace.maybe_save(reason)
+
+    # workspaces (the document)
+    def open_dialog(self) -> None:
+        if not self.confirm_discard("open"):
+            return
+        from playground.app.workspace_controller import OPEN_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open", self._last_dir(), OPEN_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> bool:
+        """Open a workspace or a model file (a workspace replaces the whole state); bad files get a message."""
+        return self.workspace.open_path(path)
+
+    def open_workspace(self, path: str) -> bool:
+        return self.workspace.open_workspace(path)
+
+    def save_workspace(self) -> bool:
+        return self.workspace.save()
+
+    def save_workspace_as(self) -> bool:
+        return self.workspace.save_as()
+
+    def save_workspace_to(self, path: str) -> bool:
+        return self.workspace.save_to(path)
 
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(),
@@ -604,14 +677,17 @@ class MainWindow(QMainWindow):
         self.store.setValue("files/last_dir", str(Path(path).parent))
         return bool(self.panels["target"].import_file(path))
 
-    def export_dialog(self) -> None:
-        key = self._last_dock
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export", str(Path(self._last_dir()) / "samples.csv"),
-            f"Samples as CSV (*.csv);;Samples as NumPy (*.npy);;The {self.docks[key].windowTitle()} panel (*.png)",
-        )
-        if path:
-            self.export(path, panel=key)
+    def export_dialog(self):
+        """File > Export: samples, trajectories, pictures, animations and the model (`ExportDialog`)."""
+        from playground.app.export_dialog import ExportDialog
+
+        if self._export_dialog is None:
+            self._export_dialog = ExportDialog(self)
+        dlg = self._export_dialog
+        dlg.refresh(self._last_dock)
+        dlg.show()
+        dlg.raise_()
+        return dlg
 
     def export(self, path: str, panel: str | None = None) -> bool:
         """Export by suffix: .csv / .npy -> samples of the current model (the target's samples when untrained);
@@ -676,8 +752,10 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         from playground.data.spec import FILE_SUFFIXES
 
+        from playground.workspace import SUFFIX
+
         path = self._dropped_file(event)
-        if path and Path(path).suffix.lower() in FILE_SUFFIXES + (".safetensors",):
+        if path and Path(path).suffix.lower() in FILE_SUFFIXES + (".safetensors", SUFFIX):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -687,7 +765,12 @@ class MainWindow(QMainWindow):
         if not path:
             return
         event.acceptProposedAction()
-        if path.lower().endswith(".safetensors"):
+        from playground.workspace import looks_like_workspace
+
+        if looks_like_workspace(path):
+            if self.confirm_discard("open"):
+                self.open_workspace(path)
+        elif path.lower().endswith(".safetensors"):
             self.open_model(path)
         else:
             self.import_target(path)
@@ -818,8 +901,17 @@ class MainWindow(QMainWindow):
         return ok
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self._close_accepted:
+            if not self.confirm_discard("close"):
+                event.ignore()
+                return
+            self._close_accepted = True
+            self.workspace.close()  # a clean exit: this session's autosave is removed
         self.save_ui()
         self.shutdown()
+        if self._export_dialog is not None:
+            self._export_dialog.shutdown()
+            self._export_dialog.close()
         for sig, slot in ((QApplication.instance().focusChanged, self._on_focus),
                           (getattr(QGuiApplication.styleHints(), "colorSchemeChanged", None), self._on_scheme_changed)):
             try:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QRectF, Qt, QTimer
 
 Rect = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax) in data space
 
@@ -124,7 +124,12 @@ def plot_widget(title: str, x_label: str = "x₁", y_label: str = "x₂") -> pg.
 
 
 def set_view(plot: pg.PlotWidget | pg.PlotItem, rect: Rect) -> None:
+    """Show rect (no padding); nothing to do (no axis re-layout) when the plot already shows that rect."""
     pi = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
+    rect = tuple(float(v) for v in rect)
+    (x0, x1), (y0, y1) = pi.getViewBox().targetRange()
+    if (x0, x1, y0, y1) == rect:
+        return
     pi.setRange(xRange=(rect[0], rect[1]), yRange=(rect[2], rect[3]), padding=0)
 
 
@@ -371,27 +376,87 @@ class CentredMessage:
 
 
 class Coalescer:
-    """Runs fn at most every interval ms: request() marks dirty and starts a single-shot timer (never per event)."""
+    """Runs fn at most every interval ms, paced from the START of the previous run (not its end), so a redraw that
+    takes w ms still comes every `interval` ms (not every interval + w ms).
 
-    def __init__(self, fn, interval_ms: int = 33, parent=None):
+    request() marks dirty and arms a single-shot timer for what is left of the interval (0 ms when the interval has
+    passed: fn runs on the next event-loop turn, never inside the caller's signal handler). Many requests within
+    one interval make one run.
+
+    widget (optional): while that widget has been shown and is now hidden (a closed or tabbed-away dock, a closed
+    window), requests are only remembered; call `shown()` from its showEvent to catch up. A widget never shown
+    (tests, benches) always runs.
+    """
+
+    TOLERANCE_MS = 3  # a request this close to the interval runs now (timer jitter must not cost a whole frame)
+
+    def __init__(self, fn, interval_ms: int = 33, parent=None, widget=None):
         self.fn = fn
+        self.interval = int(interval_ms)
+        self.widget = widget
         self.timer = QTimer(parent)
         self.timer.setSingleShot(True)
         self.timer.setInterval(interval_ms)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._fire)
+        self.clock = QElapsedTimer()  # since the start of the last run (invalid: never ran)
+        self.pending = False  # a request deferred while the widget is hidden
+        self.runs = 0
+        self._seen = False  # the widget has been visible at some point
+
+    def _hidden(self) -> bool:
+        w = self.widget
+        if w is None:
+            return False
+        try:
+            visible = w.isVisible()
+        except RuntimeError:  # the C++ widget is gone
+            return True
+        if visible:
+            self._seen = True
+        return self._seen and not visible
 
     def request(self) -> None:
-        if not self.timer.isActive():
-            self.timer.start()
+        if self.timer.isActive():
+            return
+        if self._hidden():
+            self.pending = True
+            return
+        wait = 0
+        if self.clock.isValid():
+            wait = self.interval - int(self.clock.elapsed())
+            if wait <= self.TOLERANCE_MS:
+                wait = 0
+        self.timer.start(wait)
+
+    def shown(self) -> None:
+        """The widget became visible: run a request that waited while it was hidden."""
+        if self.pending:
+            self.pending = False
+            self.request()
 
     def flush(self) -> None:
         """Run now (tests, benchmarks) and drop a pending request."""
         self.timer.stop()
-        self.fn()
+        self.pending = False
+        self._run()
 
     def _fire(self) -> None:
+        if self._hidden():
+            self.pending = True
+            return
+        self._run()
+
+    def _run(self) -> None:
+        self.clock.start()
+        self.runs += 1
         self.fn()
+
+    @property
+    def active(self) -> bool:
+        """A run is scheduled (or deferred until the widget shows)."""
+        return self.timer.isActive() or self.pending
 
     def stop(self) -> None:
         self.timer.stop()
+        self.pending = False

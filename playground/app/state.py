@@ -5,7 +5,7 @@ Panels read it and listen to its signals; they never talk to each other directly
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from playground.core.normalization import Normalization
 from playground.core.sde import SDE, ScoreFn, make_sde, suggest_sigma_max
 from playground.data.target import Target
+from playground.settings import Settings  # noqa: F401 - re-exported (Qt-free home: playground.settings)
 
 # Choices offered by the settings panel (and usable by any panel). Names match the core / trainer.
 SDE_NAMES: dict[str, str] = {"vp": "VP", "subvp": "sub-VP", "ve": "VE"}
@@ -30,43 +31,6 @@ MODEL_KEYS: frozenset[str] = frozenset(
 # Settings the trainer reads: lr and batch apply to a running trainer at once, seed and device when training is reset
 # (or at once while nothing is trained yet). Samplers, particle counts and steps / seconds always apply at once.
 TRAINER_KEYS: frozenset[str] = frozenset({"lr", "batch", "seed", "device"})
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the user can set; saved in QSettings and workspaces. Names match TrainConfig where shared."""
-
-    sde: str = "vp"
-    beta_min: float = 0.1
-    beta_max: float = 20.0
-    sigma_min: float = 0.01
-    sigma_max: float | None = None  # None: suggested from the data
-    output: str = "eps"
-    objective: str = "dsm"
-    weighting: str = "song"
-    hidden: int = 128
-    depth: int = 3
-    lr: float = 2e-3
-    batch: int = 512
-    steps: int = 3000
-    seconds: float | None = None
-    seed: int = 0
-    device: str = "cpu"
-    sde_sampler: str = "em"  # em | pc | ancestral
-    ode_sampler: str = "ode_heun"  # ode_euler | ode_heun | ode_rk45
-    sample_steps: int = 200
-    n_particles: int = 4000
-    n_trajectories: int = 64
-    n_forward: int = 4000
-    target_samples: int = 20000
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Settings:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class AppState(QObject):
