@@ -259,9 +259,6 @@ def test_idx_files(folder, data, which, gz):
         assert ds.images.ndim == 4 and len(ds.images) > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "playground/data/idx.py: np.prod(dims, dtype=np.int64) wraps to 0 for dims (65536,)*4, so a 24-byte file passes "
-    "the size check and reshape raises a bare ValueError; fix: use math.prod(dims) (Python ints) for the count"))
 def test_idx_dimension_overflow(folder):
     from playground.data.idx import read_idx
 

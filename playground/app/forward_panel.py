@@ -101,7 +101,7 @@ class ForwardPanel(QWidget):
         self._grid_cache: tuple | None = None
         self._sde_cache = SdeCache()
         self.redraws = 0
-        self._redraw = Coalescer(self.redraw, 33, self)
+        self._redraw = Coalescer(self.redraw, 33, self, widget=self)
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._on_settings)
         state.timeChanged.connect(self._request)
@@ -129,6 +129,10 @@ class ForwardPanel(QWidget):
 
     def _request(self, *_) -> None:
         self._redraw.request()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._redraw.shown()  # a redraw requested while hidden (closed or tabbed-away dock) runs now
 
     def _rebuild(self) -> None:
         """New particles y0 (normalised) with their fixed noise, and the fixed view rectangle."""

@@ -691,22 +691,22 @@ class MainWindow(QMainWindow):
 
     def export(self, path: str, panel: str | None = None) -> bool:
         """Export by suffix: .csv / .npy -> samples of the current model (the target's samples when untrained);
-        .png -> a picture of `panel` (default: the panel used last)."""
+        .png / .svg -> a picture of `panel` (default: the panel used last). Atomic writes. (File > Export opens
+        `ExportDialog`, which offers more.)"""
+        from playground.app.export_dialog import save_widget_picture
+        from playground.core.sample_io import save_samples
+
         suffix = Path(path).suffix.lower()
         try:
-            if suffix == ".png":
+            if suffix in (".png", ".svg"):
                 key = panel or self._last_dock
-                if not self.docks[key].widget().grab().save(path):
-                    raise OSError("could not write the image")
+                save_widget_picture(self.docks[key].widget(), path)  # atomic
             elif suffix in (".csv", ".npy"):
                 x, what = self.export_samples()
-                if suffix == ".csv":
-                    np.savetxt(path, x, delimiter=",", header="x,y", comments="", fmt="%.6g")
-                else:
-                    np.save(path, x)
+                save_samples(path, x)  # atomic
                 self.statusBar().showMessage(f"Exported {len(x):,} {what} to {Path(path).name}", 5000)
             else:
-                raise ValueError("choose a file ending in .csv, .npy or .png")
+                raise ValueError("choose a file ending in .csv, .npy, .png or .svg")
         except Exception as exc:  # noqa: BLE001
             self.show_message("Cannot export", f"{Path(path).name}: {exc}", QMessageBox.Icon.Warning)
             return False

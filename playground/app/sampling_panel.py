@@ -23,6 +23,7 @@ from playground.app.plot_items import (
     plot_widget, prior_rect, sample_bounds, set_view, square_rect, union_rect,
 )
 from playground.app.sampling_worker import Frame, Outcome, SamplingJob, SamplingThread, fast_gmm_score_fn
+from playground.app.training_worker import keep_until_finished
 
 SAMPLER_NAMES = {
     "em": "Euler–Maruyama",
@@ -48,6 +49,19 @@ def ode_steps(name: str, sample_steps: int) -> int:
     return max(1, sample_steps)
 AUTO_INTERVAL_MS = 5000
 PLAY_SECONDS = 4.0
+
+
+def _cancel_threads(threads: list) -> None:
+    """Cancel worker threads and hand the running ones to the module-level keeper (they hold no reference to the
+    panel, so this is safe when the panel is already being destroyed)."""
+    for th in list(threads):
+        try:
+            th.cancel()
+            if th.isRunning():
+                keep_until_finished(th)
+        except RuntimeError:  # its C++ object is gone: it had finished
+            pass
+    threads.clear()
 
 
 class _Side:
@@ -156,11 +170,17 @@ class SamplingPanel(QWidget):
         self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
         self.score_source = ""
         self._old_threads: list[SamplingThread] = []
+        # every worker started and not known to have finished. The threads have NO Qt parent (a QThread deleted
+        # with its panel while running aborts the process); this list holds them, and if the panel is destroyed
+        # without shutdown() they are cancelled and kept alive by training_worker.keep_until_finished (waited for
+        # at exit). The slot gets the list, not the panel.
+        self._threads: list[SamplingThread] = []
+        self.destroyed.connect(lambda *_a, threads=self._threads: _cancel_threads(threads))
         self._sde_cache = SdeCache()
         self._model_dirty = False
         self._had_model = state.model is not None
         self.redraws = 0
-        self._redraw = Coalescer(self.redraw, 33, self)
+        self._redraw = Coalescer(self.redraw, 33, self, widget=self)
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(33)
         self._play_timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -276,10 +296,12 @@ class SamplingPanel(QWidget):
             s.message.hide()
             s.info.setText(f"{SAMPLER_NAMES.get(s.sampler, s.sampler)}: starting…")
             set_view(s.plot, self.view_rect)
-            th = SamplingThread(job, self)
+            th = SamplingThread(job)  # no parent: see self._threads
             th.frame.connect(self._on_frame)
             th.done.connect(self._on_done)
             s.thread = th
+            self._threads[:] = [t for t in self._threads if t.isRunning()]
+            self._threads.append(th)
             th.start()
         self.status.setText(f"Sampling {n:,} particles with the {label}, {steps} steps, seed {seed}…")
         self._sync_controls()
@@ -440,6 +462,10 @@ class SamplingPanel(QWidget):
     def _request(self, *_) -> None:
         self._redraw.request()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._redraw.shown()  # a redraw requested while hidden (closed or tabbed-away dock) runs now
+
     def redraw(self) -> None:
         self.redraws += 1
         t_play = self.playback_time()
@@ -495,9 +521,12 @@ class SamplingPanel(QWidget):
             text += f"\n{o.error}"
         return text
 
-    def shutdown(self) -> None:
-        """Stop timers and cancel running samplers (returns within about a second)."""
+    def shutdown(self, timeout_ms: int = 1000) -> None:
+        """Stop timers and cancel running samplers: waits at most `timeout_ms` in all; a sampler still finishing
+        (e.g. inside one score chunk) is kept alive on its own until it has (never destroyed while running)."""
         self._play_timer.stop()
         self._auto_timer.stop()
         self._redraw.stop()
-        self.cancel(wait=True, timeout_ms=1000)
+        self.cancel(wait=True, timeout_ms=timeout_ms)
+        _cancel_threads(self._threads)
+        self._old_threads = []

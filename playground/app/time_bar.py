@@ -23,11 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.app.plot_items import SdeCache
 from playground.app.state import AppState
 
 TICKS = 1000  # slider resolution: t = tick / TICKS * T
 SWEEP_SECONDS = 4.0  # a full sweep 0 -> T at speed 1x
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+FRAME_MS = 33  # one tick per panel frame: the panels redraw at most every 33 ms (plot_items.Coalescer)
 
 
 class TimeBar(QWidget):
@@ -40,8 +42,14 @@ class TimeBar(QWidget):
         self.state = state
         self.T = 1.0
         self._last_tick = 0.0
+        self._sde_cache = SdeCache()
+        self._coef_text = None
+        # frame-rate aware: one tick per panel frame (30 Hz), precise so ticks and the panels' 33 ms pacing do not
+        # beat; each tick advances t by the real time since the last one, so a late tick (busy event loop) costs
+        # smoothness, never speed, and ticks never pile up (a QTimer skips the ones it missed)
         self.timer = QTimer(self)
-        self.timer.setInterval(25)  # 40 Hz: faster than the panels redraw (they throttle themselves to ~30 Hz)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._advance)
 
         lay = QHBoxLayout(self)
@@ -168,11 +176,15 @@ class TimeBar(QWidget):
 
     def _update_coefficients(self) -> None:
         try:
-            sde = self.state.sde()
+            sde = self._sde_cache.get(self.state)  # state.sde() can cost a cdist (VE): not on every tick
             a, s = sde.marginal_coefficients(torch.tensor([max(self.state.t, 1e-5)], dtype=torch.float64))
             a, s = float(a[0]), float(s[0])
         except Exception:  # noqa: BLE001 - a read-out only; never break the bar
-            self.coef_label.setText("")
-            return
-        if math.isfinite(a) and math.isfinite(s):
-            self.coef_label.setText(f"\u03b1(t) = {a:.3f}   \u03c3(t) = {s:.3g}")
+            text = ""
+        else:
+            if not (math.isfinite(a) and math.isfinite(s)):
+                return
+            text = f"\u03b1(t) = {a:.3f}   \u03c3(t) = {s:.3g}"
+        if text != self._coef_text:
+            self._coef_text = text
+            self.coef_label.setText(text)

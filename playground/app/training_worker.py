@@ -1,4 +1,21 @@
-"""Training off the UI thread: one QThread runs the Qt-free `Trainer` in a loop and sends numpy snapshots back.
+"""Training off the UI thread AND off the UI's interpreter: the Qt-free `Trainer` steps in a worker PROCESS.
+
+Why a process: a trainer thread in the UI process needs the GIL after every torch op, and the UI thread holds it for
+most of each animation frame (pyqtgraph painting, numpy, Python glue): measured with `bench ui`, a training thread
+kept only ~35 % of its headless it/s while t animated. A spawned process (multiprocessing 'spawn', one torch thread)
+has its own GIL. It is started on the first Play and kept (idle) for later runs; a process that does not answer in
+time (closing the window) is terminated. PLAYGROUND_TRAIN_IN_PROCESS=0 (or TrainingController(in_process=False))
+trains in the reader thread instead, as before.
+
+Protocol. The controller's `_Loop` QThread (UI process) builds the trainer on first use (so `controller.trainer` is a
+real Trainer on the UI side: step / save / reset / snapshot work when paused), sends the worker process a 'run' job
+with the recipe and, when the process does not already hold the same state, the trainer's full state (weights, EMA,
+Adam, RNG, step, history), then relays the process's messages as Qt signals: progress (~emit_hz), EMA weights every
+`snapshot_interval` s (turned into a ScoreModel here), preview samples, and at the end the final state, which is
+loaded back into the UI-side trainer (so after a pause the local trainer is exactly where the process stopped).
+Pause sends 'pause': the process stops after its current step (or inside a preview) and answers within milliseconds.
+
+The rest of this docstring describes the thread (and the in-thread fallback):
 
 `TrainingController` (UI thread) owns the trainer and the thread; only one task runs at a time. The worker thread
 uses one torch thread, checks a stop flag after every optimiser step (so pausing or closing takes one step, a few
@@ -16,8 +33,10 @@ from __future__ import annotations
 
 import atexit
 import math
+import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -99,6 +118,323 @@ class _BinStats:
         return None if self.latest is None else self.latest.copy()
 
 
+# ---- trainer state transfer (both processes) ---------------------------------------------------------------------
+_LIVE_CONFIG = ("steps", "seconds", "lr", "batch")  # TrainConfig fields that apply to a running trainer
+
+
+def export_trainer_state(tr, history_from: int = 0) -> dict:
+    """Everything a Trainer needs to continue exactly (CPU tensors and plain lists: picklable)."""
+    if tr._pending:
+        tr._flush_pending(tr.lr_at(tr.step_count))
+
+    def cpu(v):
+        return v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v
+
+    with torch.no_grad(), tr._lock:
+        flat, ema = cpu(tr.flat), cpu(tr.ema_flat)
+    h = tr.history
+    good = None if tr._good is None else {k: ({n: cpu(x) for n, x in v.items()} if isinstance(v, dict) else cpu(v))
+                                         for k, v in tr._good.items()}
+    return {
+        "flat": flat, "ema": ema,
+        "opt": {k: cpu(torch.as_tensor(v)) for k, v in tr._opt_tensors().items()},
+        "group": {k: v for k, v in tr.optimizer.param_groups[0].items() if k != "params"},
+        "rng": tr.generator.get_state(),
+        "step": int(tr.step_count), "seconds": float(tr.train_seconds), "loss_ref": tr._loss_ref,
+        "history_from": int(history_from),
+        "hist": (list(h.step[history_from:]), list(h.loss[history_from:]), list(h.lr[history_from:]),
+                 list(h.seconds[history_from:])),
+        "bin_loss": None if h.bin_loss is None else np.array(h.bin_loss, copy=True),
+        "bin_sum": cpu(tr._bin_sum), "bin_cnt": cpu(tr._bin_cnt),
+        "good": good,
+        "config": {k: getattr(tr.config, k) for k in _LIVE_CONFIG},
+    }
+
+
+def import_trainer_state(tr, st: dict) -> None:
+    """Load export_trainer_state's dict into a Trainer built from the same recipe (history from st's offset on)."""
+    dev = tr.device
+
+    def to(v):
+        return v.to(dev).clone() if torch.is_tensor(v) else v
+
+    with torch.no_grad(), tr._lock:
+        tr.flat.copy_(st["flat"])
+        tr.ema_flat.copy_(st["ema"])
+    if st["opt"]:
+        tr.optimizer.state[tr.flat_param] = {k: to(v) for k, v in st["opt"].items()}
+    else:
+        tr.optimizer.state.pop(tr.flat_param, None)
+    tr.optimizer.param_groups[0].update(st["group"])
+    tr.generator.set_state(st["rng"])
+    tr.step_count, tr.train_seconds, tr._loss_ref = st["step"], st["seconds"], st["loss_ref"]
+    h, k = tr.history, st["history_from"]
+    for name, tail in zip(("step", "loss", "lr", "seconds"), st["hist"]):
+        setattr(h, name, list(getattr(h, name)[:k]) + list(tail))
+    if st["bin_loss"] is not None:
+        h.bin_loss = np.array(st["bin_loss"], copy=True)
+    tr._bin_sum.copy_(st["bin_sum"])
+    tr._bin_cnt.copy_(st["bin_cnt"])
+    if st["good"] is not None:
+        tr._good = {k: ({n: to(x) for n, x in v.items()} if isinstance(v, dict) else to(v)) for k, v in st["good"].items()}
+    tr._pending.clear()
+    tr.flat_grad.zero_()
+    for name, v in st["config"].items():
+        setattr(tr.config, name, v)
+
+
+def recipe_for(tr) -> tuple:
+    """((config, data, normalization), pool) that rebuild `tr`'s structure in another process: the same config
+    (VE: with its resolved sigma_max), normalisation and training pool."""
+    import copy
+
+    cfg = copy.deepcopy(tr.config)
+    if cfg.sde == "ve" and getattr(tr.sde, "sigma_max", None) is not None:
+        cfg.sigma_max = float(tr.sde.sigma_max)
+    pool = tr.pool.detach().to("cpu", torch.float32, copy=True)
+    data = tr.normalization.to_data(pool).numpy()
+    return (cfg, data, tr.normalization), pool
+
+
+# ---- the worker process ------------------------------------------------------------------------------------------
+_CHILD: dict = {}  # in the worker process: {'token': ..., 'trainer': Trainer}
+
+
+def _child_main(conn) -> None:
+    """Entry point of the worker process: run jobs until 'quit' or the pipe closes."""
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "quit":
+            return
+        if msg[0] == "run":
+            if _child_run(conn, msg[1]) == "quit":
+                return
+
+
+def _child_run(conn, job: dict) -> str:  # noqa: C901 - one loop, like _Loop.run
+    from playground.core.trainer import Trainer, TrainingDiverged
+
+    run_id = job["run_id"]
+    flags = {"stop": False, "quit": False}
+
+    def send(*m) -> None:
+        conn.send(m)
+
+    def poll() -> None:  # commands that arrived (non-blocking)
+        while conn.poll():
+            m = conn.recv()
+            if m[0] == "quit":
+                flags["stop"] = flags["quit"] = True
+            elif len(m) > 1 and m[1] != run_id:
+                continue
+            elif m[0] == "pause":
+                flags["stop"] = True
+            elif m[0] == "config":
+                for k, v in m[2].items():
+                    setattr(trainer.config, k, v)
+
+    trainer = None
+    try:
+        if _CHILD.get("token") != job["token"] or _CHILD.get("trainer") is None:
+            _CHILD.clear()
+            trainer = Trainer(*job["recipe"])
+            if job.get("pool") is not None:  # exactly the UI-side pool (the recipe's data are its de-normalised copy)
+                trainer.pool = job["pool"].to(trainer.device, torch.float32).contiguous()
+            _CHILD.update(token=job["token"], trainer=trainer)
+        trainer = _CHILD["trainer"]
+        if job["state"] is not None:
+            import_trainer_state(trainer, job["state"])
+        for k, v in job["config"].items():
+            setattr(trainer.config, k, v)
+    except Exception as exc:  # noqa: BLE001
+        _CHILD.clear()
+        send("ended", run_id, "error", f"Cannot start training: {exc}", None)
+        return ""
+    if job["preview_n"] > 0:
+        import playground.core.samplers  # noqa: F401 - imported here, not inside the first timed preview
+
+    class _Stop(Exception):
+        pass
+
+    def check(_info) -> None:
+        poll()
+        if flags["stop"]:
+            raise _Stop
+
+    hist0 = len(trainer.history.step)
+    first_step = trainer.step_count
+    t_start = time.perf_counter()
+    last_emit = last_snap = t_start
+    next_preview = t_start + job["first_preview_after"]
+    cpu0 = time.thread_time()
+    rate_t, rate_step, its = t_start, trainer.step_count, float(job["its"])
+    new_steps: list[int] = []
+    new_losses: list[float] = []
+    reason, message, lr = "paused", "", None
+    bins = None
+
+    def report(now: float) -> None:
+        nonlocal new_steps, new_losses, rate_t, rate_step, cpu0, its
+        c = time.thread_time()
+        if now - rate_t > 0.05 and trainer.step_count > rate_step:
+            inst = (trainer.step_count - rate_step) / (now - rate_t)
+            its = inst if its <= 0 else 0.7 * its + 0.3 * inst
+            rate_t, rate_step = now, trainer.step_count
+        send("progress", run_id, int(trainer.step_count), np.asarray(new_steps, np.int64),
+             np.asarray(new_losses, np.float64), bins, its, float(trainer.train_seconds), lr, c - cpu0)
+        cpu0 = c
+        new_steps, new_losses = [], []
+
+    max_steps, emit_every = job["max_steps"], job["emit_every"]
+    try:
+        while True:
+            poll()
+            if flags["stop"]:
+                break
+            cfg = trainer.config
+            if cfg.steps and trainer.step_count >= cfg.steps:
+                reason = "steps"
+                break
+            if cfg.seconds and trainer.train_seconds >= cfg.seconds:
+                reason = "seconds"
+                break
+            if max_steps is not None and trainer.step_count - first_step >= max_steps:
+                break
+            stats = trainer.step()
+            now = time.perf_counter()
+            lr = stats.lr
+            new_steps.append(int(stats.step))
+            new_losses.append(float(stats.loss))
+            b = getattr(stats, "bin_loss", None)
+            if b is not None:
+                bins = np.array(b, dtype=np.float64, copy=True).reshape(-1)
+            if now - last_emit >= emit_every:
+                report(now)
+                last_emit = now
+            if now - last_snap >= job["snapshot_interval"]:
+                with torch.no_grad(), trainer._lock:
+                    ema = trainer.ema_flat.detach().to("cpu", copy=True).numpy()
+                send("snapshot", run_id, int(trainer.step_count), ema)
+                last_snap = time.perf_counter()
+            if job["preview_n"] > 0 and now >= next_preview:
+                a = time.perf_counter()
+                try:
+                    x = trainer.snapshot().sample(job["preview_n"], sampler="em", steps=job["preview_steps"], seed=1,
+                                                  callback=check)
+                    send("preview", run_id, x)
+                except _Stop:
+                    pass
+                b2 = time.perf_counter()
+                next_preview = b2 + min(max(job["preview_interval"], 20.0 * (b2 - a)), 10.0)
+    except Exception as exc:  # noqa: BLE001
+        reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
+        message = str(exc) or type(exc).__name__
+        if reason == "error":
+            message = f"{type(exc).__name__}: {message}"
+        bins = None if trainer.history.bin_loss is None else np.array(trainer.history.bin_loss, np.float64)
+    report(time.perf_counter())
+    try:
+        state = export_trainer_state(trainer, history_from=hist0)
+    except Exception as exc:  # noqa: BLE001
+        state, reason, message = None, "error", f"{type(exc).__name__}: {exc}"
+        _CHILD.clear()
+    preview = None
+    if state is not None and reason in ("steps", "seconds") and job["preview_n"] > 0 and not flags["stop"]:
+        try:  # a natural end: show what was learned
+            preview = trainer.snapshot().sample(job["preview_n"], sampler="em", steps=job["preview_steps"], seed=1,
+                                                callback=check)
+        except Exception:  # noqa: BLE001
+            preview = None
+    send("ended", run_id, reason, message, state, preview)
+    return "quit" if flags["quit"] else ""
+
+
+class _Worker:
+    """One worker process and its pipe; remembers which trainer state it holds (token, step)."""
+
+    def __init__(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_child_main, args=(child,), daemon=True, name="playground-trainer")
+        self.proc.start()
+        child.close()
+        self.token = None
+        self.step = -1
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def kill(self) -> None:
+        try:
+            self.proc.terminate()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def quit(self, timeout: float = 1.0) -> None:
+        try:
+            self.conn.send(("quit",))
+        except Exception:  # noqa: BLE001
+            pass
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.kill()
+            self.proc.join(1.0)
+
+
+_IDLE: list[_Worker] = []
+_ALL: list[_Worker] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _acquire_worker() -> _Worker:
+    with _POOL_LOCK:
+        while _IDLE:
+            w = _IDLE.pop()
+            if w.alive():
+                return w
+        w = _Worker()
+        _ALL[:] = [x for x in _ALL if x.alive()]
+        _ALL.append(w)
+        return w
+
+
+def _release_worker(w: _Worker) -> None:
+    with _POOL_LOCK:
+        if w.alive() and w not in _IDLE:
+            _IDLE.append(w)
+
+
+def stop_worker_processes(timeout: float = 1.0) -> None:
+    """Quit every worker process (at exit)."""
+    with _POOL_LOCK:
+        workers = list(_ALL)
+        _ALL.clear()
+        _IDLE.clear()
+    for w in workers:
+        w.quit(timeout)
+
+
+atexit.register(stop_worker_processes)
+
+
+def _use_process_default() -> bool:
+    return os.environ.get("PLAYGROUND_TRAIN_IN_PROCESS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 class _Loop(QThread):
     """The worker thread: steps the trainer until told to stop or a limit is hit."""
 
@@ -113,8 +449,136 @@ class _Loop(QThread):
         self.recipe = recipe  # (TrainConfig, data) to build the trainer with, made on the UI thread
         self.max_steps: int | None = None  # stop ('paused') after this many steps of this run
         self.stop_event = threading.Event()
+        self.config_dirty = threading.Event()  # live settings (steps, seconds, lr, batch) changed: tell the process
+        self.worker: _Worker | None = None
+
+    def kill_worker(self) -> None:
+        """Terminate this run's worker process (closing: it did not stop in time); the thread then ends at once."""
+        self.stop_event.set()
+        w = self.worker
+        if w is not None:
+            w.kill()
 
     def run(self) -> None:
+        if self.ctl.in_process:
+            self._run_process()
+        else:
+            self._run_thread()
+
+    def _build_local(self):
+        """The UI-side trainer (built here, never on the UI thread); None when the run ended (already reported)."""
+        ctl = self.ctl
+        torch.set_num_threads(ctl.threads)
+        if self.recipe is not None:
+            try:
+                trainer = ctl.build_trainer(*self.recipe)
+            except Exception as exc:  # noqa: BLE001
+                self.ended.emit(self, "error", f"Cannot start training: {exc}")
+                return None
+            if self.stop_event.is_set():
+                self.ended.emit(self, "paused", "")
+                return None
+            ctl.trainer = trainer
+        return ctl.trainer
+
+    def _run_process(self) -> None:  # noqa: C901 - one relay loop
+        ctl = self.ctl
+        trainer = self._build_local()
+        if trainer is None:
+            return
+        if getattr(trainer, "_dp_token", None) is None:
+            trainer._dp_token = uuid.uuid4().hex
+        try:
+            w = self.worker = _acquire_worker()
+        except Exception as exc:  # noqa: BLE001 - no process: train in this thread instead
+            ctl.in_process = False
+            self.recipe = None
+            self._run_thread()
+            return
+        run_id = uuid.uuid4().hex
+        synced = w.token == trainer._dp_token and w.step == trainer.step_count
+        job = {
+            "run_id": run_id, "token": trainer._dp_token,
+            "recipe": None,
+            "state": None if synced else export_trainer_state(trainer),
+            "config": {k: getattr(trainer.config, k) for k in _LIVE_CONFIG},
+            "max_steps": self.max_steps, "emit_every": 1.0 / ctl.emit_hz, "snapshot_interval": ctl.snapshot_interval,
+            "preview_n": ctl.preview_n, "preview_steps": ctl.preview_steps, "preview_interval": ctl.preview_interval,
+            "first_preview_after": ctl.first_preview_after, "its": ctl.its,
+        }
+        if not synced:
+            job["recipe"], job["pool"] = recipe_for(trainer)
+        split = ctl.time_split
+        t_start = time.perf_counter()
+        reason, message, lr, clean = "error", "", None, False
+        hist0 = len(trainer.history.step)
+        try:
+            w.conn.send(("run", job))
+            paused = False
+            while True:
+                if self.stop_event.is_set() and not paused:
+                    w.conn.send(("pause", run_id))
+                    paused = True
+                if self.config_dirty.is_set():
+                    self.config_dirty.clear()
+                    w.conn.send(("config", run_id, {k: getattr(trainer.config, k) for k in _LIVE_CONFIG}))
+                if not w.conn.poll(0.02):
+                    if not w.alive():
+                        raise EOFError("the training process ended unexpectedly")
+                    continue
+                msg = w.conn.recv()
+                if len(msg) < 2 or msg[1] != run_id:
+                    continue
+                kind = msg[0]
+                if kind == "progress":
+                    _, _, step, steps, losses, bins, its, elapsed, lr, cpu = msg
+                    ctl.step, ctl.elapsed_before, ctl.its = int(step), float(elapsed), float(its)
+                    if bins is not None:
+                        ctl.bins.latest = bins
+                    split["cpu"] += cpu
+                    self.progress.emit(TrainProgress(step=ctl.step, steps=steps, losses=losses,
+                                                     bin_losses=ctl.bins.means(), its=ctl.its, elapsed=ctl.elapsed_before,
+                                                     lr=lr))
+                elif kind == "snapshot":
+                    with torch.no_grad(), trainer._lock:
+                        trainer.ema_flat.copy_(torch.from_numpy(msg[3]))
+                    self.snapshot.emit(trainer.snapshot())
+                elif kind == "preview":
+                    self.preview.emit(msg[2])
+                elif kind == "ended":
+                    _, _, reason, message, state, preview = msg
+                    if state is not None:
+                        state["history_from"] = hist0  # the process's history started as a copy of ours
+                        import_trainer_state(trainer, state)
+                        w.token, w.step, clean = trainer._dp_token, trainer.step_count, True
+                    else:
+                        w.token, w.step = None, -1
+                        clean = reason != "error" or w.alive()
+                    try:
+                        self.snapshot.emit(trainer.snapshot())
+                    except Exception:  # noqa: BLE001
+                        pass
+                    if preview is not None:
+                        self.preview.emit(preview)
+                    break
+        except Exception as exc:  # noqa: BLE001 - a dead or killed process
+            if self.stop_event.is_set():
+                reason, message = "paused", ""
+            else:
+                reason, message = "error", f"The training process stopped: {exc}"
+            w.kill()
+            clean = False
+        split["wall"] += time.perf_counter() - t_start
+        ctl.step = int(trainer.step_count)
+        ctl.elapsed_before = float(trainer.train_seconds)
+        if clean:
+            _release_worker(w)
+        else:
+            w.kill()
+        self.worker = None
+        self.ended.emit(self, reason, message)
+
+    def _run_thread(self) -> None:
         ctl = self.ctl
         torch.set_num_threads(ctl.threads)
         if self.recipe is not None:  # the first build takes seconds (torch warm-up): never on the UI thread
@@ -246,8 +710,11 @@ class TrainingController(QObject):
         preview_interval: float = 2.0,
         preview_n: int = 800,
         parent: QObject | None = None,
+        in_process: bool | None = None,
     ):
         super().__init__(parent)
+        # train in a worker process (default; PLAYGROUND_TRAIN_IN_PROCESS=0: in the reader thread, GIL shared)
+        self.in_process = _use_process_default() if in_process is None else bool(in_process)
         self.state = state
         self.threads = threads
         self.emit_hz = emit_hz
@@ -344,6 +811,8 @@ class TrainingController(QObject):
         t.config.seconds = s.seconds
         t.config.lr = s.lr
         t.config.batch = s.batch
+        if self._thread is not None:  # a run in the worker process: tell it
+            self._thread.config_dirty.set()
 
     def preview_samples(self, model, should_stop=None) -> np.ndarray | None:
         """A small sample of `model` (data space) for the training panel; runs on the worker thread and gives up
@@ -472,7 +941,11 @@ class TrainingController(QObject):
         if th is None:
             return True
         th.stop_event.set()
-        ok = th.wait(int(timeout * 1000))
+        t0 = time.perf_counter()
+        ok = th.wait(int(timeout * 800))
+        if not ok:  # e.g. the process is still building its trainer: end it (closing must not wait for it)
+            th.kill_worker()
+            ok = th.wait(max(1, int((timeout - (time.perf_counter() - t0)) * 1000)))
         self._detach(th)
         self._thread = None
         self.state.set_training(False)

@@ -254,6 +254,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             net = ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.x_freqs,
                            x_freq_max=cfg.x_freq_max)
+        self._template = copy.deepcopy(net).requires_grad_(False).eval()  # CPU shell for snapshots
         net.to(self.device)
         self.ema = copy.deepcopy(net).requires_grad_(False).eval()
         self.flat, self.flat_grad = flatten_parameters(net, with_grad=True)
@@ -506,11 +507,9 @@ class Trainer:
 
     def snapshot(self, weights: str = "ema") -> ScoreModel:
         """A ScoreModel with a copy of the EMA (or raw) weights on CPU in eval mode; safe while training goes on."""
-        from playground.core.networks import network_from_config
-
         with torch.no_grad(), self._lock:
             flat = (self.ema_flat if weights == "ema" else self.flat).detach().to("cpu", copy=True)
-        net = network_from_config(self.model.net.config())
+        net = copy.deepcopy(self._template)  # no RNG use, unlike building a new network
         torch.nn.utils.vector_to_parameters(flat, net.parameters())
         net.requires_grad_(False)
         m = ScoreModel(net, self.sde, self.config.output, self.normalization, self.config.sigma_data, self.training_info())

@@ -13,6 +13,7 @@ stream.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -69,7 +70,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header ({len(data)} bytes, the {ndim} dimension sizes need {header})")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_TYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize
     got = len(data) - header
     if got < expected:
         raise DataError(
@@ -79,7 +80,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(
             f"{path}: {got - expected} unexpected bytes after the IDX data (dimensions {dims} need {expected})"
         )
-    arr = np.frombuffer(data, dtype=dtype, count=int(np.prod(dims, dtype=np.int64)), offset=header).reshape(dims)
+    arr = np.frombuffer(data, dtype=dtype, count=math.prod(dims), offset=header).reshape(dims)
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
 

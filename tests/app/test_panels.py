@@ -66,25 +66,7 @@ class ExactStandIn:
         return self.fn(torch.as_tensor(x), torch.as_tensor(t))
 
 
-@pytest.fixture
-def keep(qtbot):
-    """Register a panel with qtbot AND hold a strong reference until teardown.
-
-    pytest-qt keeps only weak references: a shown widget whose test function has returned is garbage, and a garbage
-    collection during pytest-qt's post-test event processing would delete it in the middle of its own paint."""
-    held = []
-
-    def add(widget):
-        qtbot.addWidget(widget)
-        held.append(widget)
-        return widget
-
-    yield add
-    for w in held:
-        if hasattr(w, "shutdown"):
-            w.shutdown()
-        w.close()
-    held.clear()
+# `keep` (tests/app/conftest.py): registers a widget with qtbot, holds it strongly until teardown, stops its workers
 
 
 def non_blank(widget, path) -> bool:
@@ -401,7 +383,7 @@ def test_real_score_model_drives_score_and_sampling_panels(qtbot, keep):
     assert sampling.running and sampling.score_source == "learned score"
     score._redraw.flush()
     assert score.learned_field is not None and np.isfinite(score.learned_field).all()
-    assert score.heat_res == 48  # coarse while inputs change, refined once they settle
+    assert score.heat_res == 32  # coarse (the arrows' own grid) while inputs change, refined once they settle
     qtbot.waitUntil(lambda: score.heat_res == 96, timeout=3000)
     assert score.heat_res == 96 and np.isfinite(score.heat_values).all()
     _wait_done(qtbot, sampling)
@@ -424,3 +406,90 @@ def test_sampler_error_is_shown_on_its_side(qtbot, keep):
     assert "failed" in sde.message.text.lower() and "failed" in sde.info.text()
     assert ode.outcome.error is None and ode.outcome.nfe == 21
     p.shutdown()
+
+
+# ---- speed plumbing: frame pacing, hidden panels, the score cache, safe teardown -----------------------------------
+def test_coalescer_paces_from_the_start_of_the_last_run(qtbot):
+    from playground.app.plot_items import Coalescer
+
+    runs = []
+
+    def work():
+        runs.append(time.perf_counter())
+        time.sleep(0.02)  # a 20 ms redraw
+
+    c = Coalescer(work, 33)
+    c.request()
+    assert c.timer.isActive() and c.timer.interval() == 0  # never ran: next event-loop turn, not in the caller
+    qtbot.waitUntil(lambda: len(runs) == 1, timeout=2000)
+    c.request()  # 20+ ms after the start of the last run: wait only what is left of the 33 ms
+    assert c.timer.isActive() and c.timer.interval() <= 13
+    c.request()  # coalesced into the pending run
+    qtbot.waitUntil(lambda: len(runs) == 2, timeout=2000)
+    assert runs[1] - runs[0] < 0.033 + 0.025  # a start-to-start pacing (an end-to-start one takes >= 53 ms)
+    c.flush()
+    assert len(runs) == 3 and not c.active
+
+
+def test_hidden_panel_skips_redraws_until_shown(qtbot, keep):
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    st = make_state(n_forward=500)
+    host = keep(QWidget())
+    lay = QVBoxLayout(host)
+    p = ForwardPanel(st)
+    lay.addWidget(p)
+    host.resize(300, 300)
+    host.show()
+    qtbot.waitExposed(host)
+    st.set_time(0.3)
+    qtbot.waitUntil(lambda: "t = 0.300" in p.info.text(), timeout=2000)
+    p.hide()  # a closed dock
+    n = p.redraws
+    st.set_time(0.6)
+    qtbot.wait(120)
+    assert p.redraws == n and p._redraw.pending
+    p.show()
+    qtbot.waitUntil(lambda: p.redraws > n, timeout=2000)
+    assert "t = 0.600" in p.info.text()
+
+
+def test_score_panel_reuses_evaluations(qtbot, keep):
+    st = make_state()
+    st.set_model(ExactStandIn(st.exact_score_fn()))
+    st.set_time(0.4)
+    p = keep(ScoreFieldPanel(st))
+    p.redraw()
+    assert p.heat_res == 32  # while inputs change: the arrows' own grid, no extra evaluation
+    n = p.evaluations
+    p.redraw()  # same model, t and view: nothing evaluated again
+    assert p.evaluations == n
+    p.refine()
+    assert p.heat_res == 96 and p.evaluations == n + 1
+    p.redraw()  # the fine grid is cached now: shown at once
+    assert p.heat_res == 96 and p.evaluations == n + 1
+    st.set_time(0.5)
+    p.redraw()
+    assert p.evaluations == n + 2 and p.heat_res == 32
+    st.set_model(ExactStandIn(st.exact_score_fn()))  # a new model: the cache is dropped
+    p.redraw()
+    assert p.evaluations == n + 3
+
+
+def test_sampling_panel_deleted_while_sampling_does_not_abort(qtbot):
+    import gc
+
+    from playground.app.training_worker import wait_for_workers
+
+    st = make_state(n_particles=20000, sample_steps=2000)
+    p = SamplingPanel(st)
+    p.use_exact.setChecked(True)
+    qtbot.waitUntil(lambda: p.sides["sde"].live is not None, timeout=30_000)
+    threads = list(p._threads)
+    assert threads and all(th.isRunning() for th in threads) and all(th.parent() is None for th in threads)
+    p.deleteLater()  # no shutdown(): destroying the panel cancels its samplers, which outlive it until they finish
+    del p
+    qtbot.wait(50)
+    gc.collect()
+    assert wait_for_workers(10.0)
+    assert all(not th.isRunning() for th in threads)
