@@ -462,7 +462,7 @@ class SamplingPanel(QWidget):
     def _request(self, *_) -> None:
         self._redraw.request()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:  # Qt override
         super().showEvent(event)
         self._redraw.shown()  # a redraw requested while hidden (closed or tabbed-away dock) runs now
 

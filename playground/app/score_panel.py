@@ -133,7 +133,7 @@ class ScoreFieldPanel(QWidget):
     def _request(self, *_) -> None:
         self._redraw.request()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:  # Qt override
         super().showEvent(event)
         self._redraw.shown()
 
@@ -262,6 +262,9 @@ class ScoreFieldPanel(QWidget):
         """Redraw the heatmap at full resolution (HEAT_RES) from the last redraw's inputs."""
         self._refine.stop()
         if self._heat_ctx is None or self._redraw.active:
+            return
+        if self._redraw._hidden():  # a closed or tabbed-away dock: redraw (and refine) once it shows again
+            self._redraw.pending = True
             return
         try:
             self._draw_heat(*self._heat_ctx, res=HEAT_RES)

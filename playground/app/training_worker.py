@@ -32,6 +32,7 @@ thread (step once, save, reset) first stops the run.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import threading
@@ -207,6 +208,7 @@ def _child_main(conn) -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
+    import playground.core.trainer  # noqa: F401 - warm up while the UI side builds its trainer
     while True:
         try:
             msg = conn.recv()
@@ -214,12 +216,11 @@ def _child_main(conn) -> None:
             return
         if msg[0] == "quit":
             return
-        if msg[0] == "run":
-            if _child_run(conn, msg[1]) == "quit":
-                return
+        if msg[0] == "run" and _child_run(conn, msg[1]) == "quit":
+            return
 
 
-def _child_run(conn, job: dict) -> str:  # noqa: C901 - one loop, like _Loop.run
+def _child_run(conn, job: dict) -> str:  # one loop, like _Loop.run
     from playground.core.trainer import Trainer, TrainingDiverged
 
     run_id = job["run_id"]
@@ -375,20 +376,14 @@ class _Worker:
         return self.proc.is_alive()
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.proc.terminate()
-        except Exception:  # noqa: BLE001
-            pass
-        try:
+        with contextlib.suppress(Exception):
             self.conn.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def quit(self, timeout: float = 1.0) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.conn.send(("quit",))
-        except Exception:  # noqa: BLE001
-            pass
         self.proc.join(timeout)
         if self.proc.is_alive():
             self.kill()
@@ -460,10 +455,16 @@ class _Loop(QThread):
             w.kill()
 
     def run(self) -> None:
-        if self.ctl.in_process:
-            self._run_process()
-        else:
-            self._run_thread()
+        try:
+            if self.ctl.in_process:
+                self._run_process()
+            else:
+                self._run_thread()
+        except Exception as exc:  # noqa: BLE001 - a run must always report its end, or the UI stays 'running'
+            w, self.worker = self.worker, None
+            if w is not None:
+                w.kill()
+            self.ended.emit(self, "error", f"{type(exc).__name__}: {exc}")
 
     def _build_local(self):
         """The UI-side trainer (built here, never on the UI thread); None when the run ended (already reported)."""
@@ -481,20 +482,21 @@ class _Loop(QThread):
             ctl.trainer = trainer
         return ctl.trainer
 
-    def _run_process(self) -> None:  # noqa: C901 - one relay loop
+    def _run_process(self) -> None:  # one relay loop
         ctl = self.ctl
+        try:  # first: a new process imports torch while the UI-side trainer is built here
+            w = self.worker = _acquire_worker()
+        except Exception:  # noqa: BLE001 - no process: train in this thread instead
+            ctl.in_process = False
+            self._run_thread()
+            return
         trainer = self._build_local()
         if trainer is None:
+            self.worker = None
+            _release_worker(w)
             return
         if getattr(trainer, "_dp_token", None) is None:
             trainer._dp_token = uuid.uuid4().hex
-        try:
-            w = self.worker = _acquire_worker()
-        except Exception as exc:  # noqa: BLE001 - no process: train in this thread instead
-            ctl.in_process = False
-            self.recipe = None
-            self._run_thread()
-            return
         run_id = uuid.uuid4().hex
         synced = w.token == trainer._dp_token and w.step == trainer.step_count
         job = {
@@ -554,10 +556,8 @@ class _Loop(QThread):
                     else:
                         w.token, w.step = None, -1
                         clean = reason != "error" or w.alive()
-                    try:
+                    with contextlib.suppress(Exception):
                         self.snapshot.emit(trainer.snapshot())
-                    except Exception:  # noqa: BLE001
-                        pass
                     if preview is not None:
                         self.preview.emit(preview)
                     break

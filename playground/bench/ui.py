@@ -6,8 +6,9 @@ Offscreen, one 800 x 800 main window, the machine's cores (the target machine ha
    real SDE and ODE sampling run with a briefly trained model): the time bar animates t and the views' repaints are
    counted from their paint events ("live fps": what a user sees, each view throttles itself to about 30 Hz), and
    "capacity fps" = 1 / (the time to recompute and repaint one frame at a new t, forced synchronously).
-2. The same with training running in the app's worker: live fps, event-loop latency, and the trainer's it/s in the
-   app against headless it/s (the same TrainConfig, a Trainer stepped in a plain loop on the main thread, one torch
+2. The same with training running in the app's worker (a worker process by default, see
+   playground.app.training_worker; PLAYGROUND_TRAIN_IN_PROCESS=0 measures the in-thread worker): live fps, event-loop
+   latency, and the trainer's it/s in the app against headless it/s (the same TrainConfig, a Trainer stepped in a plain loop on the main thread, one torch
    thread, no UI work), measured in alternating rounds of the same run so that background load hits both alike;
    also the trainer's it/s while the window shows training without animating t.
 3. Event-loop latency: a 5 ms QTimer measures how late each of its ticks arrives (p50 / p99 in ms).
@@ -319,11 +320,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         f"               in the app, t still (live loss curve, model snapshots, score field) "
         f"{med(rows_train, 'its_static'):.0f} (ratio {statistics.median(static_ratios) if static_ratios else float('nan'):.2f}"
         f"), latency p99 {med(rows_train, 'lat_static_p99'):.1f} ms",
-        f"training steps per CPU second of its thread: headless {statistics.median(heads_cpu):.0f}, in the app "
+        f"training steps per CPU second of its thread (in the app: of the worker): headless {statistics.median(heads_cpu):.0f}, in the app "
         f"{med(rows_train, 'its_per_cpu'):.0f} (ratio {statistics.median(cpu_ratios) if cpu_ratios else float('nan'):.2f})",
         f"machine load average (1 min): {load0:.1f} at the start, {load1:.1f} at the end, on {os.cpu_count()} cores",
         f"config: {cfg.sde}, {cfg.output}, {cfg.objective}/{cfg.weighting}, MLP {cfg.hidden}x{cfg.depth}, "
-        f"batch {cfg.batch}, trainer threads 1, UI threads {ui_threads}",
+        f"batch {cfg.batch}, trainer threads 1, UI threads {ui_threads}, trainer in a "
+        f"{'worker process' if getattr(ctl, 'in_process', False) else 'thread of the UI process'}",
         "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms",
     ]
     print("\n".join(lines), flush=True)

@@ -17,6 +17,8 @@ import math
 import torch
 from torch import nn
 
+from playground.core.unet import UNet
+
 ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh}
 TIME_EMBEDDINGS = ("fourier", "linear")
 
@@ -125,7 +127,7 @@ def _coord_features(h: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
     return torch.cat([h, torch.sin(arg), torch.cos(arg)], dim=1)
 
 
-NETWORKS = {"ScoreMLP": ScoreMLP}
+NETWORKS = {"ScoreMLP": ScoreMLP, "UNet": UNet}
 
 
 def network_from_config(cfg: dict) -> nn.Module:

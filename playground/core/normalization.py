@@ -27,6 +27,11 @@ class Normalization:
         return cls(tuple([0.0] * dim), 1.0)
 
     @classmethod
+    def pixels(cls, dim: int) -> "Normalization":
+        """y = 2x - 1 for [0, 1] pixels (mean 0.5, scale 0.5; not fit): log_det_jacobian = D ln 2."""
+        return cls(tuple([0.5] * dim), 0.5)
+
+    @classmethod
     def fit(cls, x) -> "Normalization":
         """Mean per dimension and the RMS per-dimension standard deviation as the one scale."""
         a = np.asarray(x, dtype=np.float64).reshape(len(x), -1)

@@ -134,22 +134,23 @@ class Objective:
         return lam
 
     # ---- losses -------------------------------------------------------------------------------------------------
-    def __call__(self, model, y0: torch.Tensor, generator: torch.Generator | None = None):
-        return self.loss(model, y0, generator)
+    def __call__(self, model, y0: torch.Tensor, generator: torch.Generator | None = None, class_labels=None):
+        return self.loss(model, y0, generator, class_labels)
 
-    def loss(self, model, y0: torch.Tensor, generator: torch.Generator | None = None):
-        """(per-sample loss (N,), t (N,)) for a batch of normalised data y0 (N, ...)."""
+    def loss(self, model, y0: torch.Tensor, generator: torch.Generator | None = None, class_labels=None):
+        """(per-sample loss (N,), t (N,)) for a batch of normalised data y0 (N, ...); class_labels (N,) go to a
+        class-conditional network (None: unconditional)."""
         t = self.sample_t(len(y0), generator, y0.device, y0.dtype)
         if self.kind == "dsm":
-            return self.dsm(model, y0, t, generator), t
-        return self.ssm(model, y0, t, generator), t
+            return self.dsm(model, y0, t, generator, class_labels=class_labels), t
+        return self.ssm(model, y0, t, generator, class_labels=class_labels), t
 
-    def dsm(self, model, y0, t, generator=None, noise=None) -> torch.Tensor:
+    def dsm(self, model, y0, t, generator=None, noise=None, class_labels=None) -> torch.Tensor:
         alpha, std = self.sde.marginal_coefficients(t)
         if noise is None:
             noise = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
         y = torch.addcmul(bcast(alpha, y0) * y0, bcast(std, y0), noise)
-        eps_hat = model.eps_norm(y, t)
+        eps_hat = model.eps_norm(y, t) if class_labels is None else model.eps_norm(y, t, class_labels)
         per = (eps_hat - noise).square().reshape(len(y0), -1).mean(1)
         w = self.eps_weight(t, alpha, std)
         if w is not None:
@@ -158,11 +159,11 @@ class Objective:
             per = per * self._Z
         return per
 
-    def ssm(self, model, y0, t, generator=None) -> torch.Tensor:
+    def ssm(self, model, y0, t, generator=None, class_labels=None) -> torch.Tensor:
         alpha, std = self.sde.marginal_coefficients(t)
         noise = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
         y = (bcast(alpha, y0) * y0 + bcast(std, y0) * noise).detach().requires_grad_(True)
-        out, a, s = model.net_output(y, t)
+        out, a, s = model.net_output(y, t) if class_labels is None else model.net_output(y, t, class_labels)
         from playground.core.parameterization import to_score
 
         score = to_score(model.output, out, y, a, s)

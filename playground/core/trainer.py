@@ -46,6 +46,9 @@ from playground.core.networks import ScoreMLP
 from playground.core.normalization import Normalization
 from playground.core.objectives import Objective
 from playground.core.sde import make_sde, suggest_sigma_max
+from playground.core.unet import UNet, default_unet_config
+
+NETWORK_KINDS = ("mlp", "unet")
 
 
 class TrainingDiverged(RuntimeError):
@@ -90,6 +93,15 @@ class TrainConfig:
     pool: int = 65536  # points drawn when data is a callable
     time_bins: int = 10
     sigma_data: float = 1.0  # std of the normalised data
+    network: str = "mlp"  # mlp | unet (images, kept flat (N, C*H*W); normalised y = 2x - 1 unless given)
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W) for 'unet'; None: from (N, C, H, W) data
+    base_channels: int = 32  # unet options (default_unet_config's for the rest)
+    channel_mults: tuple[int, ...] | None = None  # None: default_unet_config's choice for the image size
+    num_res_blocks: int = 1
+    attention: bool = False
+    dropout: float = 0.0
+    num_classes: int = 0  # > 0: class-conditional 'unet' (the Trainer needs labels); 0 with labels: inferred
+    label_dropout: float = 0.0  # probability a label becomes the null class (classifier-free guidance: 0.1-0.2)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,6 +127,10 @@ class TrainConfig:
             (0 <= self.ema_decay < 1, f"ema_decay must lie in [0, 1), got {self.ema_decay}"),
             (self.steps is None or self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
             (self.seconds is None or self.seconds >= 0, f"seconds must be >= 0, got {self.seconds}"),
+            (self.network in NETWORK_KINDS, f"network must be one of {NETWORK_KINDS}, got {self.network!r}"),
+            (self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}"),
+            (0 <= self.label_dropout < 1, f"label_dropout must lie in [0, 1), got {self.label_dropout}"),
+            (self.network == "unet" or self.num_classes == 0, "class labels need network 'unet'"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -198,6 +214,19 @@ def _make_pool(data, cfg: TrainConfig) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def _image_shape(image_shape, data, dim: int) -> tuple[int, int, int]:
+    """(C, H, W) for a UNet: the config's, else that of (N, C, H, W) array data; it must hold dim = C*H*W values."""
+    if image_shape is None:
+        shape = getattr(data, "shape", None)
+        if shape is None or len(shape) != 4:
+            raise ValueError("network 'unet' needs image_shape (C, H, W) in the config, or (N, C, H, W) data")
+        image_shape = shape[1:]
+    c, h, w = (int(v) for v in image_shape)
+    if h != w or c * h * w != dim:
+        raise ValueError(f"image_shape {(c, h, w)} must be square with C*H*W = {dim} (the data's dimension)")
+    return c, h, w
+
+
 def flatten_parameters(module: torch.nn.Module, with_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Re-seat every parameter of `module` as a view into one flat buffer (and, with_grad, its .grad as a view
     into one flat gradient buffer that autograd accumulates into). Returns (flat, flat_grad).
@@ -230,7 +259,8 @@ class Trainer:
     bin_every = 10
     explode_factor = 1e4
 
-    def __init__(self, config: TrainConfig | None = None, data=None, normalization: Normalization | None = None):
+    def __init__(self, config: TrainConfig | None = None, data=None, normalization: Normalization | None = None,
+                 labels=None, class_names: tuple[str, ...] | list[str] | None = None):
         cfg = copy.deepcopy(config) if config is not None else TrainConfig()
         cfg.validate()
         if data is None:
@@ -240,7 +270,11 @@ class Trainer:
         self.threads = configure_threads(cfg.threads, self.device)
 
         pool = _make_pool(data, cfg)
-        self.normalization = normalization or Normalization.fit(pool)
+        if cfg.network == "unet":
+            cfg.image_shape = _image_shape(cfg.image_shape, data, pool.shape[1])
+        self.labels = self._prepare_labels(labels, len(pool), class_names)
+        pixels = cfg.network == "unet" and normalization is None
+        self.normalization = normalization or (Normalization.pixels(pool.shape[1]) if pixels else Normalization.fit(pool))
         pool_t = self.normalization.to_norm(torch.as_tensor(pool))
         self.dim = pool.shape[1]
         if cfg.sde == "ve":
@@ -252,14 +286,14 @@ class Trainer:
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            net = ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.x_freqs,
-                           x_freq_max=cfg.x_freq_max)
+            net = self._build_network()
         self._template = copy.deepcopy(net).requires_grad_(False).eval()  # CPU shell for snapshots
         net.to(self.device)
         self.ema = copy.deepcopy(net).requires_grad_(False).eval()
         self.flat, self.flat_grad = flatten_parameters(net, with_grad=True)
         self.ema_flat, _ = flatten_parameters(self.ema, with_grad=False)
-        self.model = ScoreModel(net, self.sde, cfg.output, self.normalization, cfg.sigma_data, cfg.to_dict()).train()
+        self.model = ScoreModel(net, self.sde, cfg.output, self.normalization, cfg.sigma_data, cfg.to_dict(),
+                                self.class_names).train()
         self.flat_param = torch.nn.Parameter(self.flat)  # shares storage with the module's parameters
         self.flat_param.grad = self.flat_grad
         self.objective = Objective(self.sde, cfg.objective, cfg.weighting, sigma_data=cfg.sigma_data)
@@ -282,6 +316,55 @@ class Trainer:
         self.info: dict = {}  # extra JSON-able metadata for model files (e.g. the CLI's data spec)
 
     # ---- set-up helpers -----------------------------------------------------------------------------------------
+    def _build_network(self) -> torch.nn.Module:
+        """The config's network: ScoreMLP on (N, D), or a UNet on flat images (default_unet_config + overrides)."""
+        cfg = self.config
+        if cfg.network == "mlp":
+            return ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.x_freqs,
+                            x_freq_max=cfg.x_freq_max)
+        channels, height, _ = cfg.image_shape
+        overrides = {"base_channels": cfg.base_channels, "num_res_blocks": cfg.num_res_blocks,
+                     "attention": cfg.attention, "dropout": cfg.dropout}
+        if cfg.channel_mults is not None:
+            overrides["channel_mults"] = list(cfg.channel_mults)
+        return UNet.from_config(default_unet_config(height, channels, cfg.num_classes, **overrides))
+
+    def _prepare_labels(self, labels, n: int, class_names) -> torch.Tensor | None:
+        """Labels (n,) as int64 on the training device, setting config.num_classes and self.class_names."""
+        cfg = self.config
+        if labels is None:
+            if cfg.num_classes:
+                raise ValueError(f"num_classes = {cfg.num_classes} needs labels: Trainer(config, data, labels=...)")
+            self.class_names: tuple[str, ...] = ()
+            return None
+        if cfg.network != "unet":
+            raise ValueError("class labels need network 'unet' (the MLP is unconditional)")
+        arr = np.asarray(labels).reshape(-1)
+        if len(arr) != n:
+            raise ValueError(f"{len(arr)} labels for {n} training images")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
+        if not cfg.num_classes:
+            cfg.num_classes = len(class_names) if class_names else int(arr.max()) + 1
+        if arr.min() < 0 or arr.max() >= cfg.num_classes:
+            raise ValueError(f"labels must lie in [0, {cfg.num_classes}), found {arr.min()}..{arr.max()}")
+        names = tuple(str(c) for c in class_names) if class_names else tuple(str(i) for i in range(cfg.num_classes))
+        if len(names) != cfg.num_classes:
+            raise ValueError(f"{len(names)} class names for {cfg.num_classes} classes")
+        self.class_names = names
+        return torch.as_tensor(arr, dtype=torch.long).to(self.device)
+
+    def _batch_labels(self, idx: torch.Tensor) -> torch.Tensor | None:
+        """The labels of a batch, each replaced by the null class with probability config.label_dropout."""
+        if self.labels is None:
+            return None
+        y = self.labels[idx]
+        p = self.config.label_dropout
+        if p > 0:
+            drop = torch.rand(len(y), generator=self.generator, device=self.device) < p
+            y = torch.where(drop, torch.full_like(y, self.config.num_classes), y)
+        return y
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
         if self.device.type in ("cpu", "cuda"):
             try:
@@ -321,7 +404,7 @@ class Trainer:
         lr = self.lr_at(n)
         self.optimizer.param_groups[0]["lr"] = lr
         idx = torch.randint(0, len(self.pool), (cfg.batch,), generator=self.generator, device=self.device)
-        per, t = self.objective(self.model, self.pool[idx], self.generator)
+        per, t = self.objective(self.model, self.pool[idx], self.generator, self._batch_labels(idx))
         loss = per.mean()
         self.flat_grad.zero_()
         loss.backward()
@@ -512,7 +595,8 @@ class Trainer:
         net = copy.deepcopy(self._template)  # no RNG use, unlike building a new network
         torch.nn.utils.vector_to_parameters(flat, net.parameters())
         net.requires_grad_(False)
-        m = ScoreModel(net, self.sde, self.config.output, self.normalization, self.config.sigma_data, self.training_info())
+        m = ScoreModel(net, self.sde, self.config.output, self.normalization, self.config.sigma_data, self.training_info(),
+                       self.class_names)
         return m.eval()
 
     def save(self, path) -> None:
@@ -552,10 +636,11 @@ class Trainer:
         save_model(path, model, raw_state=raw, extra_tensors=extra, trainer_meta=meta)
 
     @classmethod
-    def resume(cls, path, data, **overrides) -> "Trainer":
+    def resume(cls, path, data, labels=None, **overrides) -> "Trainer":
         """A Trainer that continues the run saved in `path` (weights, EMA, optimizer, RNG, step, history).
 
-        data: the same training data (array or callable) as before; the file's normalisation and SDE are kept.
+        data: the same training data (array or callable) as before, and its labels for a class-conditional model;
+        the file's normalisation, SDE and class names are kept.
         overrides: TrainConfig fields to change (e.g. steps=10000 to extend the horizon, device, threads)."""
         from playground.core.model_file import ModelFileError, read_model_file
 
@@ -570,7 +655,7 @@ class Trainer:
         sde_cfg = mcfg["sde"]
         if sde_cfg.get("name") == "ve":
             cfg.sigma_max = float(sde_cfg["sigma_max"])
-        tr = cls(cfg, data, normalization=norm)
+        tr = cls(cfg, data, normalization=norm, labels=labels, class_names=mcfg.get("class_names"))
         tr.info = dict(mcfg.get("training", {}).get("info", {}) or {})
         tr._load_state(path, meta, tensors)
         return tr

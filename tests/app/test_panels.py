@@ -484,7 +484,8 @@ def test_sampling_panel_deleted_while_sampling_does_not_abort(qtbot):
     st = make_state(n_particles=20000, sample_steps=2000)
     p = SamplingPanel(st)
     p.use_exact.setChecked(True)
-    qtbot.waitUntil(lambda: p.sides["sde"].live is not None, timeout=30_000)
+    side = p.sides["sde"]
+    qtbot.waitUntil(lambda: side.live is not None, timeout=30_000)
     threads = list(p._threads)
     assert threads and all(th.isRunning() for th in threads) and all(th.parent() is None for th in threads)
     p.deleteLater()  # no shutdown(): destroying the panel cancels its samplers, which outlive it until they finish

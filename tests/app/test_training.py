@@ -197,9 +197,10 @@ def test_closing_during_training_stops_within_a_second(qtbot, tmp_path):
     assert c.step == n
 
 
-def test_controller_without_a_window(qtbot):
+@pytest.mark.parametrize("in_process", [True, False], ids=["process", "thread"])
+def test_controller_without_a_window(qtbot, in_process):
     state = AppState(make_preset("moons"), Settings(**SMALL))
-    c = TrainingController(state, emit_hz=30)
+    c = TrainingController(state, emit_hz=30, in_process=in_process)
     reports = []
     c.progressed.connect(reports.append)
     c.play(max_steps=60)
@@ -207,7 +208,39 @@ def test_controller_without_a_window(qtbot):
     assert c.step == 60 and sum(len(p.losses) for p in reports) == 60
     assert all(isinstance(p.losses, np.ndarray) for p in reports)
     assert reports[-1].bin_losses is not None and reports[-1].bin_losses.shape == (10,)
+    # the UI-side trainer is exactly where the run stopped (the worker process sends its state back)
+    assert c.trainer.step_count == 60 and len(c.trainer.history.loss) == 60
+    _, losses = c.losses()
+    assert np.allclose(c.trainer.history.loss, losses)
+    # a local step in between is picked up by the next run (the process gets the changed state)
+    c.step_once()
+    c.play(max_steps=10)
+    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    assert c.step == 71 and c.trainer.step_count == 71 and len(c.losses()[1]) == 71
     assert c.shutdown(1.0)
+
+
+def test_trainer_state_round_trip_is_exact():
+    """export/import_trainer_state: a trainer continued from a copy takes exactly the same steps."""
+    from playground.app.training_worker import (
+        export_trainer_state,
+        import_trainer_state,
+        recipe_for,
+    )
+    from playground.core.trainer import TrainConfig, Trainer
+
+    data = make_preset("moons").sample(2000, 0)
+    a = Trainer(TrainConfig(hidden=32, depth=2, batch=64, steps=1000, threads=1), data)
+    for _ in range(15):
+        a.step()
+    (cfg, d, norm), pool = recipe_for(a)
+    b = Trainer(cfg, d, normalization=norm)
+    b.pool = pool
+    import_trainer_state(b, export_trainer_state(a))
+    la = [a.step().loss for _ in range(5)]
+    lb = [b.step().loss for _ in range(5)]
+    assert la == lb and b.step_count == a.step_count == 20
+    assert np.array_equal(a.flat.detach().numpy(), b.flat.detach().numpy())
 
 
 def test_training_panel_curves_bins_preview_and_negative_losses(qtbot):
