@@ -185,8 +185,8 @@ def import_trainer_state(tr, st: dict) -> None:
 
 
 def recipe_for(tr) -> tuple:
-    """((config, data, normalization), pool) that rebuild `tr`'s structure in another process: the same config
-    (VE: with its resolved sigma_max), normalisation and training pool."""
+    """(Trainer arguments, pool) that rebuild `tr`'s structure in another process: the same config (VE: with its
+    resolved sigma_max), normalisation, training pool (and class labels, when it has them)."""
     import copy
 
     cfg = copy.deepcopy(tr.config)
@@ -194,7 +194,11 @@ def recipe_for(tr) -> tuple:
         cfg.sigma_max = float(tr.sde.sigma_max)
     pool = tr.pool.detach().to("cpu", torch.float32, copy=True)
     data = tr.normalization.to_data(pool).numpy()
-    return (cfg, data, tr.normalization), pool
+    labels = getattr(tr, "labels", None)
+    if labels is None:
+        return (cfg, data, tr.normalization), pool
+    names = tuple(getattr(tr, "class_names", ()) or ()) or None
+    return (cfg, data, tr.normalization, labels.detach().cpu().numpy(), names), pool
 
 
 # ---- the worker process ------------------------------------------------------------------------------------------

@@ -233,8 +233,8 @@ def test_trainer_state_round_trip_is_exact():
     a = Trainer(TrainConfig(hidden=32, depth=2, batch=64, steps=1000, threads=1), data)
     for _ in range(15):
         a.step()
-    (cfg, d, norm), pool = recipe_for(a)
-    b = Trainer(cfg, d, normalization=norm)
+    args, pool = recipe_for(a)
+    b = Trainer(*args)
     b.pool = pool
     import_trainer_state(b, export_trainer_state(a))
     la = [a.step().loss for _ in range(5)]
