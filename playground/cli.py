@@ -113,7 +113,8 @@ def positive_float(text: str) -> float:
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="SPEC", help="preset name, .png/.jpg image, .csv/.npy points or GMM .json")
+    g.add_argument("--data", metavar="SPEC", help="preset name, .png/.jpg image, .csv/.npy points or GMM .json; or "
+                   "an image dataset: digits | shapes | shapes28 | mnist:PATH | fashion:PATH | folder:PATH")
     g.add_argument("--extent", type=positive_float, default=4.0, metavar="L",
                    help="an image covers [-L, L] on its longer side (default 4)")
     g.add_argument("--noise", type=float, default=None, metavar="X", help="a preset's noise parameter")
@@ -152,7 +153,9 @@ SAMPLER_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
 ]
 
 
-def add_sampler_args(p: argparse.ArgumentParser, n_default: int) -> None:
+def add_sampler_args(p: argparse.ArgumentParser, n_default: int, image_n_default: int | None = None) -> None:
+    """Sampler flags; with image_n_default, --n left unset means n_default points or image_n_default images
+    (`fill_count_defaults`)."""
     from playground.core.samplers import DEFAULT_STEPS, SAMPLERS
 
     g = p.add_argument_group("sampler")
@@ -160,11 +163,51 @@ def add_sampler_args(p: argparse.ArgumentParser, n_default: int) -> None:
                    help=f"one of {', '.join(SAMPLERS)} (default ode_heun)")
     g.add_argument("--steps", type=positive_int, default=None, metavar="N",
                    help="steps (default per sampler: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_STEPS.items()) + ")")
-    g.add_argument("--n", type=positive_int, default=n_default, metavar="N", help=f"number of samples (default {n_default})")
+    if image_n_default is None:
+        g.add_argument("--n", type=positive_int, default=n_default, metavar="N",
+                       help=f"number of samples (default {n_default})")
+    else:
+        g.add_argument("--n", type=positive_int, default=None, metavar="N",
+                       help=f"number of samples (default {n_default}; {image_n_default} for an image model)")
+        p.set_defaults(n_default_points=n_default, n_default_images=image_n_default)
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--no-denoise", action="store_true", help="skip the final Tweedie denoise (keep the last noisy state)")
     for flag, key, typ, text in SAMPLER_OPTIONS:
         g.add_argument(flag, dest=key, type=typ, default=None, help=text)
+
+
+def add_class_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("class-conditional image models")
+    g.add_argument("--class", dest="class_label", metavar="C", default=None,
+                   help="generate this class (index or name; a model trained with --classes)")
+    g.add_argument("--guidance", type=float, default=0.0, metavar="W",
+                   help="classifier-free guidance weight with --class: 0 plain conditional, 1-3 sharper (default 0)")
+
+
+def fill_count_defaults(args, image: bool, nll_n_points: int = 1000, nll_n_images: int = 100) -> None:
+    """Set --n (and --nll-n) left unset to the defaults for points or for images."""
+    if getattr(args, "n", 0) is None:
+        args.n = args.n_default_images if image else args.n_default_points
+    if getattr(args, "nll_n", 0) is None:
+        args.nll_n = nll_n_images if image else nll_n_points
+
+
+def load_image_model(args):
+    """The --model file's ScoreModel when it is an image model, else None (2D models take the points path)."""
+    if not getattr(args, "model", None):
+        return None
+    from playground.core.model_file import load_model
+
+    model = load_model(args.model)
+    return model if model.image_shape is not None else None
+
+
+def check_model_sde_args(args, model) -> None:
+    """--sde / --sigma-max cannot change a model's SDE."""
+    if args.sigma_max is not None:
+        raise CLIError("--sigma-max does not apply with --model: the model file fixes its SDE")
+    if args.sde != "vp" and args.sde != model.sde.name:
+        raise CLIError(f"--sde {args.sde}: the model was trained with the {model.sde.name} SDE")
 
 
 # ---- shared pieces ----------------------------------------------------------------------------------------------
@@ -238,10 +281,7 @@ def model_score_source(args) -> ScoreSource:
     from playground.core.model_file import load_model
 
     model = load_model(args.model)
-    if args.sigma_max is not None:
-        raise CLIError("--sigma-max does not apply with --model: the model file fixes its SDE")
-    if args.sde != "vp" and args.sde != model.sde.name:
-        raise CLIError(f"--sde {args.sde}: the model was trained with the {model.sde.name} SDE")
+    check_model_sde_args(args, model)
     target = load_data(args) if args.data else None
     cfg = model.config
     steps = cfg.get("steps_done")
@@ -288,6 +328,12 @@ def run_sampler(args, source: ScoreSource, trajectory_stride: int = 0):
     return result, steps
 
 
+def reject_class_args(args) -> None:
+    """--class / --guidance apply to class-conditional image models only."""
+    if args.class_label is not None or args.guidance != 0:
+        raise CLIError("--class and --guidance apply to class-conditional image models (train --classes)")
+
+
 def check_output_path(path: str, suffixes: tuple[str, ...], flag: str) -> Path:
     out = Path(path)
     if out.suffix.lower() not in suffixes:
@@ -330,9 +376,12 @@ def add_sample_command(sub) -> None:
     add_score_source_args(p)
     add_data_args(p)
     add_sde_args(p)
-    add_sampler_args(p, n_default=2000)
+    add_sampler_args(p, n_default=2000, image_n_default=64)
+    add_class_args(p)
     g = p.add_argument_group("output")
-    g.add_argument("--out", required=True, metavar="FILE", help="samples: FILE.npy (float32 N x 2) or FILE.csv")
+    g.add_argument("--out", required=True, metavar="FILE",
+                   help="samples: FILE.npy (float32 N x 2) or FILE.csv; for an image model FILE.png (a grid) or "
+                   "FILE.npy (float32 N x C x H x W in [0, 1])")
     g.add_argument("--trajectory", metavar="FILE.npy", help="also write the trajectory (K, N, 2) from x_T to the end")
     g.add_argument("--trajectory-stride", type=positive_int, default=1, metavar="K",
                    help="keep every K-th step in --trajectory (default 1)")
@@ -340,6 +389,13 @@ def add_sample_command(sub) -> None:
 
 
 def cmd_sample(args) -> int:
+    image_model = load_image_model(args)
+    fill_count_defaults(args, image_model is not None)
+    if image_model is not None:
+        from playground.cli_images import cmd_sample_images
+
+        return cmd_sample_images(args, image_model)
+    reject_class_args(args)
     out = check_output_path(args.out, POINT_SUFFIXES, "--out")
     traj = check_output_path(args.trajectory, (".npy",), "--trajectory") if args.trajectory else None
     source = resolve_score_source(args)
@@ -366,11 +422,14 @@ def add_eval_command(sub) -> None:
     add_score_source_args(p)
     add_data_args(p)
     add_sde_args(p)
-    add_sampler_args(p, n_default=5000)
+    add_sampler_args(p, n_default=5000, image_n_default=500)
+    add_class_args(p)
     g = p.add_argument_group("likelihood")
     g.add_argument("--nll", action="store_true",
-                   help="mean NLL (nats) of fresh target samples by the PF-ODE (exact divergence, dopri5)")
-    g.add_argument("--nll-n", type=positive_int, default=1000, metavar="N", help="target samples for --nll (default 1000)")
+                   help="mean NLL (nats) of fresh target samples by the PF-ODE (exact divergence, dopri5); for an "
+                   "image model bits/dim of dataset images (Hutchinson divergence)")
+    g.add_argument("--nll-n", type=positive_int, default=None, metavar="N",
+                   help="target samples for --nll (default 1000; 100 images for an image model)")
     g.add_argument("--nll-eps", type=positive_float, default=None, metavar="T",
                    help="time where the ODE starts (default: the SDE's sampling_eps, 1e-3 VP/sub-VP, 1e-5 VE)")
     g.add_argument("--nll-tol", type=positive_float, default=1e-5, metavar="TOL", help="dopri5 rtol = atol (default 1e-5)")
@@ -380,6 +439,13 @@ def add_eval_command(sub) -> None:
 def cmd_eval(args) -> int:
     from playground.core.metrics import swd_report
 
+    image_model = load_image_model(args)
+    fill_count_defaults(args, image_model is not None)
+    if image_model is not None:
+        from playground.cli_images import cmd_eval_images
+
+        return cmd_eval_images(args, image_model)
+    reject_class_args(args)
     source = resolve_score_source(args)
     if source.target is None:
         raise CLIError("eval needs a target: give --data SPEC")
@@ -449,6 +515,16 @@ def add_train_command(sub) -> None:
                    help="what the network predicts (default eps)")
     g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
     g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
+    g = p.add_argument_group("image datasets (a UNet)")
+    g.add_argument("--size", type=positive_int, default=None, metavar="S",
+                   help="resize images to S x S (default: the dataset's own size)")
+    g.add_argument("--rgb", action="store_true", help="three colour channels (default grayscale)")
+    g.add_argument("--classes", action="store_true",
+                   help="class-conditional with the dataset's labels (for --class / --guidance when sampling)")
+    g.add_argument("--label-dropout", type=float, default=None, metavar="P",
+                   help="with --classes: probability a label is dropped to the null class (default 0.15)")
+    g.add_argument("--base-channels", type=positive_int, default=None, metavar="C",
+                   help="UNet width at full resolution (default 32)")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=positive_int, default=None, metavar="N",
                    help="optimisation steps (default 5000, or no step limit when only --seconds is given)")
@@ -466,9 +542,21 @@ def add_train_command(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def cmd_train(args) -> int:
-    from playground.core.trainer import ConsoleProgress, TrainConfig, Trainer, TrainingDiverged
+IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--classes", "classes"),
+                     ("--label-dropout", "label_dropout"), ("--base-channels", "base_channels"))
 
+
+def cmd_train(args) -> int:
+    from playground.core.trainer import TrainConfig, Trainer
+    from playground.data.images import is_image_spec
+
+    if args.data and is_image_spec(args.data):
+        from playground.cli_images import cmd_train_images
+
+        return cmd_train_images(args)
+    for flag, key in IMAGE_TRAIN_FLAGS:
+        if getattr(args, key) not in (None, False):
+            raise CLIError(f"{flag} applies to image datasets (digits, shapes, mnist:PATH, folder:PATH)")
     out = check_output_path(args.out, (".safetensors",), "--out")
     target = load_data(args)
     if args.sigma_max is not None and args.sde != "ve":
@@ -485,6 +573,15 @@ def cmd_train(args) -> int:
     print(f"training on {target.name}: {cfg.sde} SDE, {cfg.objective} ({cfg.weighting} weighting), {cfg.output} output, "
           f"MLP {cfg.hidden} x {cfg.depth}, batch {cfg.batch}, lr {cfg.lr:g}, {trainer.device} with {trainer.threads} "
           f"threads; until {limits}", flush=True)
+    return run_training(trainer, out, args.data)
+
+
+def run_training(trainer, out: Path, data: str) -> int:
+    """Run `trainer` to its config's limits with console progress, save `out` and print the summary (last line
+    JSON); Ctrl-C saves what was trained (exit 130), a divergence writes nothing (CLIError)."""
+    from playground.core.trainer import ConsoleProgress, TrainingDiverged
+
+    cfg = trainer.config
     progress = ConsoleProgress(cfg.steps, cfg.seconds)
     code = 0
     try:
@@ -501,7 +598,7 @@ def cmd_train(args) -> int:
     info = trainer.training_info()
     loss = info["loss"]
     print(f"wrote {out}: {trainer.step_count} steps in {trainer.train_seconds:.1f} s, loss {loss if loss is None else f'{loss:.4f}'}")
-    print(json.dumps({"model": str(out), "data": args.data, "steps": trainer.step_count,
+    print(json.dumps({"model": str(out), "data": data, "steps": trainer.step_count,
                       "seconds": round(trainer.train_seconds, 3), "loss": loss}))
     return code
 

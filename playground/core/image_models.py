@@ -31,10 +31,10 @@ from playground.data.images import ImageDataset
 
 IMAGE_TRAIN_DEFAULTS: dict = {
     "network": "unet",
-    "base_channels": 32,
-    "batch": 128,
-    "lr": 2e-3,
-    "warmup": 200,
+    "base_channels": 16,
+    "batch": 64,
+    "lr": 3e-3,
+    "warmup": 50,
     "ema_decay": 0.999,
     "grad_clip": 1.0,
     "label_dropout": 0.15,
@@ -89,18 +89,18 @@ def bits_per_dim(model: ScoreModel, images: np.ndarray, *, eps: float | None = N
     return {"bpd": float(bpd.mean()), "bpd_sem": sem, "nfe": res.nfe, "n": len(bpd), "eps": eps}
 
 
-def nearest_distance(queries: np.ndarray, references: np.ndarray, exclude_self: bool = False,
+def nearest_distance(queries: np.ndarray, references: np.ndarray, exclude: np.ndarray | None = None,
                      chunk: int = 1024) -> np.ndarray:
     """Euclidean distance (pixel units) from each query image to its nearest reference image, (N,).
-    exclude_self: queries are the references themselves (leave-one-out)."""
+    exclude: for each query, the index of a reference to skip (leave-one-out when queries come from references)."""
     q = torch.as_tensor(np.asarray(queries, dtype=np.float32)).reshape(len(queries), -1)
     r = torch.as_tensor(np.asarray(references, dtype=np.float32)).reshape(len(references), -1)
+    skip = None if exclude is None else torch.as_tensor(np.asarray(exclude)).long()
     out = []
     for s in range(0, len(q), chunk):
         d = torch.cdist(q[s : s + chunk], r)
-        if exclude_self:
-            idx = torch.arange(s, s + len(d))
-            d[idx - s, idx] = float("inf")
+        if skip is not None:
+            d[torch.arange(len(d)), skip[s : s + chunk]] = float("inf")
         out.append(d.min(1).values)
     return torch.cat(out).numpy()
 
@@ -126,8 +126,8 @@ class ImageClassifier(nn.Module):
         return float((self.probabilities(images).argmax(1) == np.asarray(labels)).mean())
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seconds: float = 5.0,
-                     max_epochs: int = 200, batch: int = 256, seed: int = 0) -> ImageClassifier:
+def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seconds: float = 10.0,
+                     max_epochs: int = 100, batch: int = 128, seed: int = 0) -> ImageClassifier:
     """An ImageClassifier trained with Adam and weight decay on real images, for at most `seconds` or `max_epochs`."""
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -135,7 +135,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, s
         clf = ImageClassifier(int(np.prod(images.shape[1:])), num_classes)
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(len(images), -1)
     y = torch.as_tensor(np.asarray(labels)).long()
-    opt = torch.optim.AdamW(clf.parameters(), lr=2e-3, weight_decay=1e-3)
+    opt = torch.optim.AdamW(clf.parameters(), lr=3e-3, weight_decay=1e-4)
     start = time.perf_counter()
     for _ in range(max_epochs):
         perm = torch.randperm(len(x), generator=gen)
@@ -201,3 +201,35 @@ def save_image_grid(path, images: np.ndarray, columns: int | None = None, zoom: 
     if zoom > 1:
         img = img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
     img.save(path)
+
+
+def image_sample_report(samples: np.ndarray, dataset: ImageDataset, asked=None, seed: int = 0,
+                        classifier_seconds: float = 3.0, max_reference: int = 20000) -> dict:
+    """Metrics of generated images against a dataset: mean nearest-dataset-image distance of the samples vs that
+    of dataset images to the rest (leave-one-out); the sliced Wasserstein distance to as many dataset images vs
+    the floor of two disjoint dataset sets; with labels, an ImageClassifier (trained on 80% of the dataset) and its
+    scores. At most `max_reference` dataset images are used."""
+    from playground.core.metrics import sliced_wasserstein
+
+    rng = np.random.default_rng(seed)
+    if len(dataset) > max_reference:
+        dataset = dataset.subset(np.sort(rng.choice(len(dataset), max_reference, replace=False)))
+    real = dataset.images
+    n = min(len(samples), len(real) // 2)
+    perm = rng.permutation(len(real))
+    queries = perm[: min(len(samples), 1000)]
+    report = {
+        "nn_samples": float(nearest_distance(samples, real).mean()),
+        "nn_data": float(nearest_distance(real[queries], real, exclude=queries).mean()),
+        "swd": sliced_wasserstein(samples[:n].reshape(n, -1), real[perm[:n]].reshape(n, -1), seed=seed),
+        "swd_floor": sliced_wasserstein(real[perm[:n]].reshape(n, -1), real[perm[n : 2 * n]].reshape(n, -1), seed=seed),
+        "confident": None,
+    }
+    if dataset.labels is not None:
+        train, test = dataset.split(0.2, seed)
+        clf = train_classifier(train.images, train.labels, dataset.num_classes, seconds=classifier_seconds, seed=seed)
+        scores = classifier_scores(clf, samples, asked)
+        report.update(scores.as_dict(), classifier_accuracy=clf.accuracy(test.images, test.labels),
+                      confident_real=classifier_scores(clf, test.images).confident)
+    return report
+

@@ -21,6 +21,7 @@ from playground.core.unet import UNet
 
 ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh}
 TIME_EMBEDDINGS = ("fourier", "linear")
+TIME_CONDITIONING = ("concat", "add")
 
 
 class FourierEmbedding(nn.Module):
@@ -68,8 +69,11 @@ class ScoreMLP(nn.Module):
         x_freqs: int = 0,
         x_freq_min: float = 0.25,
         x_freq_max: float = 4.0,
+        time_cond: str = "concat",
     ):
         super().__init__()
+        if time_cond not in TIME_CONDITIONING:
+            raise ValueError(f"unknown time_cond {time_cond!r}; choose one of {TIME_CONDITIONING}")
         if time_embedding not in TIME_EMBEDDINGS:
             raise ValueError(f"unknown time_embedding {time_embedding!r}; choose one of {TIME_EMBEDDINGS}")
         if activation not in ACTIVATIONS:
@@ -89,6 +93,7 @@ class ScoreMLP(nn.Module):
             "x_freqs": int(x_freqs),
             "x_freq_min": float(x_freq_min),
             "x_freq_max": float(x_freq_max),
+            "time_cond": time_cond,
         }
         self.dim = dim
         self.embed = FourierEmbedding(n_freqs, freq_min, freq_max) if time_embedding == "fourier" else LinearEmbedding()
@@ -103,6 +108,9 @@ class ScoreMLP(nn.Module):
         nn.init.zeros_(out.bias)
         layers.append(out)
         self.body = nn.Sequential(*layers)
+        # 'add': the noise embedding also shifts every later hidden layer (one small matmul for all of them)
+        self.cond = nn.Linear(self.embed.out_dim, hidden * (depth - 1)) if time_cond == "add" and depth > 1 else None
+        self.depth = depth
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         """Raw output shaped like x; x is (N, ...) and flattened to (N, dim); c_noise is (N,) or a scalar."""
@@ -113,8 +121,16 @@ class ScoreMLP(nn.Module):
             c = c.expand(shape[0])
         if self.x_embed is not None:  # Fourier features of each coordinate (input-space spectral bias)
             h = _coord_features(h, self.x_embed.freqs)
-        h = torch.cat([h, self.embed(c)], dim=1)
-        return self.body(h).reshape(shape)
+        e = self.embed(c)
+        h = torch.cat([h, e], dim=1)
+        if self.cond is None:
+            return self.body(h).reshape(shape)
+        shifts = self.cond(e).chunk(self.depth - 1, dim=1)
+        body = self.body
+        h = body[1](body[0](h))
+        for i in range(self.depth - 1):
+            h = body[2 * i + 3](body[2 * i + 2](h) + shifts[i])
+        return body[-1](h).reshape(shape)
 
     def config(self) -> dict:
         """Arguments that rebuild this network with `network_from_config`."""

@@ -11,8 +11,9 @@ eps_hat = -sigma s_theta(y_t, t), lambda(t) ||s_theta - grad log p(y_t | y0)||^2
                          expectation equals the uniform-t objective with far less variance; `importance=False` gives
                          the plain U(eps, 1) estimator)
   weighting 'edm'        EDM weight (s^2 + sd^2) / (s sd)^2 on ||D - y0||^2 at s = sigma_edm = sigma / alpha
-                         -> w = (s^2 + sd^2) / sd^2; noise ln s ~ N(P_mean + ln(sd / 0.5), P_std^2) (EDM's
-                         -1.2, 1.2 are for sd = 0.5), mapped to t = sde.t_of_sigma_edm(s), clamped to [eps, 1].
+                         -> w = (s^2 + sd^2) / sd^2; noise ln s ~ N(P_mean, P_std^2), mapped to
+                         t = sde.t_of_sigma_edm(s), clamped to [eps, 1]. P_mean defaults to EDM's -1.2 scaled to
+                         the data std, -1.2 + ln(sd / 0.5); P_std = 1.2.
 The network's output kind (eps, score, x0, edm) only changes how eps_hat is formed (ScoreModel.eps_norm).
 
 Sliced score matching (Song et al. 2019), variance-reduced: lambda(t) [1/2 ||s||^2 + v^T grad_y (v^T s)] at
@@ -52,7 +53,7 @@ class Objective:
         eps: float = T_EPS,
         importance: bool = True,
         n_projections: int = 1,
-        p_mean: float = EDM_P_MEAN,
+        p_mean: float | None = None,
         p_std: float = EDM_P_STD,
     ):
         if kind not in OBJECTIVES:
@@ -66,7 +67,7 @@ class Objective:
         self.eps = float(eps)
         self.importance = bool(importance) and weighting == "likelihood"
         self.n_projections = int(n_projections)
-        self.p_mean = float(p_mean) + math.log(self.sigma_data / 0.5)
+        self.p_mean = EDM_P_MEAN + math.log(self.sigma_data / 0.5) if p_mean is None else float(p_mean)
         self.p_std = float(p_std)
         self._tables: dict = {}
         if self.importance:

@@ -76,10 +76,12 @@ class TrainConfig:
     hidden: int = 128
     depth: int = 3
     n_freqs: int = 8
-    x_freqs: int = 0  # Fourier features of the input coordinates (0: none)
+    x_freqs: int = 6  # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit (0: none)
     x_freq_max: float = 4.0
+    activation: str = "silu"
+    time_cond: str = "concat"  # concat: noise embedding enters the first layer; add: also shifts later layers
     batch: int = 512
-    lr: float = 3e-3
+    lr: float = 6e-3
     lr_schedule: str = "cosine"  # cosine | constant
     warmup: int = 100
     min_lr_ratio: float = 0.02
@@ -93,6 +95,8 @@ class TrainConfig:
     pool: int = 65536  # points drawn when data is a callable
     time_bins: int = 10
     sigma_data: float = 1.0  # std of the normalised data
+    edm_p_mean: float | None = None  # EDM noise levels: ln sigma ~ N(p_mean, p_std^2); None: -1.2 + ln(sigma_data / 0.5)
+    edm_p_std: float = 1.2
     network: str = "mlp"  # mlp | unet (images, kept flat (N, C*H*W); normalised y = 2x - 1 unless given)
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) for 'unet'; None: from (N, C, H, W) data
     base_channels: int = 32  # unet options (default_unet_config's for the rest)
@@ -296,7 +300,10 @@ class Trainer:
                                 self.class_names).train()
         self.flat_param = torch.nn.Parameter(self.flat)  # shares storage with the module's parameters
         self.flat_param.grad = self.flat_grad
-        self.objective = Objective(self.sde, cfg.objective, cfg.weighting, sigma_data=cfg.sigma_data)
+        self.objective = Objective(
+            self.sde, cfg.objective, cfg.weighting, sigma_data=cfg.sigma_data, p_mean=cfg.edm_p_mean,
+            p_std=cfg.edm_p_std,
+        )
         self.optimizer = self._make_optimizer()
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
 
@@ -321,7 +328,7 @@ class Trainer:
         cfg = self.config
         if cfg.network == "mlp":
             return ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.x_freqs,
-                            x_freq_max=cfg.x_freq_max)
+                            x_freq_max=cfg.x_freq_max, activation=cfg.activation, time_cond=cfg.time_cond)
         channels, height, _ = cfg.image_shape
         overrides = {"base_channels": cfg.base_channels, "num_res_blocks": cfg.num_res_blocks,
                      "attention": cfg.attention, "dropout": cfg.dropout}

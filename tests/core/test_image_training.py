@@ -9,14 +9,19 @@ import torch
 import playground
 from playground.core.guidance import classifier_free_guidance
 from playground.core.image_models import (
-    bits_per_dim, classifier_scores, image_grid, image_train_config, image_trainer, nearest_distance,
-    save_image_grid, train_classifier,
+    bits_per_dim,
+    classifier_scores,
+    image_grid,
+    image_train_config,
+    image_trainer,
+    nearest_distance,
+    save_image_grid,
+    train_classifier,
 )
-from playground.core.model_file import load_model
 from playground.core.trainer import TrainConfig, Trainer
 from playground.data.images import load_image_dataset
 
-TINY = dict(base_channels=8, channel_mults=(1, 2), batch=32, warmup=5, seed=0)
+TINY = {"base_channels": 8, "channel_mults": (1, 2), "batch": 32, "warmup": 5, "seed": 0}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +119,7 @@ def test_bits_per_dim_and_sample_metrics(digits, tmp_path):
     assert math.isfinite(bpd["bpd"]) and bpd["n"] == 4 and bpd["nfe"] > 0
     d = nearest_distance(digits.images[:10], digits.images)
     assert np.allclose(d, 0)
-    assert (nearest_distance(digits.images[:10], digits.images, exclude_self=True) > 0).all()
+    assert (nearest_distance(digits.images[:10], digits.images, exclude=np.arange(10)) > 0).all()
     clf = train_classifier(digits.images, digits.labels, 10, seconds=2, max_epochs=30)
     assert clf.accuracy(digits.images, digits.labels) > 0.8
     scores = classifier_scores(clf, digits.images, digits.labels)

@@ -1,0 +1,170 @@
+"""Image benchmark: `python -m playground bench images [--seconds 60] [--threads 2] [--data28 shapes28|mnist:PATH]`.
+
+8x8 digits (scikit-learn's 1,797, split 80/20 with --seed): a reference classifier (`ImageClassifier`, a small MLP)
+is trained on the real training digits and scored on the held-out test digits. Then two UNets train for --seconds
+of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` (plus --set overrides):
+  unconditional    --n samples; the fraction the classifier labels confidently (max probability >= 0.9), next to
+                   that of the real test digits; memorisation: the mean distance of each sample to its nearest
+                   training digit, next to the same for the test digits (copies would sit far closer).
+  conditional      label dropout, --n samples asked for classes 0..9 in turn with classifier-free guidance
+                   --guidance; the fraction where the classifier sees the asked class.
+28x28 (--data28): seconds per 1k training steps of the default UNet at the default batch (from --steps28 timed
+steps after a warm-up), on the CPU and, when one is available, on the GPU.
+Targets (issue 5, 2 CPU threads): >= 90% confident; >= 90% of the asked class with guidance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from dataclasses import fields
+
+import numpy as np
+import torch
+
+from playground.core.image_models import (
+    IMAGE_TRAIN_DEFAULTS,
+    classifier_scores,
+    image_train_config,
+    image_trainer,
+    nearest_distance,
+    train_classifier,
+)
+from playground.core.trainer import TrainConfig
+from playground.data.images import load_image_dataset
+
+TARGET = 0.9
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m playground bench images", description=__doc__.split("\n")[0])
+    p.add_argument("--seconds", type=float, default=60.0, help="training seconds per digits model (default 60)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--n", type=int, default=500, help="generated digits per model (default 500)")
+    p.add_argument("--sampler", default="ode_heun", help="sampler for the generated digits (default ode_heun)")
+    p.add_argument("--sample-steps", type=int, default=None, help="sampler steps (default: the sampler's)")
+    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance weight (default 2)")
+    p.add_argument("--classifier-seconds", type=float, default=10.0,
+                   help="reference classifier training limit (default 10; it stops after 100 epochs)")
+    p.add_argument("--data28", default="shapes28", help="28x28 set for the speed row (shapes28 or mnist:PATH)")
+    p.add_argument("--steps28", type=int, default=20, help="timed 28x28 steps (default 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip", nargs="*", default=[], choices=("unconditional", "conditional", "28x28"),
+                   help="parts to leave out")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="TrainConfig overrides for the digits models, e.g. --set base_channels=16 batch=64")
+    return p
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """KEY=VALUE pairs typed like the TrainConfig field's default (tuples as comma lists)."""
+    defaults = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
+    defaults.update(IMAGE_TRAIN_DEFAULTS)
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in defaults:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY a TrainConfig field")
+        ref = defaults[key]
+        if key in ("channel_mults", "image_shape"):
+            out[key] = tuple(int(v) for v in text.split(","))
+        elif isinstance(ref, bool):
+            out[key] = text.lower() in ("1", "true", "yes")
+        elif isinstance(ref, int):
+            out[key] = int(text)
+        elif isinstance(ref, float) or ref is None:
+            out[key] = float(text)
+        else:
+            out[key] = text
+    return out
+
+
+def train_digits(train, args, overrides: dict, classes: bool):
+    """(EMA model, steps done) after --seconds of training on the training digits."""
+    cfg = image_train_config(seconds=args.seconds, steps=None, seed=args.seed, device="cpu", threads=args.threads,
+                             **overrides)
+    trainer = image_trainer(train, cfg, classes=classes)
+    trainer.run()
+    return trainer.snapshot(), trainer.step_count
+
+
+def generate(model, args, labels=None, guidance: float = 0.0) -> tuple[np.ndarray, float]:
+    """(--n samples (n, 1, 8, 8), seconds)."""
+    start = time.perf_counter()
+    x = model.sample(args.n, sampler=args.sampler, steps=args.sample_steps, seed=args.seed + 1,
+                     class_labels=labels, guidance=guidance)
+    return x, time.perf_counter() - start
+
+
+def seconds_per_1k_steps(spec: str, device: str, args) -> tuple[float, str]:
+    """Training seconds per 1000 steps of the default UNet on a 28x28 set, and a description of the run."""
+    data = load_image_dataset(spec, size=28, n=2000)
+    cfg = image_train_config(steps=1000, seed=args.seed, device=device, threads=args.threads)
+    trainer = image_trainer(data, cfg, classes=data.labels is not None)
+    trainer.check_every = 1
+    trainer.run(max_steps=3)
+    start = trainer.train_seconds
+    trainer.run(max_steps=args.steps28)
+    per_step = (trainer.train_seconds - start) / args.steps28
+    params = sum(p.numel() for p in trainer.model.parameters())
+    return 1000 * per_step, f"{data.name} 28x28, batch {cfg.batch}, UNet {cfg.base_channels} ch ({params:,} params)"
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark and print its table."""
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    overrides = parse_overrides(args.set)
+    digits = load_image_dataset("digits")
+    train, test = digits.split(0.2, args.seed)
+    settings = {**IMAGE_TRAIN_DEFAULTS, **overrides}
+    print(f"bench images: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} "
+          f"threads; digits {len(train)} train / {len(test)} test; {args.seconds:g} s per model; sampler "
+          f"{args.sampler}; settings {settings}", flush=True)
+    rows: list[tuple[str, str, str]] = []
+
+    start = time.perf_counter()
+    clf = train_classifier(train.images, train.labels, 10, seconds=args.classifier_seconds, seed=args.seed)
+    real = classifier_scores(clf, test.images, test.labels)
+    rows.append(("classifier accuracy, real test digits", f"{real.on_class:.1%}",
+                 f"MLP, {time.perf_counter() - start:.1f} s training"))
+    rows.append(("confident (p >= 0.9), real test digits", f"{real.confident:.1%}", "reference"))
+    nn_test = float(nearest_distance(test.images, train.images).mean())
+
+    if "unconditional" not in args.skip:
+        model, steps = train_digits(train, args, overrides, classes=False)
+        x, secs = generate(model, args)
+        scores = classifier_scores(clf, x)
+        nn_gen = float(nearest_distance(x, train.images).mean())
+        note = (f"target >= {TARGET:.0%}: {'met' if scores.confident >= TARGET else 'NOT met'}; {steps} steps, "
+                f"{args.n} samples in {secs:.1f} s")
+        rows.append(("unconditional: confident", f"{scores.confident:.1%}", note))
+        counts = np.bincount(scores.predicted, minlength=10)
+        rows.append(("unconditional: predicted classes", " ".join(map(str, counts)), "digits 0..9"))
+        rows.append(("nearest training digit: generated", f"{nn_gen:.3f}",
+                     f"test digits {nn_test:.3f} (L2, pixels in [0, 1]); ratio {nn_gen / nn_test:.2f}"))
+
+    if "conditional" not in args.skip:
+        model, steps = train_digits(train, args, overrides, classes=True)
+        asked = np.arange(args.n) % 10
+        x, secs = generate(model, args, asked, args.guidance)
+        scores = classifier_scores(clf, x, asked)
+        plain = classifier_scores(clf, generate(model, args, asked, 0.0)[0], asked)
+        note = (f"target >= {TARGET:.0%}: {'met' if scores.on_class >= TARGET else 'NOT met'}; confident "
+                f"{scores.confident:.1%}; {steps} steps, {args.n} samples in {secs:.1f} s")
+        rows.append((f"conditional w={args.guidance:g}: asked class", f"{scores.on_class:.1%}", note))
+        rows.append(("conditional w=0: asked class", f"{plain.on_class:.1%}", f"confident {plain.confident:.1%}"))
+
+    if "28x28" not in args.skip:
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for device in devices:
+            secs, what = seconds_per_1k_steps(args.data28, device, args)
+            rows.append((f"28x28: seconds per 1k steps ({device})", f"{secs:.0f}", what))
+
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>{vwidth}}  notes")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>{vwidth}}  {note}")
+    return 0
