@@ -512,7 +512,7 @@ def add_train_command(sub) -> None:
     g.add_argument("--weighting", choices=("song", "likelihood", "edm"), default="song",
                    help="song: sigma^2, likelihood: g^2 (importance-sampled t), edm: EDM weight and noise levels")
     g.add_argument("--output", choices=("eps", "score", "x0", "edm"), default="eps",
-                   help="what the network predicts (default eps)")
+                   help="what the network predicts (default eps; edm with --weighting edm trains fastest)")
     g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
     g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
     g = p.add_argument_group("image datasets (a UNet)")
@@ -530,7 +530,7 @@ def add_train_command(sub) -> None:
                    help="optimisation steps (default 5000, or no step limit when only --seconds is given)")
     g.add_argument("--seconds", type=positive_float, default=None, metavar="S", help="training wall time limit")
     g.add_argument("--batch", type=positive_int, default=None, metavar="B", help="batch size (default 512)")
-    g.add_argument("--lr", type=positive_float, default=None, metavar="LR", help="peak learning rate (default 3e-3)")
+    g.add_argument("--lr", type=positive_float, default=None, metavar="LR", help="peak learning rate (default 6e-3)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="auto: cuda, then mps, then cpu")

@@ -141,7 +141,7 @@ class SettingsPanel(QWidget):
         lr = _LogSpin()
         lr.setDecimals(5)
         lr.setRange(1e-5, 1.0)
-        self._add(form, "lr", "Learning rate", lr, "Adam step size η: θ ← θ − η m̂/(√v̂ + ε). Default 2e-3.")
+        self._add(form, "lr", "Learning rate", lr, "Adam step size η: θ ← θ − η m̂/(√v̂ + ε). Default 6e-3 with warm-up and cosine decay.")
         self._int(
             form, "batch", "Batch", 16, 65536, 128,
             "Samples x₀ per step; each gets its own t and ε. Larger = smoother loss, slower steps.",

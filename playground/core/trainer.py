@@ -76,7 +76,9 @@ class TrainConfig:
     hidden: int = 128
     depth: int = 3
     n_freqs: int = 8
-    x_freqs: int = 6  # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit (0: none)
+    # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit; None: 6 for the 'x0' and 'edm'
+    # outputs, 0 for 'eps' and 'score' (there, -eps/sigma amplifies their small-t wiggles: poor likelihoods)
+    x_freqs: int | None = None
     x_freq_max: float = 4.0
     activation: str = "silu"
     time_cond: str = "concat"  # concat: noise embedding enters the first layer; add: also shifts later layers
@@ -109,6 +111,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def resolved_x_freqs(self) -> int:
+        """x_freqs with None resolved by the output kind (see the field)."""
+        if self.x_freqs is not None:
+            return int(self.x_freqs)
+        return 6 if self.output in ("x0", "edm") else 0
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -327,7 +335,7 @@ class Trainer:
         """The config's network: ScoreMLP on (N, D), or a UNet on flat images (default_unet_config + overrides)."""
         cfg = self.config
         if cfg.network == "mlp":
-            return ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.x_freqs,
+            return ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.resolved_x_freqs(),
                             x_freq_max=cfg.x_freq_max, activation=cfg.activation, time_cond=cfg.time_cond)
         channels, height, _ = cfg.image_shape
         overrides = {"base_channels": cfg.base_channels, "num_res_blocks": cfg.num_res_blocks,

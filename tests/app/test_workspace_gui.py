@@ -135,7 +135,9 @@ def test_autosave_and_recovery_after_a_crash(windows, qtbot, tmp_path):
     assert not list(folder.glob("autosave-*.dpw"))  # nothing to autosave while unmodified
     w.state.update_settings(sample_steps=33)
     train(qtbot, w, 10)
-    qtbot.waitUntil(lambda: w.workspace.autosaves > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: w.workspace.autosaves > 0, timeout=10_000)  # the timer autosaves modified work
+    qtbot.waitUntil(lambda: w.state.model is not None, timeout=10_000)
+    w.workspace.autosave_now()  # the timer's last write may predate the final model snapshot
     x = np.random.default_rng(1).normal(size=(8, 2)).astype(np.float32)
     score = np.asarray(w.state.model.score(x, 0.5))
     files = list(folder.glob("autosave-*.dpw"))
