@@ -284,10 +284,6 @@ def implausible_model_file(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "playground/core/model_file.py: model_from_file_data catches only KeyError/TypeError/ValueError around "
-    "build_model, so the allocator's RuntimeError escapes for an implausible config; fix: catch RuntimeError and "
-    "MemoryError too (and cap sizes in ScoreMLP/UNet, see the workspace report)"))
 def test_model_config_with_implausible_size(folder):
     path = implausible_model_file(folder)
     expect(lambda: load_model(path), path, ModelFileError)

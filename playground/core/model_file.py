@@ -142,7 +142,7 @@ def model_from_file_data(path, meta: dict, tensors: dict, weights: str = "ema", 
         raise ValueError(f"weights must be 'ema' or 'raw', got {weights!r}")
     try:
         model = build_model(meta["config"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError, MemoryError) as e:
         raise ModelFileError(f"{path}: the model config cannot be used ({type(e).__name__}: {e})") from None
     state = _prefixed(tensors, weights + ".")
     if not state:
