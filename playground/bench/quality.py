@@ -3,7 +3,7 @@
 For each dataset (default moons, 8gaussians, checkerboard) and each training budget (default 2, 5, 10 s of
 *training* wall time: the sum of the optimisation steps' times; data set-up, sampling and evaluation excluded) a run
 trains from scratch with the default TrainConfig plus BENCH_CONFIG (EDM output and weighting; `--set KEY=VALUE`
-overrides any field) and `seconds` = the budget, so its lr schedule ends with the budget
+overrides any field; BENCH_CONFIG also sets batch 768) and `seconds` = the budget, so its lr schedule ends with the budget
 (what `python -m playground train --seconds S` does). `--mode anytime` instead trains one run (horizon `--seconds`)
 and evaluates snapshots at the budgets, which is what watching the app's training looks like.
 
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 DATASETS = ("moons", "8gaussians", "checkerboard")
-BENCH_CONFIG = {"output": "edm", "weighting": "edm"}
+BENCH_CONFIG = {"output": "edm", "weighting": "edm", "batch": 768}
 """TrainConfig fields the benchmark sets on top of the defaults (EDM preconditioning and noise levels train fastest;
 `--set output=eps weighting=song` measures Song et al.'s textbook setting)."""
 
@@ -74,7 +74,10 @@ def _parse_overrides(items: list[str]) -> dict:
             out[k] = None
             continue
         t = str(types[k])
-        out[k] = int(v) if t.startswith("int") else float(v) if t.startswith("float") else v
+        if t.startswith("bool"):
+            out[k] = v.lower() in ("1", "true", "yes")
+        else:
+            out[k] = int(v) if t.startswith("int") else float(v) if t.startswith("float") else v
     return out
 
 

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-steps", type=int, default=200)
     p.add_argument("--data", default="checkerboard")
     p.add_argument("--quick", action="store_true", help="smaller blocks and samples (a smoke run)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="TrainConfig overrides for the trainer (and the plain loop's network), e.g. output=edm")
     return p
 
 
@@ -62,17 +64,20 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_training(args) -> dict:
-    from playground.core.networks import ScoreMLP
+    from playground.core.networks import network_from_config
     from playground.core.trainer import TrainConfig, Trainer
     from playground.data.spec import load_target
 
+    from playground.bench.quality import _parse_overrides
+
     over = {k: getattr(args, k) for k in ("batch", "hidden", "depth") if getattr(args, k) is not None}
+    over.update(_parse_overrides(args.set))
     cfg = TrainConfig(steps=None, seconds=None, lr_schedule="constant", device=args.device, threads=args.threads, **over)
     target = load_target(args.data)
     trainer = Trainer(cfg, target.sample(cfg.pool, 0))
     device = trainer.device
     torch.manual_seed(0)
-    net = ScoreMLP(trainer.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs).to(device)
+    net = network_from_config(trainer.model.net.config()).to(device)  # the very same architecture
     pool = trainer.pool
     # warm-up both (allocator, kernels, fused-optimizer set-up)
     trainer.run(max_steps=max(20, args.block // 4))

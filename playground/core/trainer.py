@@ -76,12 +76,12 @@ class TrainConfig:
     hidden: int = 128
     depth: int = 3
     n_freqs: int = 8
-    # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit; None: 6 for the 'x0' and 'edm'
+    # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit; None: 8 for the 'x0' and 'edm'
     # outputs, 0 for 'eps' and 'score' (there, -eps/sigma amplifies their small-t wiggles: poor likelihoods)
     x_freqs: int | None = None
     x_freq_max: float = 4.0
     activation: str = "silu"
-    time_cond: str = "concat"  # concat: noise embedding enters the first layer; add: also shifts later layers
+    time_cond: str = "add"  # add: the noise embedding enters the first layer and shifts every later one; concat: first only
     batch: int = 512
     lr: float = 6e-3
     lr_schedule: str = "cosine"  # cosine | constant
@@ -116,7 +116,7 @@ class TrainConfig:
         """x_freqs with None resolved by the output kind (see the field)."""
         if self.x_freqs is not None:
             return int(self.x_freqs)
-        return 6 if self.output in ("x0", "edm") else 0
+        return 8 if self.output in ("x0", "edm") else 0
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -43,8 +43,20 @@ def test_fourier_embedding():
     assert torch.allclose(emb.freqs, 2 * math.pi * torch.tensor([0.5, 1.0, 2.0, 4.0]), rtol=1e-5)
 
 
+def test_coordinate_features_and_added_time_conditioning():
+    net = ScoreMLP(dim=2, hidden=16, depth=3, x_freqs=3, time_cond="add")
+    _randomise(net)
+    assert net.body[0].in_features == 2 * 7 + net.embed.out_dim
+    assert net.cond.out_features == 16 * 2
+    x, c = torch.randn(5, 2), torch.rand(5)
+    out = net(x, c)
+    assert out.shape == (5, 2) and not torch.equal(out, net(x, c + 0.5))  # the noise level matters
+    with pytest.raises(ValueError):
+        ScoreMLP(time_cond="nope")
+
+
 def test_network_config_round_trip():
-    net = ScoreMLP(dim=3, hidden=24, depth=4, time_embedding="linear", activation="gelu")
+    net = ScoreMLP(dim=3, hidden=24, depth=4, time_embedding="linear", activation="gelu", x_freqs=2, time_cond="add")
     again = network_from_config(net.config())
     assert again.config() == net.config()
     again.load_state_dict(net.state_dict())

@@ -225,6 +225,8 @@ def test_every_setting_trains(kw):
 
 
 def test_config_round_trip_and_validation():
+    assert TrainConfig().resolved_x_freqs() == 0 and TrainConfig(output="edm").resolved_x_freqs() == 8
+    assert TrainConfig(output="eps", x_freqs=4).resolved_x_freqs() == 4
     cfg = TrainConfig(sde="ve", sigma_max=3.0, steps=None, seconds=2.5)
     assert TrainConfig.from_dict({**cfg.to_dict(), "unknown": 1}) == cfg
     for bad in (dict(sde="x"), dict(output="x"), dict(lr=-1.0), dict(weighting="x"), dict(device="tpu")):
