@@ -101,7 +101,7 @@ class ForwardPanel(QWidget):
         self._grid_cache: tuple | None = None
         self._sde_cache = SdeCache()
         self.redraws = 0
-        self._redraw = Coalescer(self.redraw, 33, self, widget=self)
+        self._redraw = Coalescer(self.redraw, parent=self, widget=self)
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._on_settings)
         state.timeChanged.connect(self._request)

@@ -375,6 +375,9 @@ class CentredMessage:
         return self.item.toPlainText() if self.item.isVisible() else ""
 
 
+FRAME_MS = 30  # one panel frame: views redraw at most every 30 ms (~33 Hz, so a late frame still keeps >= 30 fps)
+
+
 class Coalescer:
     """Runs fn at most every interval ms, paced from the START of the previous run (not its end), so a redraw that
     takes w ms still comes every `interval` ms (not every interval + w ms).
@@ -390,7 +393,7 @@ class Coalescer:
 
     TOLERANCE_MS = 3  # a request this close to the interval runs now (timer jitter must not cost a whole frame)
 
-    def __init__(self, fn, interval_ms: int = 33, parent=None, widget=None):
+    def __init__(self, fn, interval_ms: int = FRAME_MS, parent=None, widget=None):
         self.fn = fn
         self.interval = int(interval_ms)
         self.widget = widget

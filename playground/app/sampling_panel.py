@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.app.plot_items import (
-    CentredMessage, Coalescer, DensityImage, DotCloud, Rect, SdeCache, TrajectoryCurve, has_exact_score, hist_bins,
+    FRAME_MS, CentredMessage, Coalescer, DensityImage, DotCloud, Rect, SdeCache, TrajectoryCurve, has_exact_score, hist_bins,
     plot_widget, prior_rect, sample_bounds, set_view, square_rect, union_rect,
 )
 from playground.app.sampling_worker import Frame, Outcome, SamplingJob, SamplingThread, fast_gmm_score_fn
@@ -180,9 +180,9 @@ class SamplingPanel(QWidget):
         self._model_dirty = False
         self._had_model = state.model is not None
         self.redraws = 0
-        self._redraw = Coalescer(self.redraw, 33, self, widget=self)
+        self._redraw = Coalescer(self.redraw, parent=self, widget=self)
         self._play_timer = QTimer(self)
-        self._play_timer.setInterval(33)
+        self._play_timer.setInterval(FRAME_MS)
         self._play_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._play_timer.timeout.connect(self._play_tick)
         self._auto_timer = QTimer(self)
@@ -444,7 +444,7 @@ class SamplingPanel(QWidget):
             self._play_timer.stop()
 
     def _play_tick(self) -> None:
-        step = max(1, int(SLIDER_MAX * 0.033 / PLAY_SECONDS))
+        step = max(1, int(SLIDER_MAX * FRAME_MS / 1000 / PLAY_SECONDS))
         v = min(SLIDER_MAX, self.slider.value() + step)
         self.slider.setValue(v)
         if v >= SLIDER_MAX:

@@ -106,7 +106,7 @@ class ScoreFieldPanel(QWidget):
         self._bar_label = "|s|"
         self.t_eval = T_FLOOR
         self.redraws = 0
-        self._redraw = Coalescer(self.redraw, 33, self, widget=self)
+        self._redraw = Coalescer(self.redraw, parent=self, widget=self)
         self._refine = QTimer(self)
         self._refine.setSingleShot(True)
         self._refine.setInterval(REFINE_MS)

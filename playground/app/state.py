@@ -41,6 +41,7 @@ class AppState(QObject):
     timeChanged = Signal(float)
     modelChanged = Signal()  # a new model snapshot (or None after a reset)
     trainingChanged = Signal(bool)  # the training worker started (True) or stopped (False)
+    imagesChanged = Signal()  # entered or left image mode, or another image dataset (see `set_images`)
 
     def __init__(self, target: Target, settings: Settings | None = None):
         super().__init__()
@@ -52,14 +53,34 @@ class AppState(QObject):
         self.target = target
         self.target_samples = target.sample(self.settings.target_samples, self.settings.seed)
         self.normalization = Normalization.fit(self.target_samples)
+        self.images = None  # an ImageDataset in image mode (the 2D target is kept for when the user goes back)
+        self.image_spec: str | None = None  # the spec the image dataset was loaded from ('digits', 'folder:...')
+
+    @property
+    def image_mode(self) -> bool:
+        """True while the app trains and shows an image dataset instead of the 2D target."""
+        return self.images is not None
 
     # ---- mutations -------------------------------------------------------------------------------------------
     def set_target(self, target: Target) -> None:
         self.target = target
         self.target_samples = target.sample(self.settings.target_samples, self.settings.seed)
-        self.normalization = Normalization.fit(self.target_samples)
+        if self.images is None:
+            self.normalization = Normalization.fit(self.target_samples)
         self._sde_cache = None
         self.targetChanged.emit()
+
+    def set_images(self, dataset, spec: str | None = None) -> None:
+        """Enter image mode with `dataset` (an ImageDataset; pixels normalised as y = 2x - 1), or leave it (None:
+        back to the 2D target and its normalisation). Emits imagesChanged; the model is the caller's to reset."""
+        self.images = dataset
+        self.image_spec = spec if dataset is not None else None
+        if dataset is None:
+            self.normalization = Normalization.fit(self.target_samples)
+        else:
+            self.normalization = Normalization.pixels(dataset.dim)
+        self._sde_cache = None
+        self.imagesChanged.emit()
 
     def update_settings(self, **changes) -> None:
         """Change settings by name; emits settingsChanged(names). A new `target_samples` count re-draws the
@@ -94,8 +115,9 @@ class AppState(QObject):
         if self._sde_cache is None:
             s = self.settings
             if s.sde == "ve":
+                data = self.target_samples[:2000] if self.images is None else self.images.images[:2000]
                 sigma_max = s.sigma_max or suggest_sigma_max(
-                    self.normalization.to_norm(_tensor(self.target_samples[:2000]))
+                    self.normalization.to_norm(_tensor(data).reshape(len(data), -1))
                 )
                 self._sde_cache = make_sde("ve", sigma_min=s.sigma_min, sigma_max=sigma_max)
             else:

@@ -23,13 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.app.plot_items import SdeCache
+from playground.app.plot_items import FRAME_MS, SdeCache
 from playground.app.state import AppState
 
 TICKS = 1000  # slider resolution: t = tick / TICKS * T
 SWEEP_SECONDS = 4.0  # a full sweep 0 -> T at speed 1x
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
-FRAME_MS = 33  # one tick per panel frame: the panels redraw at most every 33 ms (plot_items.Coalescer)
 
 
 class TimeBar(QWidget):
@@ -44,7 +43,7 @@ class TimeBar(QWidget):
         self._last_tick = 0.0
         self._sde_cache = SdeCache()
         self._coef_text = None
-        # frame-rate aware: one tick per panel frame (30 Hz), precise so ticks and the panels' 33 ms pacing do not
+        # frame-rate aware: one tick per panel frame (FRAME_MS), precise so ticks and the panels' pacing do not
         # beat; each tick advances t by the real time since the last one, so a late tick (busy event loop) costs
         # smoothness, never speed, and ticks never pile up (a QTimer skips the ones it missed)
         self.timer = QTimer(self)

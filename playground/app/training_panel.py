@@ -27,6 +27,7 @@ from playground.app.training_worker import N_BINS, TrainingController, TrainProg
 SMOOTH = 0.97  # EMA factor of the smoothed loss curve
 MAX_CURVE_POINTS = 4000  # the curves are decimated to about this many points
 TARGET_DOTS = 2000
+LOSS_REFRESH_MS = 250  # the loss curve and status redraw at 4 Hz: enough to read, and leaves the animated views the CPU
 
 
 class Smoother:
@@ -149,7 +150,7 @@ class TrainingPanel(QWidget):
         self.view.ci.layout.setRowStretchFactor(1, 2)
 
         self.timer = QTimer(self)
-        self.timer.setInterval(100)
+        self.timer.setInterval(LOSS_REFRESH_MS)
         self.timer.timeout.connect(self._redraw)
         self.timer.start()
 

@@ -123,7 +123,7 @@ def run_dataset(name: str, args, overrides: dict) -> dict:
 
     target = load_target(name)
     row: dict = {"dataset": name, "checkpoints": []}
-    evaluate = lambda tr: evaluate_swd(  # noqa: E731
+    evaluate = lambda tr: evaluate_swd(
         tr.snapshot(), target, args.n, args.sampler, args.sample_steps, args.seed + 1, args.repeats
     )
     trainer = _trainer(target, args, overrides, args.seconds) if args.mode == "anytime" else None
@@ -173,7 +173,7 @@ def format_table(rows: list[dict], checkpoints: list[float], nll_seconds: float 
             ]
         lines.append(cells)
     widths = [max(len(head[i]), *(len(c[i]) for c in lines)) for i in range(len(head))]
-    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     out = [fmt(head), "  ".join("-" * w for w in widths)]
     out += [fmt(c) for c in lines]
     return "\n".join(out)

@@ -64,11 +64,10 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_training(args) -> dict:
+    from playground.bench.quality import _parse_overrides
     from playground.core.networks import network_from_config
     from playground.core.trainer import TrainConfig, Trainer
     from playground.data.spec import load_target
-
-    from playground.bench.quality import _parse_overrides
 
     over = {k: getattr(args, k) for k in ("batch", "hidden", "depth") if getattr(args, k) is not None}
     over.update(_parse_overrides(args.set))
@@ -131,7 +130,7 @@ def measure_sampling(model, args, device: torch.device) -> list[dict]:
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)])
 
 

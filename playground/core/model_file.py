@@ -98,10 +98,10 @@ def read_model_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open, not a dict
     except ModelFileError:
         raise
-    except Exception as e:  # SafetensorError, OSError, ...: corrupt, truncated or not safetensors at all
+    except Exception as e:  # noqa: BLE001 - SafetensorError, OSError, ...: corrupt, truncated or foreign
         raise ModelFileError(
             f"{path}: not a readable .safetensors model file (corrupt, truncated or another format): {e}"
         ) from None

@@ -12,7 +12,12 @@ import pytest
 import torch
 
 import playground
-from playground.core.model_file import FORMAT, ModelFileError, load_model, read_model_file
+from playground.core.model_file import (
+    FORMAT,
+    ModelFileError,
+    load_model,
+    read_model_file,
+)
 from playground.core.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from playground.core.objectives import Objective
-from playground.core.trainer import StepStats, TrainConfig, Trainer, TrainingDiverged, resolve_device
+from playground.core.trainer import (
+    StepStats,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    resolve_device,
+)
 
 M = np.array([2.0, -1.0])
 S = 0.5
