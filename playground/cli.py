@@ -6,6 +6,7 @@
     python -m playground sample --exact ...   sample a 2D target with its exact score, write .npy/.csv
     python -m playground eval --exact ...     SWD of exact-score samples against the target (+ PF-ODE NLL)
     python -m playground export --model M --format onnx|torch-export --out FILE   export a model, check it
+    python -m playground download mnist|fashion   fetch MNIST / Fashion-MNIST IDX files into a cache (checked)
     python -m playground bench NAME ...       run playground.bench.NAME.main(argv)
 
 Headless commands never import Qt: the app is imported only by the `app` path.
@@ -524,13 +525,15 @@ def add_train_command(sub) -> None:
     g.add_argument("--label-dropout", type=float, default=None, metavar="P",
                    help="with --classes: probability a label is dropped to the null class (default 0.15)")
     g.add_argument("--base-channels", type=positive_int, default=None, metavar="C",
-                   help="UNet width at full resolution (default 32)")
+                   help="UNet width at full resolution (default 16)")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=positive_int, default=None, metavar="N",
                    help="optimisation steps (default 5000, or no step limit when only --seconds is given)")
     g.add_argument("--seconds", type=positive_float, default=None, metavar="S", help="training wall time limit")
-    g.add_argument("--batch", type=positive_int, default=None, metavar="B", help="batch size (default 512)")
-    g.add_argument("--lr", type=positive_float, default=None, metavar="LR", help="peak learning rate (default 6e-3)")
+    g.add_argument("--batch", type=positive_int, default=None, metavar="B",
+                   help="batch size (default 512; image datasets 64)")
+    g.add_argument("--lr", type=positive_float, default=None, metavar="LR",
+                   help="peak learning rate (default 6e-3; image datasets 3e-3)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="auto: cuda, then mps, then cpu")
@@ -641,6 +644,20 @@ def cmd_export(args) -> int:
     return 0
 
 
+def add_download_command(sub) -> None:
+    p = sub.add_parser("download", help="download MNIST or Fashion-MNIST (IDX files, SHA-256 checked) into a cache",
+                       description="Fetch the official gzipped IDX files of MNIST or Fashion-MNIST into a cache folder "
+                       "($DIFFUSION_PLAYGROUND_CACHE, else ~/.cache/diffusion-playground), with progress and a SHA-256 "
+                       "check; files already there and intact are kept. Prints the --data spec to train on (last "
+                       "line: JSON). The only command that uses the network.")
+    p.add_argument("kind", choices=("mnist", "fashion"), help="mnist or fashion (Fashion-MNIST)")
+    p.add_argument("--cache", default=None, metavar="DIR", help="cache folder (default: see above)")
+    p.add_argument("--splits", nargs="+", choices=("train", "test"), default=["train", "test"],
+                   help="which files to fetch (default: train and test)")
+    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="S", help="network timeout (default 60 s)")
+    p.set_defaults(func=lambda args: importlib.import_module("playground.cli_images").cmd_download(args))
+
+
 def add_bench_command(sub) -> None:
     p = sub.add_parser("bench", help="run a benchmark: playground.bench.NAME.main(argv)", add_help=False,
                        description="Run playground.bench.NAME with the remaining arguments.")
@@ -672,6 +689,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS: list[Callable[[Any], None]] = [
-    add_app_command, add_train_command, add_sample_command, add_eval_command, add_export_command, add_bench_command,
+    add_app_command, add_train_command, add_sample_command, add_eval_command, add_export_command,
+    add_download_command, add_bench_command,
 ]
 """Subcommand registrars, in help order; append to add a command."""

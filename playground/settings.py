@@ -7,7 +7,7 @@ stored setting has the type of its default. `playground.app.state` re-exports it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,22 @@ class Settings:
     n_trajectories: int = 64
     n_forward: int = 4000
     target_samples: int = 20000
+    # image mode (a UNet on an image dataset): IMAGE_TRAIN_DEFAULTS' 16 base channels; labels for a class-conditional
+    # model trained with label dropout, the null class enabling classifier-free guidance (Ho & Salimans 2022)
+    base_channels: int = 16
+    image_classes: bool = False
+    # the 2D training values, kept while image mode trains with its own lr / batch / stop and restored on leaving it
+    lr_2d: float = 6e-3
+    batch_2d: int = 512
+    steps_2d: int = 5000
+    seconds_2d: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def as_2d(self) -> Settings:
+        """These settings with the kept 2D training values active (what to store while image mode overrides them)."""
+        return replace(self, lr=self.lr_2d, batch=self.batch_2d, steps=self.steps_2d, seconds=self.seconds_2d)
 
     @classmethod
     def from_dict(cls, d: dict) -> Settings:

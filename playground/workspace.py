@@ -4,6 +4,8 @@ A workspace file is a zip archive (never a pickle):
 
     workspace.json          format, format_version, library_version, saved_at, settings (Settings.to_dict()),
                             t (the time slider), view (free-form JSON of the GUI's view state),
+                            images (image mode: {spec, size, rgb} of the image dataset, reloaded with
+                            `load_image_dataset(spec, size, rgb)`; absent in 2D mode),
                             target {kind, name, params, arrays: {name: member}}, history {name: member},
                             model (member name or null)
     target/<name>.npy       the target's arrays (raster, GMM parameters, points), written with allow_pickle=False
@@ -226,9 +228,10 @@ class Workspace:
     target samples included). t: the time slider. model: the bytes of a model file (`Trainer.save` keeps the
     optimizer state so training resumes; `save_model` output is inference-only), or None when nothing is trained.
     history: training-history arrays by name (see `history_arrays`). view: free-form JSON-able GUI state (open tab,
-    zoom, sampler panel options, ...; lists rather than tuples, as JSON reads them back). info: what
-    `load_workspace` read from the file header (format_version, library_version, saved_at, path); ignored by save
-    and by equality.
+    zoom, sampler panel options, ...; lists rather than tuples, as JSON reads them back). images: in image mode the
+    dataset the model trains on, {'spec': str, 'size': int, 'rgb': bool} (`build_images` reloads it), else None;
+    the 2D target is kept either way. info: what `load_workspace` read from the file header (format_version,
+    library_version, saved_at, path); ignored by save and by equality.
     """
 
     target: TargetSpec
@@ -238,6 +241,7 @@ class Workspace:
     history: dict[str, np.ndarray] = field(default_factory=dict)
     view: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    images: dict | None = None
 
     def __post_init__(self):
         self._target_cache = None
@@ -252,6 +256,7 @@ class Workspace:
             and self.model == other.model
             and _arrays_equal(self.history, other.history)
             and self.view == other.view
+            and self.images == other.images
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -272,6 +277,15 @@ class Workspace:
         n = int(self.settings.get("target_samples", 20000)) if n is None else int(n)
         return self.build_target().sample(n, self.seed if seed is None else int(seed))
 
+    def build_images(self):
+        """The image dataset of an image-mode workspace (`load_image_dataset(spec, size, rgb)`), or None.
+        Raises DataError when it cannot be loaded (e.g. its files moved)."""
+        if self.images is None:
+            return None
+        from playground.data.images import load_image_dataset
+
+        return load_image_dataset(self.images["spec"], self.images.get("size"), bool(self.images.get("rgb", False)))
+
     def load_model(self, device: str = "cpu", weights: str = "ema"):
         """The ScoreModel in the workspace (eval mode), or None. Raises ModelFileError if the bytes are unusable."""
         if self.model is None:
@@ -282,7 +296,8 @@ class Workspace:
             return load_model(path, device=device, weights=weights)
 
     def resume_trainer(self, data, **overrides):
-        """A Trainer continuing the saved run (needs a model saved by a Trainer); data: the training samples."""
+        """A Trainer continuing the saved run (needs a model saved by a Trainer); data: the training samples (and
+        labels=... for a class-conditional image model)."""
         if self.model is None:
             raise ValueError("the workspace holds no model to resume")
         from playground.core.trainer import Trainer
@@ -344,13 +359,14 @@ def history_arrays(history) -> dict[str, np.ndarray]:
 
 
 def make_workspace(target, settings: dict, t: float = 0.5, model=None, history=None,
-                   view: dict | None = None) -> Workspace:
+                   view: dict | None = None, images: dict | None = None) -> Workspace:
     """A Workspace from live objects: a Target, `Settings.to_dict()`, the time, a Trainer / ScoreModel / model bytes
-    (a Trainer also supplies the history when none is given), a TrainHistory or dict of arrays, the view state."""
+    (a Trainer also supplies the history when none is given), a TrainHistory or dict of arrays, the view state, and
+    in image mode the dataset description {'spec', 'size', 'rgb'}."""
     if history is None and model is not None and hasattr(model, "history") and hasattr(model, "optimizer"):
         history = model.history
     ws = Workspace(target_to_spec(target), dict(settings), float(t), model_bytes(model), history_arrays(history),
-                   _json_normalised(dict(view or {})))
+                   _json_normalised(dict(view or {})), images=None if images is None else dict(images))
     ws._target_cache = target
     return ws
 
@@ -452,6 +468,22 @@ def _check_workspace(where: str, ws: Workspace, settings_defaults: dict | None =
     if not isinstance(ws.view, dict):
         raise WorkspaceError(f"{where}: view must be an object")
     _check_json_value(where, "the view state", ws.view)
+    _check_images(where, ws.images)
+
+
+def _check_images(where: str, images) -> None:
+    """An image-mode dataset description: None, or {'spec': non-empty str, 'size': int 4..512, 'rgb': bool}."""
+    if images is None:
+        return
+    if not isinstance(images, dict):
+        raise WorkspaceError(f"{where}: images must be an object or null")
+    spec, size, rgb = images.get("spec"), images.get("size"), images.get("rgb", False)
+    if not isinstance(spec, str) or not spec.strip():
+        raise WorkspaceError(f"{where}: images needs a dataset spec, got {spec!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 512:
+        raise WorkspaceError(f"{where}: images size must be an integer from 4 to 512, got {size!r}")
+    if not isinstance(rgb, bool):
+        raise WorkspaceError(f"{where}: images rgb must be true or false, got {rgb!r}")
 
 
 # ---- save --------------------------------------------------------------------------------------------------------
@@ -495,6 +527,8 @@ def workspace_bytes(ws: Workspace) -> bytes:
         "history": history,
         "model": MODEL_MEMBER if ws.model is not None else None,
     }
+    if ws.images is not None:
+        manifest["images"] = ws.images
     try:
         text = json.dumps(manifest, indent=1, allow_nan=False, sort_keys=False)
     except (TypeError, ValueError) as e:
@@ -699,6 +733,7 @@ def _load(where: str, reader: _Reader, settings_defaults: dict | None) -> Worksp
         history,
         view,
         {k: manifest.get(k) for k in ("format_version", "library_version", "saved_at")},
+        manifest.get("images"),
     )
     _check_workspace(where, ws, settings_defaults)
     return ws

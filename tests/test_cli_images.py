@@ -92,3 +92,54 @@ def test_bad_class_and_output_for_an_image_model(conditional_model, tmp_path, ca
     assert code == 2 and "classes 0..9" in err
     code, _, err = run(capsys, "eval", "--model", conditional_model, "--data", "moons")
     assert code == 2 and "image dataset" in err
+
+
+def test_download_fetches_checks_and_prints_the_spec(tmp_path, capsys, monkeypatch):
+    """`download`, offline: a file:// mirror of small IDX files; a second run keeps the intact files; a wrong
+    checksum is one error line and leaves no file behind."""
+    import hashlib
+
+    from playground.data import images as image_data
+    from playground.data.idx import write_idx
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    rng = np.random.default_rng(0)
+    files = {}
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        for name, array in ((f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+                            (f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n).astype(np.uint8))):
+            path = write_idx(mirror / name, array)
+            files[name] = (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
+    entry = {"mirrors": (mirror.as_uri() + "/",), "files": files}
+    monkeypatch.setitem(image_data.IDX_DOWNLOADS, "mnist", entry)
+    cache = tmp_path / "cache"
+    code, out, err = run(capsys, "download", "mnist", "--cache", cache)
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["images"] == 12 and summary["spec"] == f"mnist:{cache / 'mnist'}"
+    assert "train-images-idx3-ubyte.gz" in err and "SHA-256 checked" in out
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(files)
+    code, out, _ = run(capsys, "download", "mnist", "--cache", cache, "--splits", "test")
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["images"] == 5
+    bad = {**entry, "files": {k: (v[0], "0" * 64) for k, v in files.items()}}
+    monkeypatch.setitem(image_data.IDX_DOWNLOADS, "mnist", bad)
+    code, _, err = run(capsys, "download", "mnist", "--cache", tmp_path / "other")
+    assert code == 2 and err.splitlines()[-1].startswith("error:") and "SHA-256 mismatch" in err
+    assert not any((tmp_path / "other" / "mnist").iterdir())
+
+
+def test_bench_images_prints_every_row(capsys):
+    pytest.importorskip("sklearn")
+    code, out, err = run(capsys, "bench", "images", "--seconds", "1.5", "--threads", "1", "--n", "20",
+                         "--sample-steps", "4", "--classifier-seconds", "1", "--steps28", "1",
+                         "--set", "base_channels=8")
+    assert code == 0, err
+    head, table = out.split("measure", 1)
+    assert "edm_heun (4 steps, S_churn 40)" in head and "'output': 'edm'" in head and "'base_channels': 8" in head
+    rows = {line[:40].strip(): line for line in table.splitlines()[1:]}
+    assert {"classifier accuracy, real test digits", "unconditional: confident", "unconditional: confident, PF-ODE",
+            "nearest training digit: generated", "conditional w=2: asked class", "conditional w=0: asked class",
+            "28x28: seconds per 1k steps (cpu)"} <= set(rows)
+    accuracy = float(rows["classifier accuracy, real test digits"].split()[5].rstrip("%"))
+    assert 50 < accuracy <= 100

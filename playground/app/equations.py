@@ -1,7 +1,8 @@
 """Help > The equations: the forward SDE, reverse SDE, PF-ODE and training loss for the CURRENT settings.
 
-`equations_html(settings, sigma_max=..., normalization=...)` is plain text work (no Qt) so it is easy to test; the
-dialog shows it in a QTextBrowser and re-renders whenever a setting changes.
+`equations_html(settings, sigma_max=..., normalization=..., images=...)` is plain text work (no Qt) so it is easy to
+test; the dialog shows it in a QTextBrowser and re-renders whenever a setting, the target or the image dataset changes.
+In image mode (`images` given) the network is the U-Net and the coordinates are pixels, y = 2x − 1.
 """
 
 from __future__ import annotations
@@ -160,9 +161,11 @@ def equations_html(
     settings: Settings,
     sigma_max: float | None = None,
     normalization=None,
+    images=None,
 ) -> str:
     """An HTML page with the equations for `settings`. `sigma_max`: the VE sigma_max in use (when the settings say
-    'auto'); `normalization`: the data normalisation y = (x - m) / s the SDE runs on."""
+    'auto'); `normalization`: the data normalisation y = (x - m) / s the SDE runs on; `images`: the ImageDataset in
+    image mode (a U-Net on its pixels), else None."""
     s = settings
     if s.sde not in SDE_NAMES:
         raise ValueError(f"unknown SDE {s.sde!r}")
@@ -188,7 +191,7 @@ def equations_html(
         "<h3>Score model</h3>",
         f"<div class='eq'>{_output_line(s)}</div>",
         f"<div class='note'>where α<sub>t</sub> = {p['alpha']} and σ<sub>t</sub> = {p['std']}; "
-        f"network: MLP, {s.depth} hidden layers × {s.hidden} units, with a Fourier embedding of t.</div>",
+        f"network: {_network_text(s, images)}.</div>",
         "<h3>Training loss</h3>",
     ]
     rows += [f"<div class='eq'>{line}</div>" for line in _loss_lines(s, p)]
@@ -196,7 +199,15 @@ def equations_html(
         f"<div class='note'>Optimiser: Adam, learning rate {_g(s.lr)}, batch {s.batch}, "
         f"{s.steps} steps" + (f" or {_g(s.seconds)} s" if s.seconds else "") + f", seed {s.seed}.</div>"
     )
-    if normalization is not None:
+    if images is not None:
+        c, h, w = images.shape
+        rows.append(
+            "<h3>Coordinates</h3><div class='note'>Each image is one point x in [0, 1]<sup>D</sup>, "
+            f"D = {c}·{h}·{w} = {images.dim}; the SDE acts on y = 2x − 1 in [−1, 1]<sup>D</sup> (Ho et al. 2020), so "
+            "∇<sub>x</sub> log p<sub>t</sub>(x) = 2 ∇<sub>y</sub> log p<sub>t</sub>(y) and log p(x) = log p(y) + D ln 2 "
+            "(the Jacobian of y = 2x − 1; bits/dim are those of [0, 1] pixels).</div>"
+        )
+    elif normalization is not None:
         mean = ", ".join(f"{m:.3g}" for m in normalization.mean)
         rows.append(
             "<h3>Coordinates</h3><div class='note'>The SDE acts on normalised data y = (x − m) / s with "
@@ -207,6 +218,20 @@ def equations_html(
     return "\n".join(rows)
 
 
+def _network_text(s: Settings, images) -> str:
+    """The score network in words: the U-Net in image mode, else the MLP."""
+    if images is None:
+        return f"MLP, {s.depth} hidden layers × {s.hidden} units, with a Fourier embedding of t"
+    c, h, w = images.shape
+    text = (f"U-Net on {c}×{h}×{w} images, {s.base_channels} base channels, residual blocks with the noise level "
+            "c<sub>noise</sub> = ¼ ln(σ<sub>t</sub>/α<sub>t</sub>) added in every block")
+    if s.image_classes and images.labels is not None:
+        text += (f"; class-conditional on {images.num_classes} classes y plus a null class ∅ (label dropout 0.15), "
+                 "so classifier-free guidance s = (1 + w) s<sub>θ</sub>(x, t, y) − w s<sub>θ</sub>(x, t, ∅) "
+                 "(Ho &amp; Salimans 2022)")
+    return text
+
+
 def state_equations_html(state: AppState) -> str:
     """equations_html for the app's current settings, with the VE sigma_max actually in use."""
     sigma_max = None
@@ -215,7 +240,7 @@ def state_equations_html(state: AppState) -> str:
             sigma_max = float(state.sde().sigma_max)
         except Exception:  # noqa: BLE001 - the page still renders with the symbol
             sigma_max = None
-    return equations_html(state.settings, sigma_max=sigma_max, normalization=state.normalization)
+    return equations_html(state.settings, sigma_max=sigma_max, normalization=state.normalization, images=state.images)
 
 
 class EquationsDialog(QDialog):
@@ -235,6 +260,7 @@ class EquationsDialog(QDialog):
         lay.addWidget(buttons)
         state.settingsChanged.connect(lambda _names: self.refresh())
         state.targetChanged.connect(self.refresh)
+        state.imagesChanged.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:

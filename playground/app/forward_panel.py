@@ -233,7 +233,6 @@ class ForwardPanel(QWidget):
     def _draw_density(self, t: float, alpha: float, sigma: float, rect: Rect) -> None:
         st = self.state
         target = st.target
-        norm = st.normalization
         if target.gmm is not None or target.points is not None:
             key = (t, rect, id(target), st.settings.sde, st.settings.beta_min, st.settings.beta_max,
                    st.settings.sigma_min, st.settings.sigma_max)

@@ -1,7 +1,12 @@
-"""The main window: six docks around one shared time bar, menus, status bar, theme and QSettings persistence.
+"""The main window: docks around one shared time bar, menus, status bar, theme and QSettings persistence.
 
 Docks (rearrangeable, toggled in View): Target, Forward diffusion, Score field, Sampling (SDE | ODE), Training,
-Settings. The time bar (bottom toolbar) drives `state.set_time`; training runs in `TrainingController`'s worker.
+Settings, and for image mode (`state.images`, entered from Target > Images) Dataset, Forward diffusion (images),
+Sampling (images): SDE | ODE and Inpainting. Image mode hides the three 2D views and shows the image ones (each
+mode remembers which of its docks were open); leaving it brings the 2D views back. Entering image mode applies the
+image training defaults (IMAGE_TRAIN_DEFAULTS' lr and batch, a one-minute stop) and leaving it restores the 2D
+values (`Settings.lr_2d`, ...). The time bar (bottom toolbar) drives `state.set_time`, which every time-dependent
+panel follows; training runs in `TrainingController`'s worker.
 The document (a .dpw workspace: current file, unsaved changes, recent files, autosave, crash recovery) is
 `WorkspaceController` (`window.workspace`); File > Export opens `ExportDialog`.
 """
@@ -61,6 +66,17 @@ DOCKS = (
     ("training", "Training", "dock_training"),
     ("settings", "Settings", "dock_settings"),
 )
+# the image-mode docks, same shape (their panels show a message while there is no dataset or model)
+IMAGE_DOCKS = (
+    ("image_dataset", "Dataset", "dock_image_dataset"),
+    ("image_forward", "Forward diffusion (images)", "dock_image_forward"),
+    ("image_sampling", "Sampling (images): SDE | ODE", "dock_image_sampling"),
+    ("inpaint", "Inpainting", "dock_inpaint"),
+)
+DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
+# settings whose change invalidates an image model (MODEL_KEYS' hidden / depth belong to the 2D MLP)
+IMAGE_MODEL_KEYS: frozenset[str] = (MODEL_KEYS - {"hidden", "depth"}) | {"base_channels", "image_classes"}
+IMAGE_STOP = {"steps": 100_000, "seconds": 60.0}  # image training stops after a minute (the steps are a backstop)
 
 
 def default_store() -> QSettings:
@@ -156,6 +172,11 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._close_accepted = False
         self._export_dialog = None
+        self._image_mode = state.image_mode  # the mode the training settings were last set up for
+        self._images_shown = False  # the image docks (not the 2D views) are shown
+        self._mode_docks: dict[bool, set[str]] = {False: set(DOCKS_2D), True: {k for k, _t, _n in IMAGE_DOCKS}}
+        self._sized_images = False  # the image docks got their default proportions once
+        self._tab_partners: dict[str, QDockWidget] = {}  # a mode dock taken out of its tab group -> a dock to rejoin
         self.theme = "system"
 
         self.setWindowTitle("Untitled[*] — Diffusion Playground")
@@ -178,6 +199,8 @@ class MainWindow(QMainWindow):
         self.controller.resetDone.connect(self._update_status)
         state.targetChanged.connect(self._on_target_changed)
         state.settingsChanged.connect(self._on_settings_changed)
+        state.imagesChanged.connect(self._on_images_changed)
+        state.modelChanged.connect(self._sync_mode_docks)
         QApplication.instance().focusChanged.connect(self._on_focus)
         try:
             QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_scheme_changed)
@@ -191,6 +214,7 @@ class MainWindow(QMainWindow):
         self._restored_layout = False
         if restore:
             self.restore_ui()
+        self._sync_mode_docks(force=True)
         self._apply_theme()
         self._update_status()
         self.workspace = WorkspaceController(self, self.store, autosave_dir, autosave_interval_ms)
@@ -272,6 +296,10 @@ class MainWindow(QMainWindow):
 
     def _make_panels(self) -> None:
         from playground.app.forward_panel import ForwardPanel
+        from playground.app.image_dataset_panel import ImageDatasetPanel
+        from playground.app.image_forward_panel import ImageForwardPanel
+        from playground.app.image_sampling_panel import ImageSamplingPanel
+        from playground.app.inpaint_panel import InpaintPanel
         from playground.app.sampling_panel import SamplingPanel
         from playground.app.score_panel import ScoreFieldPanel
         from playground.app.target_panel import TargetPanel
@@ -285,11 +313,17 @@ class MainWindow(QMainWindow):
             "training": TrainingPanel(
                 s, self.controller, {"play": self.act_play, "step": self.act_step, "reset": self.act_reset}
             ),
+            "image_dataset": ImageDatasetPanel(s),
+            "image_forward": ImageForwardPanel(s),
+            "image_sampling": ImageSamplingPanel(s),
+            "inpaint": InpaintPanel(s),
         }
         self.settings_panel = SettingsPanel(s)
         self.settings_panel.changeRequested.connect(self.request_settings)
         self.panels["settings"] = self.settings_panel
         self.panels["target"].errorOccurred.connect(self._on_target_error)
+        self.panels["target"].changeRequested.connect(self.request_settings)
+        self.panels["target"].confirm_dataset = self._confirm_dataset
         self._link_sampling_time()
 
     def _on_target_error(self, text: str) -> None:
@@ -324,8 +358,9 @@ class MainWindow(QMainWindow):
         slider.valueChanged.connect(to_state)
 
     def _make_docks(self) -> None:
-        self.docks: dict[str, QDockWidget] = {}
-        for key, title, name in DOCKS:
+        self.docks: dict[str, QDockWidget] = {}  # the 2D and shared docks (DOCKS)
+        self.image_docks: dict[str, QDockWidget] = {}  # the image-mode docks (IMAGE_DOCKS)
+        for key, title, name in DOCKS + IMAGE_DOCKS:
             d = QDockWidget(title, self)
             d.setObjectName(name)
             d.setWidget(self.panels[key])
@@ -337,11 +372,17 @@ class MainWindow(QMainWindow):
             d.toggleViewAction().setToolTip(f"Show or hide the {title} panel.")
             # an explicit minimum lets the window shrink (to 800 x 800 and below) whatever the panels' layouts ask
             self.panels[key].setMinimumSize(160, 120)
-            self.docks[key] = d
+            (self.image_docks if (key, title, name) in IMAGE_DOCKS else self.docks)[key] = d
+
+    def all_docks(self) -> dict[str, QDockWidget]:
+        """Every dock by key: the 2D and shared ones, then the image-mode ones."""
+        return {**self.docks, **self.image_docks}
 
     def _layout_default(self) -> None:
-        """Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below."""
-        d = self.docks
+        """Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below. The image
+        docks take those places in image mode: Dataset tabbed with Target, the image forward and sampling views
+        beside the 2D ones, Inpainting beside the score field (`_sync_mode_docks` shows one mode's docks)."""
+        d = self.all_docks()
         for dock in d.values():
             dock.setFloating(False)
             dock.show()
@@ -351,18 +392,83 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(d["forward"], d["score"], Qt.Orientation.Horizontal)
         self.splitDockWidget(d["score"], d["training"], Qt.Orientation.Horizontal)
         self.splitDockWidget(d["target"], d["settings"], Qt.Orientation.Vertical)
+        for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
+            self.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(d["target"], d["image_dataset"])
         self._size_docks()
 
+    def images_shown(self) -> bool:
+        """True when the window shows image docks: in image mode, or while an image model is shown without its
+        dataset (File > Open model of a model whose dataset could not be loaded)."""
+        model = self.state.model
+        return self.state.image_mode or (model is not None and getattr(model, "image_shape", None) is not None)
+
+    def _mode_dock_widgets(self, images: bool) -> dict[str, QDockWidget]:
+        """The docks only one mode shows: the image docks, or the 2D views (DOCKS_2D)."""
+        return dict(self.image_docks) if images else {k: self.docks[k] for k in DOCKS_2D}
+
+    def open_mode_docks(self, images: bool) -> set[str]:
+        """The keys of the mode's own docks that are open (or were, when the other mode is shown)."""
+        if images != self._images_shown:
+            return set(self._mode_docks[images])
+        return {k for k, dock in self._mode_dock_widgets(images).items() if not dock.isHidden()}
+
+    def _sync_mode_docks(self, *_args, force: bool = False) -> None:
+        """Show the docks of the current mode (those of it the user had open) and hide the other mode's; force:
+        apply it even when the mode did not change (start-up, Reset layout)."""
+        images = self.images_shown()
+        if images == self._images_shown and not force:
+            return
+        if images != self._images_shown:  # remember which of the leaving mode's docks were open
+            self._mode_docks[self._images_shown] = self.open_mode_docks(self._images_shown)
+        self._images_shown = images
+        for key, dock in self._mode_dock_widgets(not images).items():
+            self._hide_mode_dock(key, dock)
+        for key, dock in self._mode_dock_widgets(images).items():
+            if key in self._mode_docks[images]:
+                self._show_mode_dock(key, dock)
+            else:
+                dock.hide()
+        front = self.image_docks["image_dataset"] if images else self.docks["target"]
+        if not front.isHidden():
+            front.raise_()
+        if images and not self._sized_images and not force:  # the image docks' first appearance: default sizes
+            self._sized_images = True
+            QTimer.singleShot(0, self._size_docks)
+
+    def _hide_mode_dock(self, key: str, dock: QDockWidget) -> None:
+        """Hide a dock of the other mode; one in a tab group leaves the layout (a hidden tabbed dock would keep its
+        tab) and remembers a partner to rejoin."""
+        partners = [p for p in self.tabifiedDockWidgets(dock) if not p.isHidden()]
+        if partners:
+            self._tab_partners[key] = partners[0]
+            self.removeDockWidget(dock)
+        dock.hide()
+
+    def _show_mode_dock(self, key: str, dock: QDockWidget) -> None:
+        """Show a dock of the mode entered, back in its tab group when it had left the layout."""
+        if self.dockWidgetArea(dock) == Qt.DockWidgetArea.NoDockWidgetArea and not dock.isFloating():
+            partner = self._tab_partners.get(key)
+            if partner is not None and self.dockWidgetArea(partner) != Qt.DockWidgetArea.NoDockWidgetArea:
+                self.tabifyDockWidget(partner, dock)
+            else:
+                self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.show()
+
     def _size_docks(self) -> None:
-        """Proportions of the default layout for the current window size."""
-        d = self.docks
+        """Proportions of the default layout for the current window size (of the docks the mode shows)."""
+        d = self.all_docks()
         w, h = self.width(), self.height()
         left = max(260, int(w * 0.24))
         col = max(160, (w - left) // 3)
-        self.resizeDocks([d["target"], d["forward"], d["score"], d["training"]], [left, col, col, col],
+        forward, middle, sampling = ("image_forward", "inpaint", "image_sampling") if self._images_shown else \
+            ("forward", "score", "sampling")
+        # image mode: Inpainting (canvas, inputs, results and two rows of controls) gets the widest column
+        shares = (0.85, 1.3, 0.85) if self._images_shown else (1.0, 1.0, 1.0)
+        self.resizeDocks([d["target"], d[forward], d[middle], d["training"]], [left] + [int(col * f) for f in shares],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([d["target"], d["settings"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
-        self.resizeDocks([d["forward"], d["sampling"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
+        self.resizeDocks([d[forward], d[sampling]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -397,6 +503,10 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&View")
         for key, _title, _name in DOCKS:
             m.addAction(self.docks[key].toggleViewAction())
+        m.addSeparator()
+        for key, _title, _name in IMAGE_DOCKS:
+            m.addAction(self.image_docks[key].toggleViewAction())
+        m.addSeparator()
         m.addAction(self.time_toolbar.toggleViewAction())
         m.addSeparator()
         m.addAction(self.act_animate)
@@ -519,7 +629,8 @@ class MainWindow(QMainWindow):
         Returns True when applied."""
         keys = set(changes)
         c = self.controller
-        if keys & MODEL_KEYS and c.has_progress:
+        model_keys = IMAGE_MODEL_KEYS if self.state.image_mode else MODEL_KEYS
+        if keys & model_keys and c.has_progress:
             if not self.confirm_reset(changes):
                 self.settings_panel.refresh()
                 return False
@@ -530,7 +641,7 @@ class MainWindow(QMainWindow):
                 c.play()
             return True
         self.state.update_settings(**changes)
-        if keys & (MODEL_KEYS | TRAINER_KEYS) and not c.has_progress and c.trainer is not None and not c.running:
+        if keys & (model_keys | TRAINER_KEYS) and not c.has_progress and c.trainer is not None and not c.running:
             c.trainer = None  # nothing trained yet: rebuild with the new settings at the next Play
         elif keys & TRAINER_KEYS and c.has_progress:
             self._apply_trainer_keys(keys & TRAINER_KEYS)
@@ -549,13 +660,51 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _on_target_changed(self) -> None:
-        """A new target: the model was trained on the old one. Reset, and keep training if it was running."""
+        """A new target: the model was trained on the old one. Reset, and keep training if it was running. (In image
+        mode the 2D target is only kept for later: the image model does not depend on it.)"""
+        if self.state.image_mode:
+            return
         c = self.controller
         was_running = c.running
         if c.has_progress or c.trainer is not None or self.state.model is not None:
             c.reset()
             if was_running:
                 c.play()
+
+    def _on_images_changed(self) -> None:
+        """Entered or left image mode, or another dataset: reset training (a new dataset keeps training if it was
+        running); a switch of mode swaps the training settings (`_switch_training_settings`) and the docks."""
+        st, c = self.state, self.controller
+        was_running = c.running
+        switched = st.image_mode != self._image_mode
+        self._image_mode = st.image_mode
+        if c.has_progress or c.trainer is not None or st.model is not None:
+            c.reset()
+        if switched and not self.workspace.loading:  # a workspace brings its own settings
+            self._switch_training_settings(st.image_mode)
+        self._sync_mode_docks()
+        if was_running and not switched:
+            c.play()
+        self._update_status()
+
+    def _switch_training_settings(self, image_mode: bool) -> None:
+        """Entering image mode keeps the 2D lr / batch / steps / seconds (Settings.lr_2d, ...) and applies the image
+        defaults (IMAGE_TRAIN_DEFAULTS' lr and batch, IMAGE_STOP); leaving it restores the kept 2D values."""
+        s = self.state.settings
+        if image_mode:
+            from playground.core.image_models import IMAGE_TRAIN_DEFAULTS
+
+            self.state.update_settings(lr_2d=s.lr, batch_2d=s.batch, steps_2d=s.steps, seconds_2d=s.seconds,
+                                       lr=float(IMAGE_TRAIN_DEFAULTS["lr"]), batch=int(IMAGE_TRAIN_DEFAULTS["batch"]),
+                                       **IMAGE_STOP)
+        else:
+            self.state.update_settings(lr=s.lr_2d, batch=s.batch_2d, steps=s.steps_2d, seconds=s.seconds_2d)
+
+    def _confirm_dataset(self, name: str) -> bool:
+        """Before a loaded image dataset replaces a trained model: ask (True when nothing is trained)."""
+        if not self.controller.has_progress:
+            return True
+        return bool(self.confirm_reset({"dataset": name}))
 
     def reset_training(self) -> None:
         self.controller.reset()
@@ -570,6 +719,8 @@ class MainWindow(QMainWindow):
         self.controller.reset()
         self.model_path = None
         self.undo_stack.clear()
+        if self.state.image_mode:
+            self.state.set_images(None)
         self.state.set_target(default_target())
         self.workspace.new_document()
         self.statusBar().showMessage("New session: two moons, untrained.", 4000)
@@ -612,7 +763,9 @@ class MainWindow(QMainWindow):
             self.open_model(path)
 
     def open_model(self, path: str) -> bool:
-        """Load a model file into every panel (and its trainer state, so Play resumes); a bad file gets a message."""
+        """Load a model file into every panel (and its trainer state, so Play resumes); a bad file gets a message.
+        An image model enters image mode with the dataset its file names (trainer info 'data') when that loads,
+        else it is shown without a dataset (sampling works, training needs the dataset) and a message says why."""
         from playground.core.model import load_model
 
         try:
@@ -620,22 +773,65 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - every bad file is a message, never a crash
             self.show_message("Cannot open model", f"{Path(path).name}: {exc}", QMessageBox.Icon.Warning)
             return False
+        dataset, spec, note = None, None, ""
+        if model.image_shape is not None:
+            dataset, spec, note = self._model_dataset(model)
         trainer = None
         try:
             from playground.core.trainer import Trainer
 
-            trainer = Trainer.resume(path, self.state.target_samples)
+            if model.image_shape is None:
+                trainer = Trainer.resume(path, self.state.target_samples)
+            elif dataset is not None:
+                labels = dataset.labels if model.num_classes else None
+                trainer = Trainer.resume(path, dataset.images, labels=labels)
         except Exception:  # noqa: BLE001 - a model without trainer state still shows; Play then starts anew
             trainer = None
         changes = _settings_from_model(model)
         self.controller.reset()
+        st = self.state
+        if dataset is not None:
+            if dataset is not st.images:
+                st.set_images(dataset, spec)
+        elif st.image_mode:
+            st.set_images(None)  # a 2D model, or an image model without its dataset
         if changes:
-            self.state.update_settings(**changes)
+            st.update_settings(**changes)
         self.controller.adopt(trainer, model)
+        if note:
+            self.show_message("Model opened without its dataset", f"{Path(path).name}: {note}")
         self.model_path = path
         self.store.setValue("files/last_dir", str(Path(path).parent))
         self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
         return True
+
+    def _model_dataset(self, model) -> tuple:
+        """(ImageDataset or None, its spec, a note when there is none) for an image model: the dataset its file names,
+        reused when it is the one loaded now, else loaded (a wait cursor: the small sets take well under a second)."""
+        from playground.data.images import is_image_spec, load_image_dataset
+
+        c, h, _w = model.image_shape
+        info = model.config.get("info") if isinstance(model.config.get("info"), dict) else {}
+        spec = info.get("data")
+        st = self.state
+        if not isinstance(spec, str) or not is_image_spec(spec):
+            return None, None, ("the file names no image dataset, so the model is shown without one; load the dataset "
+                                "it was trained on in Target > Images to train it further.")
+        if st.images is not None and st.image_spec == spec and st.images.shape == tuple(model.image_shape):
+            dataset = st.images
+        else:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                dataset = load_image_dataset(spec, size=h, rgb=c == 3)
+            except Exception as exc:  # noqa: BLE001 - a missing or broken dataset: the model is still shown
+                return None, None, (f"its dataset {spec!r} could not be loaded ({' '.join(str(exc).split())}); the "
+                                    "model is shown without it. Load the dataset in Target > Images to train further.")
+            finally:
+                QApplication.restoreOverrideCursor()
+        if model.num_classes and dataset.num_classes != model.num_classes:
+            return None, None, (f"the model has {model.num_classes} classes but {spec!r} has {dataset.num_classes}; "
+                                "the model is shown without its dataset.")
+        return dataset, spec, ""
 
     def save_model(self) -> bool:
         if self.model_path is None:
@@ -778,8 +974,10 @@ class MainWindow(QMainWindow):
     # ---- view / help -------------------------------------------------------------------------------------------
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
+        self._mode_docks = {False: set(DOCKS_2D), True: set(self.image_docks)}
         for d in self.docks.values():
             d.show()
+        self._sync_mode_docks(force=True)
         self.time_toolbar.show()
         self._size_docks()
 
@@ -849,7 +1047,10 @@ class MainWindow(QMainWindow):
         st.setValue("window/geometry", self.saveGeometry())
         st.setValue("window/state", self.saveState())
         st.setValue("window/theme", self.theme)
-        st.setValue("settings/json", json.dumps(self.state.settings.to_dict()))
+        settings = self.state.settings.as_2d() if self.state.image_mode else self.state.settings  # starts in 2D
+        st.setValue("settings/json", json.dumps(settings.to_dict()))
+        for images, key in ((False, "window/docks_2d"), (True, "window/docks_images")):
+            st.setValue(key, json.dumps(sorted(self.open_mode_docks(images))))
         st.setValue("time/t", float(self.state.t))
         st.sync()
 
@@ -861,6 +1062,12 @@ class MainWindow(QMainWindow):
         state = st.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self._restored_layout = bool(self.restoreState(state))
+        for images, key in ((False, "window/docks_2d"), (True, "window/docks_images")):
+            try:
+                keys = json.loads(str(st.value(key)))
+                self._mode_docks[images] = set(keys) & set(self._mode_dock_widgets(images))
+            except (TypeError, ValueError):  # never saved (an older version): every dock of the mode
+                pass
         self.theme = str(st.value("window/theme", "system"))
         if self.theme not in THEMES:
             self.theme = "system"
@@ -936,9 +1143,11 @@ def _settings_from_model(model) -> dict:
         out["output"] = model.output
     net = getattr(model, "net", None)
     arch = net.config() if net is not None and hasattr(net, "config") else {}
-    for k in ("hidden", "depth"):
+    for k in ("hidden", "depth", "base_channels"):
         if k in arch:
             out[k] = int(arch[k])
+    if getattr(model, "image_shape", None) is not None:
+        out["image_classes"] = bool(model.num_classes)
     train = dict(getattr(model, "config", {}) or {})  # the TrainConfig it was trained with
     for k, kind in (("objective", str), ("weighting", str), ("lr", float), ("batch", int), ("seed", int)):
         if train.get(k) is not None:

@@ -18,12 +18,13 @@ from PySide6.QtWidgets import (
     QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox, QStyle, QVBoxLayout, QWidget,
 )
 
+from playground.app.job_thread import start_job_thread
 from playground.app.plot_items import (
     FRAME_MS, CentredMessage, Coalescer, DensityImage, DotCloud, Rect, SdeCache, TrajectoryCurve, has_exact_score, hist_bins,
     plot_widget, prior_rect, sample_bounds, set_view, square_rect, union_rect,
 )
 from playground.app.sampling_worker import Frame, Outcome, SamplingJob, SamplingThread, fast_gmm_score_fn
-from playground.app.training_worker import keep_until_finished
+from playground.app.training_worker import cancel_threads
 
 SAMPLER_NAMES = {
     "em": "Euler–Maruyama",
@@ -49,19 +50,6 @@ def ode_steps(name: str, sample_steps: int) -> int:
     return max(1, sample_steps)
 AUTO_INTERVAL_MS = 5000
 PLAY_SECONDS = 4.0
-
-
-def _cancel_threads(threads: list) -> None:
-    """Cancel worker threads and hand the running ones to the module-level keeper (they hold no reference to the
-    panel, so this is safe when the panel is already being destroyed)."""
-    for th in list(threads):
-        try:
-            th.cancel()
-            if th.isRunning():
-                keep_until_finished(th)
-        except RuntimeError:  # its C++ object is gone: it had finished
-            pass
-    threads.clear()
 
 
 class _Side:
@@ -175,7 +163,7 @@ class SamplingPanel(QWidget):
         # without shutdown() they are cancelled and kept alive by training_worker.keep_until_finished (waited for
         # at exit). The slot gets the list, not the panel.
         self._threads: list[SamplingThread] = []
-        self.destroyed.connect(lambda *_a, threads=self._threads: _cancel_threads(threads))
+        self.destroyed.connect(lambda *_a, threads=self._threads: cancel_threads(threads))
         self._sde_cache = SdeCache()
         self._model_dirty = False
         self._had_model = state.model is not None
@@ -296,13 +284,7 @@ class SamplingPanel(QWidget):
             s.message.hide()
             s.info.setText(f"{SAMPLER_NAMES.get(s.sampler, s.sampler)}: starting…")
             set_view(s.plot, self.view_rect)
-            th = SamplingThread(job)  # no parent: see self._threads
-            th.frame.connect(self._on_frame)
-            th.done.connect(self._on_done)
-            s.thread = th
-            self._threads[:] = [t for t in self._threads if t.isRunning()]
-            self._threads.append(th)
-            th.start()
+            s.thread = start_job_thread(SamplingThread(job), self._on_frame, self._on_done, self._threads)  # no parent
         self.status.setText(f"Sampling {n:,} particles with the {label}, {steps} steps, seed {seed}…")
         self._sync_controls()
         return True
@@ -528,5 +510,5 @@ class SamplingPanel(QWidget):
         self._auto_timer.stop()
         self._redraw.stop()
         self.cancel(wait=True, timeout_ms=timeout_ms)
-        _cancel_threads(self._threads)
+        cancel_threads(self._threads)
         self._old_threads = []

@@ -21,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PySide6.QtCore import QThread, Signal
 
+from playground.app.job_thread import JobThread
 from playground.app.plot_items import Rect, histogram2d, smooth121
 
 MAX_FRAMES = 120  # frames kept for playback per side
@@ -135,7 +135,6 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
         return out
     mean = np.asarray(job.mean, np.float32)
     scale = np.float32(job.scale)
-    n = len(job.x_T)
     frame_every = max(1, math.ceil(job.steps / MAX_FRAMES))
     path_every = max(1, math.ceil(job.steps / MAX_PATH_POINTS))
     frames: list[Frame] = []
@@ -240,34 +239,10 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     return out
 
 
-class SamplingThread(QThread):
+class SamplingThread(JobThread):
     """Runs one SamplingJob; emits `frame` (live snapshots) and finally `done(Outcome)`."""
 
-    frame = Signal(object)
-    done = Signal(object)
+    work = staticmethod(_run)
 
-    def __init__(self, job: SamplingJob, parent=None):
-        super().__init__(parent)
-        self.job = job
-        self._cancel = threading.Event()
-        self.outcome: Outcome | None = None
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def run(self) -> None:
-        torch.set_num_threads(1)
-        try:
-            out = _run(self.job, self._cancel, self._emit)
-        except Exception as e:  # belt and braces: a thread must always report back
-            out = Outcome(self.job.side, self.job.sampler, self.job.generation, error=f"{type(e).__name__}: {e}")
-        self.outcome = out
-        self.done.emit(out)
-
-    def _emit(self, frame: Frame) -> None:
-        if not self._cancel.is_set():
-            self.frame.emit(frame)
+    def failed(self, message: str) -> Outcome:
+        return Outcome(self.job.side, self.job.sampler, self.job.generation, error=message)

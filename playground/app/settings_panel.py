@@ -4,6 +4,9 @@ The panel never writes the state itself. It emits `changeRequested({name: value}
 the change applies at once (samplers, particle counts, ...) or first asks, because it would invalidate a trained
 model (the SDE, its parameters, the output kind, the network, the objective). After a refused change the main window
 calls `refresh()` and the controls show the state's values again.
+
+The network rows follow the mode: the MLP's hidden units and layers (and the target's sample count) for a 2D target,
+the U-Net's base channels and the class-conditional switch in image mode (`state.imagesChanged`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from playground.app.state import (
 )
 
 PARTICLE_COUNTS = (1_000, 2_000, 4_000, 10_000, 20_000, 50_000, 100_000, 200_000)
+ROWS_2D = ("hidden", "depth", "target_samples")  # shown only for a 2D target
+ROWS_IMAGES = ("base_channels", "image_classes")  # shown only in image mode
 
 
 def available_devices() -> list[str]:
@@ -70,6 +75,7 @@ class SettingsPanel(QWidget):
         self.state = state
         self.controls: dict[str, QWidget] = {}
         self.labels: dict[str, str] = {}  # setting name -> the label the user sees
+        self._forms: dict[str, QFormLayout] = {}  # setting name -> the form holding its row
         self._updating = False
 
         outer = QVBoxLayout(self)
@@ -135,6 +141,20 @@ class SettingsPanel(QWidget):
         )
         self._int(form, "hidden", "Hidden units", 8, 1024, 16, "Width of each hidden layer of the MLP s_θ(x, t).")
         self._int(form, "depth", "Hidden layers", 1, 8, 1, "Number of hidden layers of the MLP s_θ(x, t).")
+        self._int(
+            form, "base_channels", "U-Net channels", 4, 256, 4,
+            "Channels of the U-Net's first level (image mode); deeper levels multiply them (×2 per downsampling).\n"
+            "More channels: a stronger, slower network. Default 16 (tuned for 8×8 digits on a CPU).\n"
+            "Changing it invalidates a trained model.",
+        )
+        classes = QCheckBox("labels as classes")
+        self._add(
+            form, "image_classes", "Class-conditional", classes,
+            "Train s_θ(x, t, y) on the dataset's labels y (image mode, labelled sets only), each label replaced by\n"
+            "the null class with probability 0.15, so one network learns both the conditional and the unconditional\n"
+            "score. Classifier-free guidance then samples a chosen class with weight w (Ho & Salimans 2022):\n"
+            "s = (1 + w) s_θ(x, t, y) − w s_θ(x, t, ∅). Changing it invalidates a trained model.",
+        )
 
         # ---- optimisation -------------------------------------------------------------------------------------
         g, form = self._group("Training", lay)
@@ -204,6 +224,7 @@ class SettingsPanel(QWidget):
         lay.addStretch(1)
 
         state.settingsChanged.connect(lambda _names: self.refresh())
+        state.imagesChanged.connect(self.refresh)
         self.refresh()
 
     # ---- building blocks ---------------------------------------------------------------------------------------
@@ -220,6 +241,7 @@ class SettingsPanel(QWidget):
         w.setObjectName(name)
         self.controls[name] = w
         self.labels[name] = label
+        self._forms[name] = form
         form.addRow(label, w)
         form.labelForField(w).setToolTip(tip)
         if isinstance(w, QComboBox):
@@ -272,6 +294,8 @@ class SettingsPanel(QWidget):
                 return getattr(self.state.settings, name)
         if isinstance(w, QComboBox):
             return w.currentData()
+        if isinstance(w, QCheckBox):
+            return bool(w.isChecked())
         if isinstance(w, QDoubleSpinBox):
             v = float(w.value())
             if w.specialValueText() and v <= w.minimum():
@@ -298,6 +322,8 @@ class SettingsPanel(QWidget):
                     w.addItem(str(value), value)
                     i = w.count() - 1
                 w.setCurrentIndex(i)
+            elif isinstance(w, QCheckBox):
+                w.setChecked(bool(value))
             elif isinstance(w, QDoubleSpinBox):
                 w.setValue(w.minimum() if value is None else float(value))
             elif isinstance(w, QSpinBox):
@@ -306,7 +332,8 @@ class SettingsPanel(QWidget):
             w.blockSignals(False)
 
     def refresh(self) -> None:
-        """Show the state's settings in every control and enable only the parameters the chosen SDE uses."""
+        """Show the state's settings in every control, enable only the parameters the chosen SDE uses and show the
+        network rows of the current mode."""
         self._updating = True
         try:
             s = self.state.settings
@@ -318,6 +345,12 @@ class SettingsPanel(QWidget):
             for name in ("sigma_min", "sigma_max"):
                 self.controls[name].setEnabled(ve)
             self.controls["weighting"].setEnabled(s.objective == "dsm")
+            images = self.state.images
+            for name in ROWS_2D:
+                self._forms[name].setRowVisible(self.controls[name], images is None)
+            for name in ROWS_IMAGES:
+                self._forms[name].setRowVisible(self.controls[name], images is not None)
+            self.controls["image_classes"].setEnabled(images is not None and images.labels is not None)
         finally:
             self._updating = False
 

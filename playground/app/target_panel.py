@@ -1,4 +1,6 @@
 """The Target panel: pick a preset, draw a density, place Gaussians or import a file; shows the current target.
+Its Images tab (`ImageDatasetChooser`) loads an image dataset instead: image mode (`state.set_images`), left again
+by picking any 2D target (every target command leaves image mode first).
 
 Every change of target made here is an undoable command on the shared QUndoStack: a brush stroke, clear, each
 Gaussian edit (consecutive drag moves / wheel ticks / weight spins merge into one step), choosing a preset or its
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QTabWidget,
@@ -44,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from playground.app.drawing import DrawingModel, RasterDiff, resample
 from playground.app.gmm_editor import GmmEditor
+from playground.app.image_dataset_chooser import ImageDatasetChooser, describe_images, grid_image
 from playground.data.gmm_components import Component, components_from_gmm, components_target
 from playground.app.state import AppState
 from playground.data.presets import DEFAULT_NOISE, PRESETS, make_preset
@@ -273,8 +277,9 @@ class TargetPanel(QWidget):
 
     errorOccurred = Signal(str)
     messageChanged = Signal(str)
+    changeRequested = Signal(dict)  # settings asked for here (the class-conditional switch): the main window applies
 
-    MODES = ("Presets", "Draw", "Gaussians", "Import")
+    MODES = ("Presets", "Draw", "Gaussians", "Import", "Images")
 
     def __init__(self, state: AppState, undo_stack: QUndoStack, parent: QWidget | None = None):
         super().__init__(parent)
@@ -288,6 +293,8 @@ class TargetPanel(QWidget):
         self._syncing = False
         self._noise_serial = 0
         self._last_message = ""
+        # asked before a loaded dataset replaces a trained model: (dataset name) -> go ahead? (the main window's dialog)
+        self.confirm_dataset = lambda _name: True
         self.setAcceptDrops(True)
 
         # header: preview + description
@@ -316,12 +323,22 @@ class TargetPanel(QWidget):
         self.tabs.addTab(self._build_draw(), "Draw")
         self.tabs.addTab(self._build_gaussians(), "Gaussians")
         self.tabs.addTab(self._build_import(), "Import")
+        self.images_page = ImageDatasetChooser(state)
+        self.images_page.loaded.connect(self._dataset_loaded)
+        self.images_page.failed.connect(lambda text: self._error(f"Could not load the image dataset: {text}"))
+        self.images_page.classesRequested.connect(lambda on: self.changeRequested.emit({"image_classes": on}))
+        images_scroll = QScrollArea()  # the dock may be short: scroll rather than squeeze the form
+        images_scroll.setWidget(self.images_page)
+        images_scroll.setWidgetResizable(True)
+        images_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.tabs.addTab(images_scroll, "Images")
         for i, tip in enumerate(
             (
                 "Pick a built-in 2D distribution",
                 "Paint a density with a brush (strokes are undoable)",
                 "Place Gaussians by clicking: an exact mixture with an exact score",
                 "Load an image (density), a point set (CSV/NPY) or a GMM (JSON); or drop a file on the panel",
+                "Train on an image dataset instead: digits, shapes, MNIST, Fashion-MNIST or a folder of images",
             )
         ):
             self.tabs.setTabToolTip(i, tip)
@@ -340,6 +357,7 @@ class TargetPanel(QWidget):
 
         state.targetChanged.connect(self._on_target_changed)
         state.settingsChanged.connect(self._on_settings_changed)
+        state.imagesChanged.connect(self._on_images_changed)
         self._on_target_changed()
 
         self._thumb_queue = list(PRESETS)
@@ -444,7 +462,8 @@ class TargetPanel(QWidget):
         if noise is None:
             noise = self._preset_noise.get(name)
         cur = self.state.target
-        if cur.name == name and cur.params.get("noise") == noise and cur.params.get("name") == name:
+        same = cur.name == name and cur.params.get("noise") == noise and cur.params.get("name") == name
+        if same and not self.state.image_mode:
             return True  # already the target
         try:
             target = make_preset(name, noise)
@@ -852,9 +871,45 @@ class TargetPanel(QWidget):
 
     def _apply_target(self, target: Target) -> None:
         self._clear_message()
+        if self.state.image_mode:
+            self.state.set_images(None)  # a 2D target again: leave image mode
         self.state.set_target(target)
 
+    # ================================================================================================ images
+    def load_images(self, spec: str, size: int | None = None, rgb: bool = False) -> bool:
+        """Load an image dataset in the background and train on it once loaded (see `_dataset_loaded`); False when
+        a load is already running."""
+        return self.images_page.load_spec(spec, size, rgb)
+
+    def _dataset_loaded(self, dataset, spec: str, notes: list) -> None:
+        """A dataset arrived from the loader: after the confirmation (a trained model is discarded), image mode."""
+        if not self.confirm_dataset(dataset.name or spec):
+            self._show_message("Kept the current model; the dataset was not loaded.")
+            return
+        self._clear_message()
+        self.state.set_images(dataset, spec)
+        if notes:
+            self._show_message(" ".join(notes))
+
+    def _on_images_changed(self) -> None:
+        images = self.state.images
+        if images is None:
+            self._on_target_changed()
+            return
+        self.info.setText(describe_images(images, self.state.image_spec))
+        self.preview.setPixmap(QPixmap.fromImage(grid_image(images.images)))
+        self.preview.setToolTip("The image dataset: its first 16 images")
+        self.set_mode("Images")
+        self._sync_presets()
+
+    def shutdown(self) -> None:
+        """Stop waiting for a dataset load (safe to call twice)."""
+        self.images_page.shutdown()
+
     def _on_target_changed(self) -> None:
+        if self.state.image_mode:
+            return  # the header shows the image dataset; the 2D target comes back when image mode ends
+        self.preview.setToolTip("The current target: a 2D histogram of the samples the model trains on")
         t = self.state.target
         self.info.setText(describe_target(t, len(self.state.target_samples)))
         self.preview.setPixmap(QPixmap.fromImage(histogram_image(self.state.target_samples, bins=96)))
@@ -865,7 +920,7 @@ class TargetPanel(QWidget):
             return
         self._syncing = True
         try:
-            name = self._current_preset()
+            name = None if self.state.image_mode else self._current_preset()
             if name is None:
                 self.gallery.setCurrentRow(-1)
                 self.gallery.clearSelection()

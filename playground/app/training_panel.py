@@ -1,5 +1,6 @@
 """The training panel: Play / Pause / Step / Reset, the live loss curve (raw and smoothed, log y), the loss by time
-bin, and a small sample of the current model over the target.
+bin, and a small sample of the current model over the target (in image mode: a 4 x 4 grid of model images,
+`ImageGridView`, one class per tile for a class-conditional model).
 
 All drawing is throttled: the worker's reports are appended to buffers and the plots redraw from a 10 Hz timer,
 only when something changed.
@@ -21,12 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.app.image_view import ImageGridView
 from playground.app.state import AppState
-from playground.app.training_worker import N_BINS, TrainingController, TrainProgress
+from playground.app.training_worker import IMAGE_PREVIEW_N, IMAGE_PREVIEW_STEPS, N_BINS, TrainingController, TrainProgress
 
 SMOOTH = 0.97  # EMA factor of the smoothed loss curve
 MAX_CURVE_POINTS = 4000  # the curves are decimated to about this many points
 TARGET_DOTS = 2000
+NO_MODEL = "Train a model first: Train > Play (Space)"
 LOSS_REFRESH_MS = 250  # the loss curve and status redraw at 4 Hz: enough to read, and leaves the animated views the CPU
 
 
@@ -112,7 +115,18 @@ class TrainingPanel(QWidget):
             "Bottom left: the mean loss by diffusion time t (10 bins over [0, 1], recent steps weigh more).\n"
             "Bottom right: samples of the current model (reverse SDE, Euler–Maruyama, 40 steps) over the target."
         )
-        lay.addWidget(self.view, 1)
+        self.preview_grid = ImageGridView(title="Model samples")
+        self.preview_grid.setToolTip(
+            f"Image mode: {IMAGE_PREVIEW_N} samples of the current model (reverse SDE, Euler–Maruyama, "
+            f"{IMAGE_PREVIEW_STEPS} steps,\na quick look refreshed every few seconds); a class-conditional model "
+            "draws one class per tile (captions)."
+        )
+        self.preview_grid.setMinimumWidth(120)
+        body = QHBoxLayout()
+        body.setSpacing(2)
+        body.addWidget(self.view, 3)
+        body.addWidget(self.preview_grid, 2)
+        lay.addLayout(body, 1)
 
         self.loss_plot: pg.PlotItem = self.view.addPlot(row=0, col=0, colspan=2)
         self.loss_plot.setTitle("Loss")
@@ -159,7 +173,9 @@ class TrainingPanel(QWidget):
         controller.resetDone.connect(self.clear)
         controller.runningChanged.connect(lambda _r: self._update_info())
         state.targetChanged.connect(self._show_target)
-        self._show_target()
+        state.imagesChanged.connect(self._apply_mode)
+        self._image_layout = False
+        self._apply_mode()
         self._update_info()
 
     def _make_actions(self) -> dict[str, QAction]:
@@ -179,6 +195,10 @@ class TrainingPanel(QWidget):
         self._dirty = True
 
     def set_preview(self, samples: np.ndarray | None) -> None:
+        """Show the worker's preview: (n, 2) points over the target, or (n, C, H, W) images as a grid."""
+        if samples is not None and np.ndim(samples) == 4:
+            self._show_image_preview(np.asarray(samples, dtype=np.float32))
+            return
         if samples is None or len(samples) == 0:
             self.model_dots.setData([], [])
             return
@@ -186,12 +206,39 @@ class TrainingPanel(QWidget):
         x = x[np.isfinite(x).all(1)]
         self.model_dots.setData(x[:, 0], x[:, 1])
 
+    def _show_image_preview(self, images: np.ndarray) -> None:
+        images = np.nan_to_num(images, nan=0.0)
+        model = self.state.model
+        k = model.num_classes if model is not None and model.image_shape is not None else 0
+        captions = [model.class_names[i % k] for i in range(len(images))] if k else None
+        self.preview_grid.set_images(images, columns=4, captions=captions)
+
+    def _apply_mode(self) -> None:
+        """2D: model dots over the target beside the loss by time; image mode: the loss plots and a grid of images."""
+        image = self.state.image_mode
+        if image != self._image_layout:
+            self._image_layout = image
+            ci = self.view.ci
+            ci.removeItem(self.bin_plot)
+            if image:
+                ci.removeItem(self.sample_plot)
+                ci.addItem(self.bin_plot, row=1, col=0, colspan=2)
+            else:
+                ci.addItem(self.bin_plot, row=1, col=0)
+                ci.addItem(self.sample_plot, row=1, col=1)
+            self.sample_plot.setVisible(not image)
+        self.preview_grid.setVisible(image)
+        self.preview_grid.set_message(NO_MODEL)
+        self._show_target()
+
     def clear(self) -> None:
         self.smoother.clear()
         self.raw_curve.setData([], [])
         self.smooth_curve.setData([], [])
         self.bars.setOpts(height=np.zeros(N_BINS))
         self.model_dots.setData([], [])
+        if self.state.image_mode:
+            self.preview_grid.set_message(NO_MODEL)
         self._bins = None
         self._dirty = False
         self._update_info()

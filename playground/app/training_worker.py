@@ -24,6 +24,11 @@ a model snapshot (`Trainer.snapshot()`, a copy safe to evaluate on the UI thread
 and a small preview sample of the current model every `preview_interval` seconds. Qt delivers those signals to the UI
 thread (queued connections), where the controller calls `state.set_model`.
 
+Image mode (`state.images` set): the trainer is a UNet on the flat images (`image_config`, like
+`image_models.image_trainer`: IMAGE_TRAIN_DEFAULTS under the settings' SDE, output, objective, weighting, lr, batch,
+base channels and limits; with `settings.image_classes` and a labelled set, class-conditional with label dropout),
+and the preview is a small grid (`preview_plan`: 16 images, one class per tile for a conditional model).
+
 A diverging run (NaN or exploding loss, `TrainingDiverged`) stops with a message; the state keeps the last good
 model. While a run is in progress the trainer belongs to the worker thread; everything that touches it from the UI
 thread (step once, save, reset) first stops the run.
@@ -47,6 +52,8 @@ from PySide6.QtCore import QObject, QThread, Signal
 from playground.app.state import AppState
 
 N_BINS = 10  # loss by time bin: t in [0, 1] cut into N_BINS equal bins
+IMAGE_PREVIEW_N = 16  # the training preview of an image model: a 4 x 4 grid
+IMAGE_PREVIEW_STEPS = 30  # Euler-Maruyama steps of that preview (a rough look, cheap next to training)
 _LINGERING: list = []  # worker threads told to stop that had not finished in time (e.g. still building a trainer)
 
 
@@ -62,6 +69,20 @@ def keep_until_finished(th: QThread) -> None:
     _LINGERING[:] = [t for t in _LINGERING if t.isRunning()]
     if th.isRunning() and th not in _LINGERING:
         _LINGERING.append(th)
+
+
+def cancel_threads(threads: list) -> None:
+    """Cancel worker threads (each has cancel()) and keep the running ones until they finish, then empty the list.
+
+    Safe while the owning panel is being destroyed: the threads hold no reference to it."""
+    for th in list(threads):
+        try:
+            th.cancel()
+            if th.isRunning():
+                keep_until_finished(th)
+        except RuntimeError:  # its C++ object is gone: it had finished
+            pass
+    threads.clear()
 
 
 def wait_for_workers(timeout: float = 10.0) -> bool:
@@ -98,6 +119,41 @@ def train_config(state: AppState, threads: int = 1, **overrides):
     kw["threads"] = threads
     kw.update(overrides)
     return TrainConfig(**{k: v for k, v in kw.items() if k in names})
+
+
+def image_config(state: AppState, threads: int = 1):
+    """The TrainConfig of an image-mode trainer: IMAGE_TRAIN_DEFAULTS (UNet, warm-up, EMA, clipping, label dropout)
+    under the settings shared with TrainConfig (SDE, output, objective, weighting, lr, batch, base_channels, steps,
+    seconds, seed, device); label dropout only for a class-conditional model (`trains_classes`)."""
+    from playground.core.image_models import image_train_config
+
+    cfg = train_config(state, threads=threads).to_dict()
+    shared = {k: cfg[k] for k in state.settings.to_dict() if k in cfg}
+    config = image_train_config(**shared, threads=threads)
+    if not trains_classes(state):
+        config.label_dropout = 0.0
+    return config
+
+
+def trains_classes(state: AppState) -> bool:
+    """True when image-mode training is class-conditional: the switch is on and the dataset has labels."""
+    images = state.images
+    return bool(state.settings.image_classes and images is not None and images.labels is not None)
+
+
+def preview_plan(preview_n: int, preview_steps: int, image: bool, num_classes: int) -> tuple[int, int, np.ndarray | None]:
+    """(samples, EM steps, class labels or None) of the training preview: `preview_n` points in 2D; for an image model
+    IMAGE_PREVIEW_N images in IMAGE_PREVIEW_STEPS steps, labelled 0, 1, ... K-1, 0, ... when class-conditional.
+    preview_n <= 0 turns previews off in both modes."""
+    if preview_n <= 0 or not image:
+        return max(preview_n, 0), preview_steps, None
+    labels = np.arange(IMAGE_PREVIEW_N) % num_classes if num_classes else None
+    return IMAGE_PREVIEW_N, IMAGE_PREVIEW_STEPS, labels
+
+
+def _trainer_preview_plan(ctl: "TrainingController", trainer) -> tuple[int, int, np.ndarray | None]:
+    cfg = trainer.config
+    return preview_plan(ctl.preview_n, ctl.preview_steps, cfg.network == "unet", int(cfg.num_classes or 0))
 
 
 class _Cancelled(Exception):
@@ -333,7 +389,7 @@ def _child_run(conn, job: dict) -> str:  # one loop, like _Loop.run
                 a = time.perf_counter()
                 try:
                     x = trainer.snapshot().sample(job["preview_n"], sampler="em", steps=job["preview_steps"], seed=1,
-                                                  callback=check)
+                                                  callback=check, class_labels=job["preview_labels"])
                     send("preview", run_id, x)
                 except _Stop:
                     pass
@@ -355,7 +411,7 @@ def _child_run(conn, job: dict) -> str:  # one loop, like _Loop.run
     if state is not None and reason in ("steps", "seconds") and job["preview_n"] > 0 and not flags["stop"]:
         try:  # a natural end: show what was learned
             preview = trainer.snapshot().sample(job["preview_n"], sampler="em", steps=job["preview_steps"], seed=1,
-                                                callback=check)
+                                                callback=check, class_labels=job["preview_labels"])
         except Exception:  # noqa: BLE001
             preview = None
     send("ended", run_id, reason, message, state, preview)
@@ -439,7 +495,7 @@ class _Loop(QThread):
 
     progress = Signal(object)  # TrainProgress
     snapshot = Signal(object)  # a ScoreModel copy
-    preview = Signal(object)  # (n, 2) float32 samples of the snapshot
+    preview = Signal(object)  # float32 samples of the snapshot: (n, 2) points or (n, C, H, W) images
     ended = Signal(object, str, str)  # (thread, reason, message): 'paused' | 'steps' | 'seconds' | 'diverged' | 'error'
 
     def __init__(self, ctl: TrainingController, recipe: tuple):
@@ -503,13 +559,15 @@ class _Loop(QThread):
             trainer._dp_token = uuid.uuid4().hex
         run_id = uuid.uuid4().hex
         synced = w.token == trainer._dp_token and w.step == trainer.step_count
+        preview_n, preview_steps, preview_labels = _trainer_preview_plan(ctl, trainer)
         job = {
             "run_id": run_id, "token": trainer._dp_token,
             "recipe": None,
             "state": None if synced else export_trainer_state(trainer),
             "config": {k: getattr(trainer.config, k) for k in _LIVE_CONFIG},
             "max_steps": self.max_steps, "emit_every": 1.0 / ctl.emit_hz, "snapshot_interval": ctl.snapshot_interval,
-            "preview_n": ctl.preview_n, "preview_steps": ctl.preview_steps, "preview_interval": ctl.preview_interval,
+            "preview_n": preview_n, "preview_steps": preview_steps, "preview_labels": preview_labels,
+            "preview_interval": ctl.preview_interval,
             "first_preview_after": ctl.first_preview_after, "its": ctl.its,
         }
         if not synced:
@@ -693,7 +751,8 @@ class _Loop(QThread):
 
 
 class TrainingController(QObject):
-    """Play / pause / step / reset for the app; builds the Trainer from `state.settings` and `state.target_samples`.
+    """Play / pause / step / reset for the app; builds the Trainer from `state.settings` and `state.target_samples`
+    (in image mode from `state.images`: a UNet, see the module docstring).
 
     Signals (UI thread): progressed(TrainProgress), runningChanged(bool), ended(reason, message) when a run stops
     ('paused', 'steps', 'seconds', 'diverged', 'error'), previewReady(samples), resetDone().
@@ -790,15 +849,27 @@ class TrainingController(QObject):
 
     # ---- the trainer -------------------------------------------------------------------------------------------
     def recipe(self) -> tuple:
-        """(TrainConfig, data) for a new trainer, from the current settings and target samples."""
-        return train_config(self.state, threads=self.threads), self.state.target_samples
+        """The arguments of `build_trainer` for a new trainer: (TrainConfig, target samples) from the settings; in
+        image mode (TrainConfig, flat images, labels, class names, info) with labels and class names None for an
+        unconditional model and info naming the dataset (stored in the model file: File > Open model reloads it)."""
+        st = self.state
+        images = st.images
+        if images is None:
+            return train_config(st, threads=self.threads), st.target_samples
+        classes = trains_classes(st)
+        info = {"data": st.image_spec, "dataset": images.info()}
+        return (image_config(st, threads=self.threads), images.images, images.labels if classes else None,
+                images.class_names if classes else None, info)
 
-    def build_trainer(self, config=None, data=None):
+    def build_trainer(self, config=None, data=None, labels=None, class_names=None, info=None):
+        """A Trainer from `recipe()`'s arguments (made now when none are given)."""
         from playground.core.trainer import Trainer
 
         if config is None:
-            config, data = self.recipe()
-        return Trainer(config, data)
+            return self.build_trainer(*self.recipe())
+        trainer = Trainer(config, data, labels=labels, class_names=class_names)
+        trainer.info.update(info or {})
+        return trainer
 
     def ensure_trainer(self):
         if self.trainer is None:
@@ -819,15 +890,19 @@ class TrainingController(QObject):
             self._thread.config_dirty.set()
 
     def preview_samples(self, model, should_stop=None) -> np.ndarray | None:
-        """A small sample of `model` (data space) for the training panel; runs on the worker thread and gives up
-        (None) as soon as should_stop() says so."""
+        """A small sample of `model` (data space; images for an image model, see `preview_plan`) for the training
+        panel; runs on the worker thread and gives up (None) as soon as should_stop() says so."""
 
         def check(_info) -> None:
             if should_stop is not None and should_stop():
                 raise _Cancelled
 
+        n, steps, labels = preview_plan(self.preview_n, self.preview_steps, model.image_shape is not None,
+                                        model.num_classes)
+        if n <= 0:
+            return None
         try:
-            return model.sample(self.preview_n, sampler="em", steps=self.preview_steps, seed=1, callback=check)
+            return model.sample(n, sampler="em", steps=steps, seed=1, callback=check, class_labels=labels)
         except _Cancelled:
             return None
 
@@ -845,6 +920,13 @@ class TrainingController(QObject):
             return False
         recipe = None
         if self.trainer is None:
+            model = self.state.model
+            if model is not None and model.image_shape is not None and not self.state.image_mode:
+                self.last_reason = "error"
+                self.last_message = ("This image model's dataset is not loaded, so it cannot be trained further: load "
+                                     "the dataset it was trained on in Target > Images (training then starts anew).")
+                self.ended.emit("error", self.last_message)
+                return False
             try:
                 recipe = self.recipe()
                 recipe[0].validate()

@@ -6,8 +6,11 @@ recovery after a crash. The file format itself is Qt-free (`playground.workspace
     ctl.maybe_save("close")                                 # True when the window may go: saved, discarded, clean
     ctl.close()                                             # clean exit: the autosave and its lock are removed
 
-Unsaved changes: a new target, changed settings, training progress, a reset or an opened model mark the document
-modified (`dirty`; the window title shows '*'); moving the time slider does not (t is saved, but as a view). Saving
+Image mode: the workspace records the image dataset ({spec, size, rgb}) next to the 2D target and reopening it
+reloads the dataset (a dataset that cannot be loaded any more fails the open with one message, like a bad file).
+
+Unsaved changes: a new target or image dataset, changed settings, training progress, a reset or an opened model mark
+the document modified (`dirty`; the window title shows '*'); moving the time slider does not (t is saved, but as a view). Saving
 or opening marks it clean.
 
 Autosave: every `interval_ms` (60 s) while there are changes not yet autosaved, the workspace is written through
@@ -119,6 +122,7 @@ class WorkspaceController(QObject):
 
         st = self.state
         st.targetChanged.connect(self.mark_dirty)
+        st.imagesChanged.connect(self.mark_dirty)
         st.settingsChanged.connect(self.mark_dirty)
         c = window.controller
         c.progressed.connect(self._on_progress)
@@ -143,6 +147,11 @@ class WorkspaceController(QObject):
             self.dirty = False
             self.dirtyChanged.emit(False)
 
+    @property
+    def loading(self) -> bool:
+        """True while a workspace replaces the state (its settings are applied as stored, not switched by mode)."""
+        return self._loading > 0
+
     def set_path(self, path) -> None:
         self.path = None if path is None else Path(path)
         self.pathChanged.emit(self.path)
@@ -159,6 +168,13 @@ class WorkspaceController(QObject):
             view["sampling"] = {"seed": int(sp.seed.value()), "use_exact": bool(sp.use_exact.isChecked()),
                                 "show_paths": bool(sp.show_paths.isChecked())}
         return view
+
+    def images_description(self) -> dict | None:
+        """The image dataset as a workspace records it ({spec, size, rgb}), or None in 2D mode."""
+        st = self.state
+        if st.images is None or not st.image_spec:
+            return None
+        return {"spec": st.image_spec, "size": int(st.images.size), "rgb": st.images.channels == 3}
 
     def current_workspace(self, autosave: bool = False) -> Workspace:
         """The window's state as a Workspace. The trainer (optimizer state included, so training resumes) is read
@@ -177,10 +193,10 @@ class WorkspaceController(QObject):
                 if was_running:
                     c.play()
             return make_workspace(st.target, st.settings.to_dict(), st.t, model=data, history=history,
-                                  view=self.view_state())
+                                  view=self.view_state(), images=self.images_description())
         model = model_bytes(st.model) if st.model is not None else None
         return make_workspace(st.target, st.settings.to_dict(), st.t, model=model, history=self._panel_history(),
-                              view=self.view_state())
+                              view=self.view_state(), images=self.images_description())
 
     def _panel_history(self) -> dict | None:
         """The training panel's loss history (the controller's buffers) as workspace arrays."""
@@ -251,12 +267,17 @@ class WorkspaceController(QObject):
             ws = load_workspace(path, settings_defaults=Settings().to_dict())
             settings = Settings.from_dict(ws.settings)
             target = ws.build_target()
+            images = ws.build_images()
             model = ws.load_model()
             trainer = None
             if model is not None:
-                data = target.sample(settings.target_samples, settings.seed)
+                if images is not None:
+                    data = images.images
+                    labels = images.labels if model.num_classes else None
+                else:
+                    data, labels = target.sample(settings.target_samples, settings.seed), None
                 try:
-                    trainer = ws.resume_trainer(data, threads=w.controller.threads)
+                    trainer = ws.resume_trainer(data, labels=labels, threads=w.controller.threads)
                 except Exception:  # noqa: BLE001 - an inference-only model: shown, training starts anew
                     trainer = None
         except Exception as exc:  # noqa: BLE001 - WorkspaceError, ModelFileError, DataError: one message
@@ -275,6 +296,8 @@ class WorkspaceController(QObject):
             if changes:
                 st.update_settings(**changes)
             st.set_target(target)
+            if images is not None or st.image_mode:
+                st.set_images(images, ws.images["spec"] if images is not None else None)
             st.set_time(float(ws.t))
             c.adopt(trainer, model)
             if trainer is None and model is not None:

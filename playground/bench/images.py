@@ -1,11 +1,16 @@
 """Image benchmark: `python -m playground bench images [--seconds 60] [--threads 2] [--data28 shapes28|mnist:PATH]`.
 
-8x8 digits (scikit-learn's 1,797, split 80/20 with --seed): a reference classifier (`ImageClassifier`, a small MLP)
-is trained on the real training digits and scored on the held-out test digits. Then two UNets train for --seconds
-of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` (plus --set overrides):
-  unconditional    --n samples; the fraction the classifier labels confidently (max probability >= 0.9), next to
+8x8 digits (scikit-learn's 1,797, split 80/20 with --seed): a reference classifier (`ImageClassifier`, a small MLP
+with an outlier class learnt from synthetic non-images) is trained on the real training digits and scored on the
+held-out test digits, on uniform noise and on blends of two test digits (references: no generator should beat the
+real digits, and non-digits should not count as confident). Then two UNets train for --seconds
+of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` and BENCH_SETTINGS (EDM output and
+weighting, as `bench quality`; --set overrides either), and sample with EDM's stochastic Heun sampler (--sampler,
+--sample-steps, --churn):
+  unconditional    --n samples; the fraction the classifier labels confidently (a digit class p >= 0.9), next to
                    that of the real test digits; memorisation: the mean distance of each sample to its nearest
-                   training digit, next to the same for the test digits (copies would sit far closer).
+                   training digit, next to the same for the test digits (copies would sit far closer); the
+                   confident fraction of the same model's PF-ODE samples (Heun, 50 steps) for comparison.
   conditional      label dropout, --n samples asked for classes 0..9 in turn with classifier-free guidance
                    --guidance; the fraction where the classifier sees the asked class.
 28x28 (--data28): seconds per 1k training steps of the default UNet at the default batch (from --steps28 timed
@@ -35,6 +40,8 @@ from playground.core.trainer import TrainConfig
 from playground.data.images import load_image_dataset
 
 TARGET = 0.9
+BENCH_SETTINGS = {"output": "edm", "weighting": "edm"}  # fastest to learn (bench quality and digits alike)
+PF_ODE = ("ode_heun", 50)  # the deterministic sampler reported next to the bench's sampler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=60.0, help="training seconds per digits model (default 60)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--n", type=int, default=500, help="generated digits per model (default 500)")
-    p.add_argument("--sampler", default="ode_heun", help="sampler for the generated digits (default ode_heun)")
-    p.add_argument("--sample-steps", type=int, default=None, help="sampler steps (default: the sampler's)")
+    p.add_argument("--sampler", default="edm_heun", help="sampler for the generated digits (default edm_heun)")
+    p.add_argument("--sample-steps", type=int, default=40, help="sampler steps (default 40)")
+    p.add_argument("--churn", type=float, default=40.0, help="edm_heun's S_churn (default 40; 0 is the PF-ODE)")
     p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance weight (default 2)")
     p.add_argument("--classifier-seconds", type=float, default=10.0,
                    help="reference classifier training limit (default 10; it stops after 100 epochs)")
@@ -89,12 +97,25 @@ def train_digits(train, args, overrides: dict, classes: bool):
     return trainer.snapshot(), trainer.step_count
 
 
-def generate(model, args, labels=None, guidance: float = 0.0) -> tuple[np.ndarray, float]:
-    """(--n samples (n, 1, 8, 8), seconds)."""
+def generate(model, args, labels=None, guidance: float = 0.0, sampler: tuple[str, int] | None = None
+             ) -> tuple[np.ndarray, float]:
+    """(--n samples (n, 1, 8, 8), seconds) with the bench's sampler, or `sampler` (name, steps)."""
+    name, steps = sampler or (args.sampler, args.sample_steps)
+    options = {"S_churn": args.churn} if name == "edm_heun" else {}
     start = time.perf_counter()
-    x = model.sample(args.n, sampler=args.sampler, steps=args.sample_steps, seed=args.seed + 1,
-                     class_labels=labels, guidance=guidance)
+    x = model.sample(args.n, sampler=name, steps=steps, seed=args.seed + 1, class_labels=labels,
+                     guidance=guidance, **options)
     return x, time.perf_counter() - start
+
+
+def non_digits(test, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(uniform noise, blends (a + b) / 2 of test digits of different classes), as many as the test digits."""
+    rng = np.random.default_rng(seed + 2)
+    noise = rng.random(test.images.shape, dtype=np.float32)
+    a, b = rng.integers(0, len(test), (2, 4 * len(test)))
+    keep = test.labels[a] != test.labels[b]
+    a, b = a[keep][: len(test)], b[keep][: len(test)]
+    return noise, (test.images[a] + test.images[b]) / 2
 
 
 def seconds_per_1k_steps(spec: str, device: str, args) -> tuple[float, str]:
@@ -115,13 +136,14 @@ def main(argv: list[str]) -> int:
     """Run the benchmark and print its table."""
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    overrides = parse_overrides(args.set)
+    overrides = {**BENCH_SETTINGS, **parse_overrides(args.set)}
     digits = load_image_dataset("digits")
     train, test = digits.split(0.2, args.seed)
     settings = {**IMAGE_TRAIN_DEFAULTS, **overrides}
+    churn = f", S_churn {args.churn:g}" if args.sampler == "edm_heun" else ""
     print(f"bench images: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} "
           f"threads; digits {len(train)} train / {len(test)} test; {args.seconds:g} s per model; sampler "
-          f"{args.sampler}; settings {settings}", flush=True)
+          f"{args.sampler} ({args.sample_steps} steps{churn}); settings {settings}", flush=True)
     rows: list[tuple[str, str, str]] = []
 
     start = time.perf_counter()
@@ -130,6 +152,11 @@ def main(argv: list[str]) -> int:
     rows.append(("classifier accuracy, real test digits", f"{real.on_class:.1%}",
                  f"MLP, {time.perf_counter() - start:.1f} s training"))
     rows.append(("confident (p >= 0.9), real test digits", f"{real.confident:.1%}", "reference"))
+    noise, blends = non_digits(test, args.seed)
+    rows.append(("confident, uniform noise", f"{classifier_scores(clf, noise).confident:.1%}",
+                 "reference: a plain softmax MLP says ~80% (hence its outlier class)"))
+    rows.append(("confident, blends of two test digits", f"{classifier_scores(clf, blends).confident:.1%}",
+                 "reference: (a + b) / 2 of digits of different classes, never trained on"))
     nn_test = float(nearest_distance(test.images, train.images).mean())
 
     if "unconditional" not in args.skip:
@@ -140,8 +167,11 @@ def main(argv: list[str]) -> int:
         note = (f"target >= {TARGET:.0%}: {'met' if scores.confident >= TARGET else 'NOT met'}; {steps} steps, "
                 f"{args.n} samples in {secs:.1f} s")
         rows.append(("unconditional: confident", f"{scores.confident:.1%}", note))
-        counts = np.bincount(scores.predicted, minlength=10)
-        rows.append(("unconditional: predicted classes", " ".join(map(str, counts)), "digits 0..9"))
+        ode = classifier_scores(clf, generate(model, args, sampler=PF_ODE)[0])
+        rows.append(("unconditional: confident, PF-ODE", f"{ode.confident:.1%}",
+                     f"{PF_ODE[0]}, {PF_ODE[1]} steps (deterministic), same model"))
+        counts = np.bincount(scores.predicted, minlength=11)
+        rows.append(("unconditional: predicted classes", " ".join(map(str, counts)), "digits 0..9, then outliers"))
         rows.append(("nearest training digit: generated", f"{nn_gen:.3f}",
                      f"test digits {nn_test:.3f} (L2, pixels in [0, 1]); ratio {nn_gen / nn_test:.2f}"))
 

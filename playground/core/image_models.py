@@ -12,7 +12,10 @@ in about a minute on 2 CPU threads (`python -m playground bench images`).
 Sample metrics: `nearest_distance` (memorisation: generated images that copy training images sit much closer to
 them than held-out real images do) and `ImageClassifier`, a small MLP trained on real images for a few seconds that
 scores generated ones (the fraction classified confidently, and for class-conditional sampling the fraction of the
-asked class).
+asked class). A plain softmax classifier is confident on images that are no digit at all (uniform noise: about 80%
+on 8x8 digits), so it also learns an outlier class from synthetic non-images (outlier exposure, Hendrycks et al.
+2019: uniform noise, independent per-pixel Gaussians with the data's mean and std, pixel-shuffled images); an image
+counts as confident only when one real class has probability >= CONFIDENT.
 """
 
 from __future__ import annotations
@@ -106,18 +109,20 @@ def nearest_distance(queries: np.ndarray, references: np.ndarray, exclude: np.nd
 
 
 class ImageClassifier(nn.Module):
-    """A small MLP on flat [0, 1] pixels: Linear(D, hidden) -> SiLU -> Linear(hidden, K)."""
+    """A small MLP on flat [0, 1] pixels: Linear(D, hidden) -> SiLU -> Linear(hidden, K + 1); the last logit is
+    the outlier class ("not an image of the set"), index `num_classes`."""
 
     def __init__(self, dim: int, num_classes: int, hidden: int = 256):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, num_classes))
+        self.num_classes = num_classes
+        self.body = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, num_classes + 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, K) of images (N, ...)."""
+        """Logits (N, K + 1) of images (N, ...)."""
         return self.body(x.reshape(len(x), -1))
 
     def probabilities(self, images) -> np.ndarray:
-        """Class probabilities (N, K) of [0, 1] images."""
+        """Probabilities (N, K + 1) of [0, 1] images: the K classes, then the outlier class."""
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(images, dtype=np.float32))
             return torch.softmax(self(x), dim=1).numpy()
@@ -126,9 +131,22 @@ class ImageClassifier(nn.Module):
         return float((self.probabilities(images).argmax(1) == np.asarray(labels)).mean())
 
 
+def outlier_images(x: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n flat synthetic non-images like the flat [0, 1] images x (N, D), a third of each kind: uniform noise,
+    independent per-pixel Gaussians with x's mean and std (clipped), and images of x with their pixels shuffled."""
+    d = x.shape[1]
+    kind = torch.arange(n) % 3
+    uniform = torch.rand(n, d, generator=generator)
+    gauss = (x.mean(0) + x.std(0) * torch.randn(n, d, generator=generator)).clamp(0, 1)
+    picks = x[torch.randint(0, len(x), (n,), generator=generator)]
+    shuffled = picks.gather(1, torch.rand(n, d, generator=generator).argsort(1))
+    return torch.where((kind == 0)[:, None], uniform, torch.where((kind == 1)[:, None], gauss, shuffled))
+
+
 def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seconds: float = 10.0,
                      max_epochs: int = 100, batch: int = 128, seed: int = 0) -> ImageClassifier:
-    """An ImageClassifier trained with Adam and weight decay on real images, for at most `seconds` or `max_epochs`."""
+    """An ImageClassifier trained with AdamW on real images and, in each batch, half as many `outlier_images`
+    labelled as the outlier class; for at most `seconds` or `max_epochs`."""
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -141,7 +159,10 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, s
         perm = torch.randperm(len(x), generator=gen)
         for s in range(0, len(x), batch):
             i = perm[s : s + batch]
-            loss = nn.functional.cross_entropy(clf(x[i]), y[i])
+            outliers = outlier_images(x, max(1, len(i) // 2), gen)
+            xb = torch.cat([x[i], outliers])
+            yb = torch.cat([y[i], torch.full((len(outliers),), num_classes, dtype=torch.long)])
+            loss = nn.functional.cross_entropy(clf(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -152,8 +173,9 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, s
 
 @dataclass
 class ClassifierScores:
-    """How a classifier sees generated images: confident = max probability >= CONFIDENT; on_class = predicted class
-    equals the asked one (None when no class was asked)."""
+    """How a classifier sees generated images: confident = one real class has probability >= CONFIDENT; on_class =
+    predicted class equals the asked one (None when no class was asked); predicted: argmax over the classes and the
+    outlier class (index K for an outlier)."""
 
     confident: float
     on_class: float | None
@@ -170,7 +192,8 @@ def classifier_scores(classifier: ImageClassifier, images, asked=None) -> Classi
     on_class = None
     if asked is not None:
         on_class = float((predicted == np.broadcast_to(np.asarray(asked), predicted.shape)).mean())
-    return ClassifierScores(float((p.max(1) >= CONFIDENT).mean()), on_class, predicted)
+    confident = p[:, : classifier.num_classes].max(1) >= CONFIDENT
+    return ClassifierScores(float(confident.mean()), on_class, predicted)
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:

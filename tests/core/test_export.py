@@ -1,9 +1,11 @@
 """Model export (ONNX, torch.export) checked against the PyTorch model; samples / trajectories as CSV / NPY.
 
 The exported graph maps data-space (x, t) to (score, denoised). Criterion: the export is within 1e-4 of the exact
-PyTorch model (the same model evaluated in float64) plus 1.5 x the error of the PyTorch float32 model itself on the
-same inputs. The second term matters only where float32 is ill-conditioned: the x0/EDM score at small t is
-(alpha D - x) / sigma^2 with sigma^2 ~ 1e-4, so float32 rounding alone is ~1e-3 there, in PyTorch as in ONNX.
+PyTorch model (the same model evaluated in float64) plus FLOOR_FACTOR x the error of the PyTorch float32 model itself
+on the same inputs. The second term matters only where float32 is ill-conditioned: the x0/EDM score at small t is
+(alpha D - x) / sigma^2 with sigma^2 ~ 1e-4 (sub-VP: ~1e-6), so float32 rounding alone is 1e-3 - 1e-2 there, in
+PyTorch as in ONNX; another operation order (or another CPU's vector instructions) can make it a few times larger,
+while a wrong export (a missing normalisation or output conversion) is off by O(1).
 """
 
 import json
@@ -32,6 +34,7 @@ from playground.core.sample_io import csv_header, save_samples, save_trajectory
 from playground.core.sde import make_sde
 
 ATOL = 1e-4
+FLOOR_FACTOR = 4.0
 KINDS = [("vp", "eps"), ("subvp", "x0"), ("vp", "score"), ("ve", "edm")]
 
 
@@ -54,15 +57,15 @@ def max_diff(a, b) -> float:
 
 
 def assert_matches(outs, model, x, t):
-    """outs (score, denoised) within ATOL + 1.5 x float32 floor of the float64 PyTorch model (module docstring)."""
+    """outs (score, denoised) within ATOL + FLOOR_FACTOR x float32 floor of the float64 PyTorch model (module docstring)."""
     exact = export._reference(model, x, t, "float64")
     floor = max_diff(reference(model, x, t), exact)
     err = max_diff(outs, exact)
-    assert err <= ATOL + 1.5 * floor, f"max abs diff {err:.3g} vs float64 model (float32 floor {floor:.3g})"
+    assert err <= ATOL + FLOOR_FACTOR * floor, f"max abs diff {err:.3g} vs float64 model (float32 floor {floor:.3g})"
 
 
 def assert_check(check):
-    assert check.max_abs_diff <= ATOL + 1.5 * check.float32_floor, check
+    assert check.max_abs_diff <= ATOL + FLOOR_FACTOR * check.float32_floor, check
 
 
 @pytest.mark.parametrize("sde,output", KINDS)

@@ -124,6 +124,9 @@ def test_bits_per_dim_and_sample_metrics(digits, tmp_path):
     assert clf.accuracy(digits.images, digits.labels) > 0.8
     scores = classifier_scores(clf, digits.images, digits.labels)
     assert scores.on_class > 0.8 and 0 < scores.confident <= 1
+    # the outlier class: noise is not a confident digit (a plain softmax MLP calls ~80% of it confident)
+    noise = classifier_scores(clf, np.random.default_rng(1).random((200, 1, 8, 8), dtype=np.float32))
+    assert noise.confident < 0.05 and (noise.predicted == 10).mean() > 0.9
     assert image_grid(digits.images[:5]).shape == (2 * 9 + 1, 3 * 9 + 1)  # 3 columns, 2 rows
     save_image_grid(tmp_path / "grid.png", digits.images[:6])
     assert (tmp_path / "grid.png").stat().st_size > 0

@@ -1,0 +1,69 @@
+"""JobThread: one cancellable background job (a sampler run, an inpainting run) in a QThread, numpy frames out.
+
+    class InpaintThread(JobThread):
+        work = staticmethod(run_inpaint)          # work(job, cancel: threading.Event, emit) -> outcome
+
+The thread runs `work` with one torch thread (a worker next to a busy UI: GIL + 2 cores), emits `frame(...)` for
+each snapshot `work` passes to `emit` until it is cancelled, and always ends with `done(outcome)`: when `work`
+raises, the outcome is `failed(job, message)`. `work` never touches Qt; it checks `cancel` between network
+evaluations and returns a cancelled outcome on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from PySide6.QtCore import QThread, Signal
+
+
+class JobThread(QThread):
+    """Runs `work(self.job, cancel, emit)`; emits `frame` (live snapshots) and finally `done(outcome)`."""
+
+    frame = Signal(object)
+    done = Signal(object)
+    work: Callable[[Any, threading.Event, Callable[[Any], None]], Any]
+
+    def __init__(self, job, parent=None):
+        super().__init__(parent)
+        self.job = job
+        self._cancel = threading.Event()
+        self.outcome = None
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def failed(self, message: str):
+        """The outcome reported when `work` raises (subclasses build their outcome type)."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        torch.set_num_threads(1)
+        try:
+            out = type(self).work(self.job, self._cancel, self._emit)
+        except Exception as e:  # a thread must always report back
+            traceback.print_exc()
+            out = self.failed(f"{type(e).__name__}: {e}")
+        self.outcome = out
+        self.done.emit(out)
+
+    def _emit(self, frame) -> None:
+        if not self._cancel.is_set():
+            self.frame.emit(frame)
+
+
+def start_job_thread(th: JobThread, on_frame, on_done, threads: list) -> JobThread:
+    """Connect th's signals, keep it in the panel's `threads` (finished ones dropped; see cancel_threads) and start it."""
+    th.frame.connect(on_frame)
+    th.done.connect(on_done)
+    threads[:] = [t for t in threads if t.isRunning()]
+    threads.append(th)
+    th.start()
+    return th
