@@ -136,7 +136,7 @@ def test_bench_images_prints_every_row(capsys):
                          "--set", "base_channels=8")
     assert code == 0, err
     head, table = out.split("measure", 1)
-    assert "edm_heun (4 steps, S_churn 40)" in head and "'output': 'edm'" in head and "'base_channels': 8" in head
+    assert "edm_heun (4 steps, S_churn 100)" in head and "'output': 'edm'" in head and "'base_channels': 8" in head
     rows = {line[:40].strip(): line for line in table.splitlines()[1:]}
     assert {"classifier accuracy, real test digits", "unconditional: confident", "unconditional: confident, PF-ODE",
             "nearest training digit: generated", "conditional w=2: asked class", "conditional w=0: asked class",

@@ -120,7 +120,7 @@ class InpaintPanel(QWidget):
         # ---- what is shown -----------------------------------------------------------------------------------
         self.original_view = ImageGridView(title="Original")
         self.original_view.setToolTip("The dataset image x (the target of the error below).")
-        self.masked_view = ImageGridView(title="Masked input")
+        self.masked_view = ImageGridView(title="Masked")
         self.masked_view.setToolTip("What the model sees: the kept pixels of x; the pink ones are generated.")
         self.results_view = ImageGridView(title="Results")
         self.results_view.setToolTip(
@@ -200,6 +200,12 @@ class InpaintPanel(QWidget):
         self.note.setToolTip("Song et al. 2021, 'Score-based generative modeling through SDEs', App. I.2.")
 
         # ---- layout ----------------------------------------------------------------------------------------------
+        # the panel shares the top row with three other docks: long combo texts and the seed's range may shrink
+        for combo in (self.preset, self.predictor, self.class_picker):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        self.seed.setMinimumWidth(70)
+        self.progress.setMinimumWidth(60)
         image_row = QHBoxLayout()
         for w in (self.index, self.random_btn, self.image_info):
             image_row.addWidget(w)
@@ -558,12 +564,12 @@ class InpaintPanel(QWidget):
             f = self.live
             self.progress.setValue(f.i)
             self.results_view.set_images(f.pixels, self.columns(len(f.pixels)))
-            self.results_view.set_title(f"Results: x̂₀ at t = {f.t:.3f} (step {f.i} / {f.steps}, NFE {f.nfe})")
+            self.results_view.set_title(f"x̂₀ at t = {f.t:.2f}")  # the step: in the progress bar
         elif self.outcome is not None and self.outcome.results is not None:
             out = self.outcome
             captions = [f"L2 {e:.2f}" for e in out.errors]
             self.results_view.set_images(out.results, self.columns(len(out.results)), captions)
-            self.results_view.set_title(f"Results ({len(out.results)}, {out.steps} steps, NFE {out.nfe})")
+            self.results_view.set_title(f"Results ({len(out.results)})")  # steps and NFE: in the status line
             self.errors_label.setText(self._describe_errors(out.errors, out.results.shape[1]))
         else:
             self.results_view.set_title("Results")

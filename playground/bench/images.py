@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--n", type=int, default=500, help="generated digits per model (default 500)")
     p.add_argument("--sampler", default="edm_heun", help="sampler for the generated digits (default edm_heun)")
-    p.add_argument("--sample-steps", type=int, default=40, help="sampler steps (default 40)")
-    p.add_argument("--churn", type=float, default=40.0, help="edm_heun's S_churn (default 40; 0 is the PF-ODE)")
+    p.add_argument("--sample-steps", type=int, default=100, help="sampler steps (default 100)")
+    p.add_argument("--churn", type=float, default=100.0,
+                   help="edm_heun's S_churn (default 100: the most churn, sqrt(2) - 1, at every step; 0 is the PF-ODE)")
     p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance weight (default 2)")
     p.add_argument("--classifier-seconds", type=float, default=10.0,
                    help="reference classifier training limit (default 10; it stops after 100 epochs)")

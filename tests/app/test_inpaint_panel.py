@@ -300,7 +300,7 @@ def test_shutdown_during_a_run_stops_within_a_second(keep, qtbot, digits, cond_m
     qtbot.waitUntil(lambda: panel.live is not None, timeout=5000)
     assert panel.live.pixels.shape == (8, 1, 8, 8) and (panel.live.pixels[:, :, known] == original[:, known]).all()
     panel._redraw.flush()
-    assert "step" in panel.results_view.plot.titleLabel.text
+    assert "x̂₀ at t" in panel.results_view.plot.titleLabel.text and panel.progress.value() == panel.live.i
     th = panel.thread
     t0 = time.perf_counter()
     panel.shutdown()
