@@ -37,6 +37,18 @@ def image_model_problem(model, dataset) -> str | None:
     return None
 
 
+def image_run_problem(state) -> str | None:
+    """Why the state's model cannot be run on its image dataset (a sentence for a panel), or None when it can."""
+    if state.images is None:
+        return NO_DATASET
+    return image_model_problem(state.model, state.images)
+
+
+def is_conditional_image_model(model) -> bool:
+    """True for an image model trained with class labels (guidance and a class picker apply)."""
+    return model is not None and model.image_shape is not None and model.num_classes > 0
+
+
 class ImageForwardPanel(QWidget):
     """K dataset images along x_t = alpha(t) y + sigma(t) eps; at the time bar's t, x_t beside the model's x0_hat."""
 

@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.app.image_dataset_panel import NO_DATASET
-from playground.app.image_forward_panel import image_model_problem
+from playground.app.image_forward_panel import image_run_problem, is_conditional_image_model
 from playground.app.image_sampling_worker import (
     BitsPerDimOutcome,
     BitsPerDimThread,
@@ -219,9 +218,7 @@ class ImageSamplingPanel(QWidget):
     # ---- what can run ----------------------------------------------------------------------------------------
     def problem(self) -> str | None:
         """Why nothing can be sampled now (a sentence for the grids), or None."""
-        if self.state.images is None:
-            return NO_DATASET
-        return image_model_problem(self.state.model, self.state.images)
+        return image_run_problem(self.state)
 
     @property
     def running(self) -> bool:
@@ -229,8 +226,7 @@ class ImageSamplingPanel(QWidget):
 
     @property
     def conditional(self) -> bool:
-        model = self.state.model
-        return model is not None and model.image_shape is not None and model.num_classes > 0
+        return is_conditional_image_model(self.state.model)
 
     def guidance_weight(self) -> float:
         """The guidance slider's w."""

@@ -25,15 +25,12 @@ import numpy as np
 import torch
 from PySide6.QtCore import QThread, Signal
 
-from playground.app.job_thread import JobThread
+from playground.app.job_thread import Cancelled, JobThread, record_failure
 from playground.core.sde import SDE, ScoreFn, bcast, time_vector
 
 MAX_FRAMES = 100  # frames kept per side for scrubbing (besides x_T and the final samples)
 EMIT_INTERVAL = 1 / 30  # seconds between live frames
 
-
-class Cancelled(Exception):
-    """Raised inside the sampler (or the likelihood ODE) to unwind it when the run is cancelled."""
 
 
 def to_pixels(x: torch.Tensor, to_data: Callable[[torch.Tensor], torch.Tensor],
@@ -154,14 +151,8 @@ def run_image_sampler(job: ImageSamplingJob, cancelled: threading.Event,
             last_emit[0] = time.perf_counter()
             res = SAMPLERS[job.sampler](score, job.sde, job.x_T.clone(), steps=job.steps, callback=callback,
                                         generator=generator, **job.options)
-    except Cancelled:
-        out.cancelled = True
-        return out
-    except Exception as e:  # reported in the panel, never raised into Qt
-        out.error = f"{type(e).__name__}: {e}"
-        if not isinstance(e, ValueError):  # a bad setting is the user's to fix; anything else is worth a trace
-            traceback.print_exc()
-        return out
+    except Exception as e:  # Cancelled included
+        return record_failure(out, e)
     out.seconds = time.perf_counter() - start
     out.nfe = int(res.nfe)
     final = pixels(res.x)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.app.image_dataset_panel import NO_DATASET
-from playground.app.image_forward_panel import image_model_problem
+from playground.app.image_forward_panel import image_run_problem, is_conditional_image_model
 from playground.app.image_sampling_panel import CFG_FORMULA, GUIDANCE_MAX
 from playground.app.image_view import ImageGridView
 from playground.app.inpaint_mask import PRESETS
@@ -267,9 +267,7 @@ class InpaintPanel(QWidget):
     # ---- what can run ----------------------------------------------------------------------------------------
     def problem(self) -> str | None:
         """Why nothing can be inpainted now (a sentence for the panel), or None."""
-        if self.state.images is None:
-            return NO_DATASET
-        return image_model_problem(self.state.model, self.state.images)
+        return image_run_problem(self.state)
 
     @property
     def running(self) -> bool:
@@ -277,8 +275,7 @@ class InpaintPanel(QWidget):
 
     @property
     def conditional(self) -> bool:
-        model = self.state.model
-        return model is not None and model.image_shape is not None and model.num_classes > 0
+        return is_conditional_image_model(self.state.model)
 
     def image(self) -> np.ndarray | None:
         """The (C, H, W) [0, 1] dataset image being inpainted, or None without a dataset."""

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from playground.app.image_sampling_worker import EMIT_INTERVAL, Cancelled
+from playground.app.image_sampling_worker import EMIT_INTERVAL
 from playground.app.inpaint_mask import masked_errors
-from playground.app.job_thread import JobThread
+from playground.app.job_thread import Cancelled, JobThread, record_failure
 from playground.core.sde import SDE, ScoreFn, bcast, time_vector
 
 
@@ -115,14 +114,8 @@ def run_inpaint(job: InpaintJob, cancelled: threading.Event,
         res = inpaint(score, job.sde, observation, known.to(job.device), n=job.n, steps=job.steps,
                       predictor=job.predictor, corrector_steps=job.corrector_steps, snr=job.snr,
                       generator=generator, callback=callback)
-    except Cancelled:
-        out.cancelled = True
-        return out
-    except Exception as e:  # reported in the panel, never raised into Qt
-        out.error = f"{type(e).__name__}: {e}"
-        if not isinstance(e, ValueError):  # a bad setting is the user's to fix; anything else is worth a trace
-            traceback.print_exc()
-        return out
+    except Exception as e:  # Cancelled included
+        return record_failure(out, e)
     out.seconds = time.perf_counter() - start
     out.nfe = int(res.nfe)
     out.results = data_pixels(res.x).reshape(len(res.x), *shape).numpy()

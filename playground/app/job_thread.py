@@ -20,6 +20,22 @@ import torch
 from PySide6.QtCore import QThread, Signal
 
 
+class Cancelled(Exception):
+    """Raised inside a job's sampler (or likelihood ODE) to unwind it when the run is cancelled."""
+
+
+def record_failure(out, e: Exception):
+    """A job's outcome after `e` stopped it: cancelled for Cancelled, else `error` set (with a trace, unless a
+    ValueError: a bad setting is the user's to fix). Returns `out`; reported to the panel, never raised into Qt."""
+    if isinstance(e, Cancelled):
+        out.cancelled = True
+    else:
+        out.error = f"{type(e).__name__}: {e}"
+        if not isinstance(e, ValueError):
+            traceback.print_exc()
+    return out
+
+
 class JobThread(QThread):
     """Runs `work(self.job, cancel, emit)`; emits `frame` (live snapshots) and finally `done(outcome)`."""
 

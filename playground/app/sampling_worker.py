@@ -15,14 +15,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
 
-from playground.app.job_thread import JobThread
+from playground.app.job_thread import Cancelled, JobThread, record_failure
 from playground.app.plot_items import Rect, histogram2d, smooth121
 
 MAX_FRAMES = 120  # frames kept for playback per side
@@ -59,9 +58,6 @@ def fast_gmm_score_fn(gmm, sde) -> Callable:
 
     return score
 
-
-class Cancelled(Exception):
-    """Raised inside the sampler to unwind it when the run is cancelled."""
 
 
 @dataclass(frozen=True)
@@ -206,14 +202,8 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
             add_path(T, x_T)
             snapshot(0, T, x_T, 0, keep=True, live=True)
             res = sampler(score, job.sde, x_T, steps=job.steps, callback=callback, generator=g, **job.options)
-    except Cancelled:
-        out.cancelled = True
-        return out
-    except Exception as e:  # reported to the panel, never raised into Qt
-        out.error = f"{type(e).__name__}: {e}"
-        if not isinstance(e, ValueError):  # a bad setting is the user's to fix; anything else is worth a trace
-            traceback.print_exc()
-        return out
+    except Exception as e:  # Cancelled included
+        return record_failure(out, e)
     out.seconds = time.perf_counter() - start
     out.nfe = int(getattr(res, "nfe", nfe_seen[0]))
     y = res.x

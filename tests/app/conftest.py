@@ -83,3 +83,25 @@ def keep(qtbot, _hold_qt_widgets):
         return qtbot.addWidget(widget)
 
     return add
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's 8x8 digits as an ImageDataset (image-mode tests)."""
+    from playground.data.images import load_image_dataset
+
+    return load_image_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def cond_model(digits):
+    """A tiny class-conditional UNet on the 8x8 digits (a few steps: it only has to run, not to be good)."""
+    import torch
+
+    from playground.core.image_models import image_train_config, image_trainer
+
+    torch.manual_seed(0)
+    trainer = image_trainer(digits, image_train_config(steps=5, base_channels=8, batch=16, device="cpu", seed=0),
+                            classes=True)
+    trainer.run(max_steps=5)
+    return trainer.snapshot()

@@ -10,31 +10,13 @@ import torch
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtGui import QImage  # noqa: E402
 
 from playground.app.image_dataset_panel import NO_DATASET, ImageDatasetPanel  # noqa: E402
 from playground.app.image_forward_panel import NO_MODEL, STRIP_TIMES, ImageForwardPanel  # noqa: E402
 from playground.app.image_sampling_panel import ImageSamplingPanel  # noqa: E402
 from playground.app.image_view import ImageGridView  # noqa: E402
-from playground.app.state import AppState, Settings  # noqa: E402
 from playground.core.image_models import image_train_config, image_trainer  # noqa: E402
-from playground.data.images import load_image_dataset  # noqa: E402
-from playground.data.presets import make_preset  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_image_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def cond_model(digits):
-    """A tiny class-conditional UNet on the 8x8 digits (a few steps: it only has to run, not to be good)."""
-    torch.manual_seed(0)
-    trainer = image_trainer(digits, image_train_config(steps=5, base_channels=8, batch=16, device="cpu", seed=0),
-                            classes=True)
-    trainer.run(max_steps=5)
-    return trainer.snapshot()
+from tests.app.image_helpers import make_state, not_blank, show  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,31 +24,6 @@ def uncond_model(digits):
     trainer = image_trainer(digits, image_train_config(steps=1, base_channels=8, batch=16, device="cpu", seed=0))
     trainer.run(max_steps=1)
     return trainer.snapshot()
-
-
-def make_state(dataset=None, model=None, **settings) -> AppState:
-    state = AppState(make_preset("moons"), Settings(**{"target_samples": 500, "sample_steps": 10, **settings}))
-    if dataset is not None:
-        state.set_images(dataset, "digits")
-    if model is not None:
-        state.set_model(model)
-    return state
-
-
-def show(keep, qtbot, widget, size=(700, 600)):
-    keep(widget)
-    widget.resize(*size)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
-
-
-def not_blank(widget) -> bool:
-    """Many distinct colours and a real spread of pixel values in a grab of the widget."""
-    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width()]
-    colours = np.unique(a[..., :3].reshape(-1, 3)[::7], axis=0)
-    return len(colours) > 20 and float(a[..., :3].std()) > 5.0
 
 
 def wait_done(qtbot, panel, timeout=15000):

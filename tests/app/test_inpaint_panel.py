@@ -13,7 +13,6 @@ import torch
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
 
 from playground.app.image_dataset_panel import NO_DATASET  # noqa: E402
 from playground.app.image_forward_panel import NO_MODEL  # noqa: E402
@@ -24,50 +23,10 @@ from playground.app.inpaint_mask import (  # noqa: E402
 from playground.app.inpaint_panel import CLASS_NONE, CLASS_OWN, EMPTY_MASK, NOTE, InpaintPanel  # noqa: E402
 from playground.app.inpaint_worker import InpaintJob, run_inpaint  # noqa: E402
 from playground.app.mask_canvas import MaskCanvas  # noqa: E402
-from playground.app.state import AppState, Settings  # noqa: E402
-from playground.core.image_models import image_train_config, image_trainer  # noqa: E402
-from playground.data.images import ImageDataset, load_image_dataset  # noqa: E402
-from playground.data.presets import make_preset  # noqa: E402
+from playground.data.images import ImageDataset  # noqa: E402
+from tests.app.image_helpers import make_state, not_blank, show  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_image_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def cond_model(digits):
-    """A tiny class-conditional UNet on the 8x8 digits (a few steps: it only has to run, not to be good)."""
-    torch.manual_seed(0)
-    trainer = image_trainer(digits, image_train_config(steps=20, base_channels=8, batch=16, device="cpu", seed=0),
-                            classes=True)
-    trainer.run(max_steps=5)
-    return trainer.snapshot()
-
-
-def make_state(dataset=None, model=None) -> AppState:
-    state = AppState(make_preset("moons"), Settings(target_samples=500))
-    if dataset is not None:
-        state.set_images(dataset, "digits")
-    if model is not None:
-        state.set_model(model)
-    return state
-
-
-def show(keep, qtbot, widget, size=(800, 800)):
-    keep(widget)
-    widget.resize(*size)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
-
-
-def not_blank(widget) -> bool:
-    """Many distinct colours and a real spread of pixel values in a grab of the widget."""
-    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width()]
-    colours = np.unique(a[..., :3].reshape(-1, 3)[::7], axis=0)
-    return len(colours) > 20 and float(a[..., :3].std()) > 5.0
+PANEL_SIZE = (800, 800)
 
 
 def start(panel, steps=20, n=4, corrector=0, predictor="em") -> None:
@@ -202,7 +161,7 @@ def test_canvas_strokes_brush_erase_and_undo_redo(keep, qtbot, digits):
 # ---- the panel -----------------------------------------------------------------------------------------------------
 def test_no_dataset_and_no_model_show_their_messages(keep, qtbot, digits):
     state = make_state()
-    panel = show(keep, qtbot, InpaintPanel(state))
+    panel = show(keep, qtbot, InpaintPanel(state), size=PANEL_SIZE)
     assert panel.canvas.message == NO_DATASET and panel.results_view.message == NO_DATASET
     assert not panel.inpaint_btn.isEnabled() and not panel.inpaint() and panel.thread is None
     assert NOTE in panel.note.text() and panel.note.isVisible()
@@ -214,7 +173,7 @@ def test_no_dataset_and_no_model_show_their_messages(keep, qtbot, digits):
 
 
 def test_empty_mask_gives_a_message_and_runs_nothing(keep, qtbot, digits, cond_model):
-    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)))
+    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     assert panel.inpaint_btn.isEnabled()
     assert not panel.inpaint() and panel.thread is None and panel._threads == []
     assert panel.status.text() == EMPTY_MASK and panel.results_view.message == EMPTY_MASK
@@ -222,7 +181,7 @@ def test_empty_mask_gives_a_message_and_runs_nothing(keep, qtbot, digits, cond_m
 
 def test_inpainting_keeps_the_known_pixels_exactly(keep, qtbot, digits, cond_model):
     state = make_state(digits, cond_model)
-    panel = show(keep, qtbot, InpaintPanel(state))
+    panel = show(keep, qtbot, InpaintPanel(state), size=PANEL_SIZE)
     panel.index.setValue(5)
     panel.canvas.apply_preset("centre")
     original, mask = panel.image().copy(), panel.canvas.mask.copy()
@@ -255,7 +214,7 @@ def test_inpainting_keeps_the_known_pixels_exactly(keep, qtbot, digits, cond_mod
 
 
 def test_class_and_guidance_choose_the_score(keep, qtbot, digits, cond_model):
-    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)))
+    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     panel.index.setValue(3)
     label = int(digits.labels[3])
     assert panel.class_picker.isEnabled() and panel.class_picker.currentData() == CLASS_OWN
@@ -271,7 +230,7 @@ def test_class_and_guidance_choose_the_score(keep, qtbot, digits, cond_model):
 
 
 def test_bad_settings_fail_with_a_message(keep, qtbot, digits, cond_model):
-    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)))
+    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     panel.canvas.apply_preset("random")
     start(panel, steps=5, n=2, corrector=1)  # VP with beta_max 20 needs >= 20 steps for the corrector
     wait_done(qtbot, panel)
@@ -279,7 +238,7 @@ def test_bad_settings_fail_with_a_message(keep, qtbot, digits, cond_model):
 
 
 def test_a_new_run_or_another_image_cancels_the_old_one(keep, qtbot, digits, cond_model):
-    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)))
+    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     panel.canvas.apply_preset("bottom")
     start(panel, steps=2000, n=8, corrector=5)
     first = panel.thread
@@ -293,7 +252,7 @@ def test_a_new_run_or_another_image_cancels_the_old_one(keep, qtbot, digits, con
 
 
 def test_shutdown_during_a_run_stops_within_a_second(keep, qtbot, digits, cond_model):
-    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)))
+    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     panel.canvas.apply_preset("right")
     original, known = panel.image().copy(), ~panel.canvas.mask
     start(panel, steps=2000, n=8, corrector=5)
@@ -310,7 +269,7 @@ def test_shutdown_during_a_run_stops_within_a_second(keep, qtbot, digits, cond_m
 
 def test_mask_survives_another_image_size_and_keys_undo(keep, qtbot, digits, cond_model):
     state = make_state(digits, cond_model)
-    panel = show(keep, qtbot, InpaintPanel(state))
+    panel = show(keep, qtbot, InpaintPanel(state), size=PANEL_SIZE)
     panel.canvas.apply_preset("left")
     panel.canvas.setFocus()
     qtbot.waitUntil(panel.canvas.hasFocus, timeout=2000)
