@@ -510,10 +510,12 @@ def add_train_command(sub) -> None:
                    "the normalised data)")
     g.add_argument("--objective", choices=("dsm", "ssm"), default="dsm",
                    help="denoising or sliced score matching (default dsm)")
-    g.add_argument("--weighting", choices=("song", "likelihood", "edm"), default="song",
-                   help="song: sigma^2, likelihood: g^2 (importance-sampled t), edm: EDM weight and noise levels")
-    g.add_argument("--output", choices=("eps", "score", "x0", "edm"), default="eps",
-                   help="what the network predicts (default eps; edm with --weighting edm trains fastest)")
+    g.add_argument("--weighting", choices=("song", "likelihood", "edm"), default=None,
+                   help="song: sigma^2, likelihood: g^2 (importance-sampled t), edm: EDM weight and noise levels "
+                   "(default song; image datasets edm)")
+    g.add_argument("--output", choices=("eps", "score", "x0", "edm"), default=None,
+                   help="what the network predicts (default eps, image datasets edm; edm with --weighting edm trains "
+                   "fastest)")
     g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
     g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
     g = p.add_argument_group("image datasets (a UNet)")
@@ -565,10 +567,10 @@ def cmd_train(args) -> int:
     if args.sigma_max is not None and args.sde != "ve":
         raise CLIError("--sigma-max applies only to --sde ve")
     steps = args.steps if args.steps is not None else (None if args.seconds is not None else TrainConfig.steps)
-    kw = dict(sde=args.sde, sigma_max=args.sigma_max, objective=args.objective, weighting=args.weighting,
-              output=args.output, steps=steps, seconds=args.seconds, seed=args.seed, device=args.device,
-              threads=args.threads)
-    kw.update({k: getattr(args, k) for k in ("hidden", "depth", "batch", "lr", "pool") if getattr(args, k) is not None})
+    kw = dict(sde=args.sde, sigma_max=args.sigma_max, objective=args.objective, steps=steps, seconds=args.seconds,
+              seed=args.seed, device=args.device, threads=args.threads)
+    kw.update({k: getattr(args, k) for k in ("weighting", "output", "hidden", "depth", "batch", "lr", "pool")
+               if getattr(args, k) is not None})
     cfg = TrainConfig(**kw)
     trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed))
     trainer.info["data"] = args.data

@@ -36,10 +36,9 @@ def cmd_train_images(args) -> int:
     out = check_output_path(args.out, (".safetensors",), "--out")
     dataset = load_image_dataset(args.data, size=args.size, rgb=args.rgb, seed=args.seed)
     steps = args.steps if args.steps is not None else (None if args.seconds is not None else 5000)
-    kw = {"sde": args.sde, "sigma_max": args.sigma_max, "objective": args.objective, "weighting": args.weighting,
-          "output": args.output, "steps": steps, "seconds": args.seconds, "seed": args.seed, "device": args.device,
-          "threads": args.threads}
-    kw.update({k: getattr(args, k) for k in ("batch", "lr", "base_channels", "label_dropout")
+    kw = {"sde": args.sde, "sigma_max": args.sigma_max, "objective": args.objective, "steps": steps,
+          "seconds": args.seconds, "seed": args.seed, "device": args.device, "threads": args.threads}
+    kw.update({k: getattr(args, k) for k in ("weighting", "output", "batch", "lr", "base_channels", "label_dropout")
                if getattr(args, k) is not None})
     cfg = image_train_config(**kw)
     trainer = image_trainer(dataset, cfg, classes=args.classes)

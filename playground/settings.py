@@ -41,18 +41,22 @@ class Settings:
     # model trained with label dropout, the null class enabling classifier-free guidance (Ho & Salimans 2022)
     base_channels: int = 16
     image_classes: bool = False
-    # the 2D training values, kept while image mode trains with its own lr / batch / stop and restored on leaving it
+    # the 2D training values, kept while image mode trains with its own lr / batch / stop / output / weighting and
+    # restored on leaving it
     lr_2d: float = 6e-3
     batch_2d: int = 512
     steps_2d: int = 5000
     seconds_2d: float | None = None
+    output_2d: str = "eps"
+    weighting_2d: str = "song"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def as_2d(self) -> Settings:
         """These settings with the kept 2D training values active (what to store while image mode overrides them)."""
-        return replace(self, lr=self.lr_2d, batch=self.batch_2d, steps=self.steps_2d, seconds=self.seconds_2d)
+        return replace(self, lr=self.lr_2d, batch=self.batch_2d, steps=self.steps_2d, seconds=self.seconds_2d,
+                       output=self.output_2d, weighting=self.weighting_2d)
 
     @classmethod
     def from_dict(cls, d: dict) -> Settings:

@@ -688,17 +688,19 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _switch_training_settings(self, image_mode: bool) -> None:
-        """Entering image mode keeps the 2D lr / batch / steps / seconds (Settings.lr_2d, ...) and applies the image
-        defaults (IMAGE_TRAIN_DEFAULTS' lr and batch, IMAGE_STOP); leaving it restores the kept 2D values."""
+        """Entering image mode keeps the 2D lr / batch / steps / seconds / output / weighting (Settings.lr_2d, ...)
+        and applies the image defaults (IMAGE_TRAIN_DEFAULTS' lr, batch, output and weighting, IMAGE_STOP); leaving
+        it restores the kept 2D values."""
         s = self.state.settings
         if image_mode:
-            from playground.core.image_models import IMAGE_TRAIN_DEFAULTS
+            from playground.core.image_models import IMAGE_TRAIN_DEFAULTS as D
 
             self.state.update_settings(lr_2d=s.lr, batch_2d=s.batch, steps_2d=s.steps, seconds_2d=s.seconds,
-                                       lr=float(IMAGE_TRAIN_DEFAULTS["lr"]), batch=int(IMAGE_TRAIN_DEFAULTS["batch"]),
-                                       **IMAGE_STOP)
+                                       output_2d=s.output, weighting_2d=s.weighting, lr=float(D["lr"]),
+                                       batch=int(D["batch"]), output=D["output"], weighting=D["weighting"], **IMAGE_STOP)
         else:
-            self.state.update_settings(lr=s.lr_2d, batch=s.batch_2d, steps=s.steps_2d, seconds=s.seconds_2d)
+            self.state.update_settings(lr=s.lr_2d, batch=s.batch_2d, steps=s.steps_2d, seconds=s.seconds_2d,
+                                       output=s.output_2d, weighting=s.weighting_2d)
 
     def _confirm_dataset(self, name: str) -> bool:
         """Before a loaded image dataset replaces a trained model: ask (True when nothing is trained)."""

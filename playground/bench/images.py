@@ -4,9 +4,9 @@
 with an outlier class learnt from synthetic non-images) is trained on the real training digits and scored on the
 held-out test digits, on uniform noise and on blends of two test digits (references: no generator should beat the
 real digits, and non-digits should not count as confident). Then two UNets train for --seconds
-of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` and BENCH_SETTINGS (EDM output and
-weighting, as `bench quality`; --set overrides either), and sample with EDM's stochastic Heun sampler (--sampler,
---sample-steps, --churn):
+of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` (EDM output and weighting, as
+`bench quality`; --set overrides them), and sample with EDM's stochastic Heun sampler (--sampler, --sample-steps,
+--churn):
   unconditional    --n samples; the fraction the classifier labels confidently (a digit class p >= 0.9), next to
                    that of the real test digits; memorisation: the mean distance of each sample to its nearest
                    training digit, next to the same for the test digits (copies would sit far closer); the
@@ -40,7 +40,6 @@ from playground.core.trainer import TrainConfig
 from playground.data.images import load_image_dataset
 
 TARGET = 0.9
-BENCH_SETTINGS = {"output": "edm", "weighting": "edm"}  # fastest to learn (bench quality and digits alike)
 PF_ODE = ("ode_heun", 50)  # the deterministic sampler reported next to the bench's sampler
 
 
@@ -137,7 +136,7 @@ def main(argv: list[str]) -> int:
     """Run the benchmark and print its table."""
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    overrides = {**BENCH_SETTINGS, **parse_overrides(args.set)}
+    overrides = parse_overrides(args.set)
     digits = load_image_dataset("digits")
     train, test = digits.split(0.2, args.seed)
     settings = {**IMAGE_TRAIN_DEFAULTS, **overrides}

@@ -34,6 +34,8 @@ from playground.data.images import ImageDataset
 
 IMAGE_TRAIN_DEFAULTS: dict = {
     "network": "unet",
+    "output": "edm",  # EDM's preconditioned denoiser and weighting: clearly better digits in a minute (bench images)
+    "weighting": "edm",
     "base_channels": 16,
     "batch": 64,
     "lr": 3e-3,

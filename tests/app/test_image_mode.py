@@ -84,6 +84,7 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     s = st.settings
     assert (s.lr, s.batch, s.seconds) == (3e-3, 64, 60.0)
     assert (s.lr_2d, s.batch_2d, s.steps_2d) == (5e-3, 128, 300)
+    assert (s.output, s.weighting, s.output_2d, s.weighting_2d) == ("edm", "edm", "eps", "song")
     view_menu = window.menuBar().actions()[2].menu().actions()
     assert all(window.image_docks[k].toggleViewAction() in view_menu for k in IMAGE_KEYS)
     # the settings panel shows the U-Net's channels and the class switch instead of the MLP's size
@@ -101,6 +102,7 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     assert not st.image_mode and st.target.name == "8gaussians"
     assert visible(window, DOCKS_2D) == [True] * 3 and visible(window, IMAGE_KEYS) == [False] * 4
     assert (st.settings.lr, st.settings.batch, st.settings.steps, st.settings.seconds) == (5e-3, 128, 300, None)
+    assert (st.settings.output, st.settings.weighting) == ("eps", "song")
     assert not sp.controls["base_channels"].isVisible() and sp.controls["hidden"].isVisible()
     # the window starts in 2D next time: QSettings keeps the 2D values even when closed in image mode
     load_digits(window, qtbot)
@@ -108,6 +110,7 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     from playground.app.main_window import load_settings
 
     assert load_settings(window.store).lr == 5e-3 and load_settings(window.store).batch == 128
+    assert load_settings(window.store).output == "eps"
 
 
 def test_training_in_thread_makes_an_image_model_and_a_preview(thread_window, qtbot):
