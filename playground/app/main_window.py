@@ -582,6 +582,8 @@ class MainWindow(QMainWindow):
         self.act_play.setIcon(self.style().standardIcon(ico))
         self.act_play.setText("&Pause" if running else "&Play")
         self._update_status()
+        if not running and not self.images_shown():
+            self.panels["sampling"].training_stopped()
 
     def _on_ended(self, reason: str, message: str) -> None:
         self._update_status()

@@ -165,7 +165,8 @@ class SamplingPanel(QWidget):
         self._threads: list[SamplingThread] = []
         self.destroyed.connect(lambda *_a, threads=self._threads: cancel_threads(threads))
         self._sde_cache = SdeCache()
-        self._model_dirty = False
+        self._model_dirty = False  # a model arrived after the samples shown were started
+        self._refresh_after_training = False  # training stopped: resample once idle if the samples are stale
         self._had_model = state.model is not None
         self.redraws = 0
         self._redraw = Coalescer(self.redraw, parent=self, widget=self)
@@ -345,6 +346,8 @@ class SamplingPanel(QWidget):
                                 "Drag the slider or press play to replay.")
         self._sync_controls()
         self._request()
+        if not self.running:
+            self._refresh_if_stale()
 
     # ---- state ------------------------------------------------------------------------------------------------
     def _clear_results(self, message: str | None = None) -> None:
@@ -376,6 +379,19 @@ class SamplingPanel(QWidget):
         self._had_model = has
         self._model_dirty = has
         if first and not self.use_exact.isChecked() and not self.running:
+            self.resample()
+
+    def training_stopped(self) -> None:
+        """Training paused or finished: once no sampling runs, resample (same seed) with the final model when the
+        samples shown came from an older one (so the views end on what was trained, Auto or not)."""
+        self._refresh_after_training = True
+        QTimer.singleShot(0, self._refresh_if_stale)  # after the run's last snapshot has reached the state
+
+    def _refresh_if_stale(self) -> None:
+        if not self._refresh_after_training or self.running:
+            return  # a sampling run in progress calls this again when it finishes
+        self._refresh_after_training = False
+        if self._model_dirty and not self.use_exact.isChecked() and self.state.model is not None:
             self.resample()
 
     def _on_use_exact(self, on: bool) -> None:

@@ -72,6 +72,27 @@ def test_trains_a_few_hundred_steps_and_the_loss_falls(window, qtbot):
     assert not c.running
 
 
+def test_sampling_views_end_on_the_trained_model(window, qtbot):
+    """With Auto off the Sampling panel samples the first model only while training runs; when the run stops it
+    resamples (same seed) if a newer model arrived since, so the views show what was trained."""
+    c, sp = window.controller, window.panels["sampling"]
+    assert not sp.auto.isChecked()
+
+    def idle_and_current() -> bool:
+        return not sp.running and not sp._model_dirty and all(s.outcome is not None for s in sp.sides.values())
+
+    assert c.play(max_steps=30)
+    wait_stopped(qtbot, c)
+    qtbot.waitUntil(idle_and_current, timeout=30_000)
+    generation = sp.generation
+    window.state.set_model(c.trainer.snapshot())  # a snapshot as during a run: nothing resamples yet
+    qtbot.wait(200)
+    assert sp._model_dirty and sp.generation == generation
+    c.runningChanged.emit(False)  # the run stops
+    qtbot.waitUntil(idle_and_current, timeout=30_000)
+    assert sp.generation == generation + 1
+
+
 def test_play_pause_step_reset(window, qtbot):
     c = window.controller
     window.request_settings({"steps": 100_000})
