@@ -272,6 +272,16 @@ def _plot(viewbox: pg.ViewBox, tooltip: str) -> pg.PlotWidget:
 
 
 # ---- the panel ------------------------------------------------------------------------------------------------
+def scrolled(page: QWidget) -> QScrollArea:
+    """`page` in a frameless scroll area: a short dock scrolls the page instead of squeezing its widgets on top of
+    each other (the Draw canvas and the Gaussian editor need about 300-370 px of height)."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
+
+
 class TargetPanel(QWidget):
     """Presets | Draw | Gaussians | Import, over a preview of the current target. See the module docstring."""
 
@@ -320,18 +330,14 @@ class TargetPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._build_presets(), "Presets")
-        self.tabs.addTab(self._build_draw(), "Draw")
-        self.tabs.addTab(self._build_gaussians(), "Gaussians")
-        self.tabs.addTab(self._build_import(), "Import")
+        self.tabs.addTab(scrolled(self._build_draw()), "Draw")
+        self.tabs.addTab(scrolled(self._build_gaussians()), "Gaussians")
+        self.tabs.addTab(scrolled(self._build_import()), "Import")
         self.images_page = ImageDatasetChooser(state)
         self.images_page.loaded.connect(self._dataset_loaded)
         self.images_page.failed.connect(lambda text: self._error(f"Could not load the image dataset: {text}"))
         self.images_page.classesRequested.connect(lambda on: self.changeRequested.emit({"image_classes": on}))
-        images_scroll = QScrollArea()  # the dock may be short: scroll rather than squeeze the form
-        images_scroll.setWidget(self.images_page)
-        images_scroll.setWidgetResizable(True)
-        images_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.tabs.addTab(images_scroll, "Images")
+        self.tabs.addTab(scrolled(self.images_page), "Images")
         for i, tip in enumerate(
             (
                 "Pick a built-in 2D distribution",
