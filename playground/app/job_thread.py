@@ -4,9 +4,9 @@
         work = staticmethod(run_inpaint)          # work(job, cancel: threading.Event, emit) -> outcome
 
 The thread runs `work` with one torch thread (a worker next to a busy UI: GIL + 2 cores), emits `frame(...)` for
-each snapshot `work` passes to `emit` until it is cancelled, and always ends with `done(outcome)`: when `work`
-raises, the outcome is `failed(job, message)`. `work` never touches Qt; it checks `cancel` between network
-evaluations and returns a cancelled outcome on its own.
+each snapshot `work` passes to `emit` until it is cancelled, and always ends with `done(outcome)`: should `work`
+raise, the outcome is the subclass's `failed(message)`. `work` never touches Qt; it checks `cancel` between network
+evaluations, raises `Cancelled` to unwind, and turns that (or any error) into its outcome with `record_failure`.
 """
 
 from __future__ import annotations
@@ -51,10 +51,6 @@ class JobThread(QThread):
 
     def cancel(self) -> None:
         self._cancel.set()
-
-    @property
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
 
     def failed(self, message: str):
         """The outcome reported when `work` raises (subclasses build their outcome type)."""

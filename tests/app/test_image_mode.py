@@ -10,26 +10,15 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("sklearn")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 
 from playground.app.main_window import DOCKS_2D, IMAGE_DOCKS, MainWindow  # noqa: E402
-from playground.app.state import AppState, Settings  # noqa: E402
-from playground.data.presets import make_preset  # noqa: E402
+from tests.app import window_helpers  # noqa: E402
 
-SMALL = dict(hidden=32, depth=2, batch=128, lr=5e-3, steps=300, n_particles=1000, n_forward=1000,
-             target_samples=4000, sample_steps=40, n_trajectories=8)
 IMAGE_KEYS = [k for k, _t, _n in IMAGE_DOCKS]
 
 
 def make_window(qtbot, tmp_path, **settings) -> MainWindow:
-    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    state = AppState(make_preset("moons"), Settings(**{**SMALL, **settings}))
-    w = MainWindow(state=state, store=store, restore=False, autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return window_helpers.make_window(qtbot, tmp_path, autosave=True, lr=5e-3, **settings)
 
 
 @pytest.fixture

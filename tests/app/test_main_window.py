@@ -7,29 +7,15 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from playground.app.main_window import DOCKS, MainWindow  # noqa: E402
-from playground.app.state import AppState, Settings  # noqa: E402
-from playground.data.presets import make_preset  # noqa: E402
-
-SMALL = dict(
-    hidden=32, depth=2, batch=128, steps=300, n_particles=1000, n_forward=1000, target_samples=4000,
-    sample_steps=40, n_trajectories=8,
-)
+from tests.app.window_helpers import make_window  # noqa: E402
 
 
-def make_window(qtbot, tmp_path, restore: bool = False, **settings) -> MainWindow:
-    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    state = AppState(make_preset("moons"), Settings(**{**SMALL, **settings}))
-    w = MainWindow(state=state, store=store, restore=restore)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+
 
 
 @pytest.fixture

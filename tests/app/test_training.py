@@ -10,28 +10,19 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 
 from playground.app.main_window import MainWindow  # noqa: E402
 from playground.app.state import AppState, Settings  # noqa: E402
 from playground.app.training_worker import TrainingController  # noqa: E402
 from playground.data.presets import make_preset  # noqa: E402
+from tests.app import window_helpers  # noqa: E402
 
-SMALL = dict(
-    hidden=32, depth=2, batch=128, steps=300, lr=5e-3, n_particles=1000, n_forward=1000, target_samples=4000,
-    sample_steps=40, n_trajectories=8,
-)
+SMALL = {**window_helpers.SMALL, "lr": 5e-3}
+
 
 
 def make_window(qtbot, tmp_path, **settings) -> MainWindow:
-    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    state = AppState(make_preset("moons"), Settings(**{**SMALL, **settings}))
-    w = MainWindow(state=state, store=store, restore=False)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return window_helpers.make_window(qtbot, tmp_path, size=(1200, 800), **{**SMALL, **settings})
 
 
 @pytest.fixture
