@@ -121,7 +121,7 @@ class ImageSamplingPanel(QWidget):
 
         self.class_picker = QComboBox()
         self._class_tip = ("Which classes a class-conditional model samples: each grid row one class (row r:\n"
-                                     "class r mod K), random classes, no class (the null label ∅), or one class.")
+                           "class r mod K), random classes, no class (the null label ∅), or one class.")
         self.class_picker.setToolTip(self._class_tip)
         self.class_picker.currentIndexChanged.connect(lambda _i: self._on_class_controls())
         self.guidance = QSlider(Qt.Orientation.Horizontal)
