@@ -1,6 +1,6 @@
 """Diffusion Playground: score-based diffusion (Song et al. 2021) you can draw, train and watch."""
 
-__version__ = "0.1.0"
+from playground.version import __version__
 
 __all__ = ["__version__", "load_model"]
 
@@ -8,7 +8,7 @@ __all__ = ["__version__", "load_model"]
 def __getattr__(name):
     # Lazy, so `import playground` stays light (no torch until a model is loaded).
     if name == "load_model":
-        from playground.core.model_file import load_model
+        from playground.core.training.model_file import load_model
 
         return load_model
     raise AttributeError(f"module 'playground' has no attribute {name!r}")

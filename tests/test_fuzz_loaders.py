@@ -1,8 +1,8 @@
 """Fuzz every loader with mutated and truncated files: no crash, no hang, exactly one clear exception type each.
 
-    workspace (.dpw)        playground.workspace.load_workspace         -> WorkspaceError
-    model file              playground.core.model_file.load_model       -> ModelFileError
-    PNG / JPG / CSV / NPY / GMM JSON   playground.data.spec.load_target -> DataError
+    workspace (.dpw)        playground.core.io.workspace.load_workspace         -> WorkspaceError
+    model file              playground.core.training.model_file.load_model       -> ModelFileError
+    PNG / JPG / CSV / NPY / GMM JSON   playground.data.targets.spec.load_target -> DataError
     image folder            load_image_dataset('folder:PATH')           -> DataError
     IDX (raw and gzip)      load_image_dataset('mnist:PATH'), read_idx  -> DataError
 
@@ -28,14 +28,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from playground.core.model import ScoreModel
-from playground.core.model_file import ModelFileError, load_model, save_model
-from playground.core.networks import ScoreMLP
-from playground.core.sde import make_sde
-from playground.data.presets import make_preset
-from playground.data.spec import load_target
-from playground.data.target import DataError
-from playground.workspace import WorkspaceError, load_workspace, make_workspace, workspace_bytes
+from playground.core.diffusion.sde import make_sde
+from playground.core.io.workspace import WorkspaceError, load_workspace, make_workspace, workspace_bytes
+from playground.core.nets.mlp import ScoreMLP
+from playground.core.training.model import ScoreModel
+from playground.core.training.model_file import ModelFileError, load_model, save_model
+from playground.data.targets.presets import make_preset
+from playground.data.targets.spec import load_target
+from playground.data.targets.target import DataError
 
 
 def fuzz(n: int):
@@ -227,7 +227,7 @@ def test_target_files(folder, suffix, data):
 @fuzz(30)
 @given(data=st.data(), suffix=st.sampled_from([".png", ".jpg"]))
 def test_image_folder(folder, data, suffix):
-    from playground.data.images import load_image_dataset
+    from playground.data.images.datasets import load_image_dataset
 
     root = folder / "images"
     root.mkdir(exist_ok=True)
@@ -244,7 +244,7 @@ def test_image_folder(folder, data, suffix):
 @fuzz(40)
 @given(data=st.data(), which=st.sampled_from(["images", "labels"]), gz=st.booleans())
 def test_idx_files(folder, data, which, gz):
-    from playground.data.images import load_image_dataset
+    from playground.data.images.datasets import load_image_dataset
 
     root = folder / "mnist"
     root.mkdir(exist_ok=True)
@@ -260,7 +260,7 @@ def test_idx_files(folder, data, which, gz):
 
 
 def test_idx_dimension_overflow(folder):
-    from playground.data.idx import read_idx
+    from playground.data.images.idx import read_idx
 
     path = folder / "overflow-idx3-ubyte"
     path.write_bytes(struct.pack(">HBB", 0, 0x08, 4) + struct.pack(">4I", *(65536,) * 4))

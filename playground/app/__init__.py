@@ -51,13 +51,13 @@ def make_application(argv: list[str] | None = None):
 def run(argv: list[str] | None = None) -> int:
     """Open the Diffusion Playground window (default target: two moons) and run the event loop.
 
-    argv: optional `[target]` (a preset name or a target file, as `playground.data.spec.load_target` reads it).
+    argv: optional `[target]` (a preset name or a target file, as `playground.data.targets.spec.load_target` reads it).
     Window layout and settings persist in the user's QSettings, or in the INI file $PLAYGROUND_SETTINGS names."""
     args = list(argv if argv is not None else sys.argv[1:])
     app = make_application([sys.argv[0] if sys.argv else "diffusion-playground"])
     from PySide6.QtCore import QSettings
 
-    from playground.app.main_window import MainWindow
+    from playground.app.window.main_window import MainWindow
 
     ini = os.environ.get("PLAYGROUND_SETTINGS")  # another settings file (a profile, or tests)
     win = MainWindow(store=QSettings(ini, QSettings.Format.IniFormat) if ini else None)
@@ -66,7 +66,7 @@ def run(argv: list[str] | None = None) -> int:
         win.import_target(positional[0])
     win.show()
     rc = int(app.exec())
-    from playground.app.training_worker import wait_for_workers
+    from playground.app.workers.training_worker import wait_for_workers
 
     wait_for_workers()
     return rc

@@ -1,6 +1,6 @@
 """The inpainting mask as a (H, W) bool array, True = "generate this pixel" (Qt-free: brush, strokes, presets).
 
-The inpainting core (`playground.core.inpainting`) takes the opposite, `known` = 1 where a value is kept; the
+The inpainting core (`playground.core.sampling.inpainting`) takes the opposite, `known` = 1 where a value is kept; the
 panel passes `~mask`. A brush of size s covers an s x s square of pixels, rows r - (s - 1) // 2 .. r + s // 2 (and
 the same for columns), clipped to the image; a stroke stamps the brush on every pixel of the straight lines between
 successive mouse positions, so a fast drag leaves no gaps.

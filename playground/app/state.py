@@ -10,10 +10,10 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from playground.core.normalization import Normalization
-from playground.core.sde import SDE, ScoreFn, make_sde, suggest_sigma_max
-from playground.data.target import Target
-from playground.settings import Settings  # noqa: F401 - re-exported (Qt-free home: playground.settings)
+from playground.app.settings import Settings  # noqa: F401 - re-exported (Qt-free home: playground.app.settings)
+from playground.core.diffusion.normalization import Normalization
+from playground.core.diffusion.sde import SDE, ScoreFn, make_sde, suggest_sigma_max
+from playground.data.targets.target import Target
 
 # Choices offered by the settings panel (and usable by any panel). Names match the core / trainer.
 SDE_NAMES: dict[str, str] = {"vp": "VP", "subvp": "sub-VP", "ve": "VE"}
@@ -131,7 +131,7 @@ class AppState(QObject):
         norm = self.normalization
         if self.target.gmm is not None:
             return norm.data_score_fn(norm.gmm_to_norm(self.target.gmm).score_fn(self.sde()))
-        from playground.core.exact_score import EmpiricalScore
+        from playground.core.diffusion.exact_score import EmpiricalScore
 
         pts = norm.to_norm(_tensor(self.target.points))
         return norm.data_score_fn(EmpiricalScore(pts).score_fn(self.sde()))

@@ -28,16 +28,11 @@ from dataclasses import fields
 import numpy as np
 import torch
 
-from playground.core.image_models import (
-    IMAGE_TRAIN_DEFAULTS,
-    classifier_scores,
-    image_train_config,
-    image_trainer,
-    nearest_distance,
-    train_classifier,
-)
-from playground.core.trainer import TrainConfig
-from playground.data.images import load_image_dataset
+from playground.core.evaluation.image_quality import nearest_distance
+from playground.core.evaluation.reference_classifier import classifier_scores, train_classifier
+from playground.core.training.image_training import IMAGE_TRAIN_DEFAULTS, image_train_config, image_trainer
+from playground.core.training.trainer import TrainConfig
+from playground.data.images.datasets import load_image_dataset
 
 TARGET = 0.9
 PF_ODE = ("ode_heun", 50)  # the deterministic sampler reported next to the bench's sampler

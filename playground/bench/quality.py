@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse_overrides(items: list[str]) -> dict:
     from dataclasses import fields
 
-    from playground.core.trainer import TrainConfig
+    from playground.core.training.trainer import TrainConfig
 
     types = {f.name: f.type for f in fields(TrainConfig)}
     out = {}
@@ -83,7 +83,7 @@ def _parse_overrides(items: list[str]) -> dict:
 
 def evaluate_swd(model, target, n: int, sampler: str, steps: int | None, seed: int, repeats: int = 1):
     """(mean SWD ratio over `repeats` sample sets, their sd, seconds spent sampling)."""
-    from playground.core.metrics import swd_report
+    from playground.core.evaluation.metrics import swd_report
 
     ratios, dt = [], 0.0
     for r in range(repeats):
@@ -109,7 +109,7 @@ def evaluate_nll(model, target, n: int, seed: int) -> dict:
 
 
 def _trainer(target, args, overrides: dict, seconds: float):
-    from playground.core.trainer import TrainConfig, Trainer
+    from playground.core.training.trainer import TrainConfig, Trainer
 
     cfg = TrainConfig(
         **{"steps": None, "seconds": seconds, "seed": args.seed, "device": args.device, "threads": args.threads,
@@ -119,7 +119,7 @@ def _trainer(target, args, overrides: dict, seconds: float):
 
 
 def run_dataset(name: str, args, overrides: dict) -> dict:
-    from playground.data.spec import load_target
+    from playground.data.targets.spec import load_target
 
     target = load_target(name)
     row: dict = {"dataset": name, "checkpoints": []}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from playground.core.metrics import swd_report
-from playground.core.samplers import DEFAULT_STEPS, SAMPLERS, sample
-from playground.core.sde import make_sde, suggest_sigma_max
-from playground.data.presets import make_preset
+from playground.core.diffusion.sde import make_sde, suggest_sigma_max
+from playground.core.evaluation.metrics import swd_report
+from playground.core.sampling.samplers import DEFAULT_STEPS, SAMPLERS, sample
+from playground.data.targets.presets import make_preset
 
 
 def main(argv: list[str]) -> int:

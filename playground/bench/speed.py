@@ -65,9 +65,9 @@ def _sync(device: torch.device) -> None:
 
 def measure_training(args) -> dict:
     from playground.bench.quality import _parse_overrides
-    from playground.core.networks import network_from_config
-    from playground.core.trainer import TrainConfig, Trainer
-    from playground.data.spec import load_target
+    from playground.core.nets.build import network_from_config
+    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.data.targets.spec import load_target
 
     over = {k: getattr(args, k) for k in ("batch", "hidden", "depth") if getattr(args, k) is not None}
     over.update(_parse_overrides(args.set))

@@ -60,7 +60,7 @@ def _hold_qt_widgets(request):
     # deletions run while the Python references still hold the wrappers
     from PySide6.QtWidgets import QApplication
 
-    from playground.app.training_worker import wait_for_workers
+    from playground.app.workers.training_worker import wait_for_workers
 
     for w in reversed(held):
         try:
@@ -88,7 +88,7 @@ def keep(qtbot, _hold_qt_widgets):
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's 8x8 digits as an ImageDataset (image-mode tests)."""
-    from playground.data.images import load_image_dataset
+    from playground.data.images.datasets import load_image_dataset
 
     return load_image_dataset("digits")
 
@@ -98,7 +98,7 @@ def cond_model(digits):
     """A tiny class-conditional UNet on the 8x8 digits (a few steps: it only has to run, not to be good)."""
     import torch
 
-    from playground.core.image_models import image_train_config, image_trainer
+    from playground.core.training.image_training import image_train_config, image_trainer
 
     torch.manual_seed(0)
     trainer = image_trainer(digits, image_train_config(steps=5, base_channels=8, batch=16, device="cpu", seed=0),

@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from playground.app.state import AppState, Settings
-from playground.data.presets import make_preset
+from playground.data.targets.presets import make_preset
 
 
 def make_state(dataset=None, model=None, **settings) -> AppState:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from playground.app.main_window import MainWindow
 from playground.app.state import AppState, Settings
-from playground.data.presets import make_preset
+from playground.app.window.main_window import MainWindow
+from playground.data.targets.presets import make_preset
 
 SMALL = dict(
     hidden=32, depth=2, batch=128, steps=300, n_particles=1000, n_forward=1000, target_samples=4000,

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from playground.data.spec import load_target
-from playground.data.target import DataError
+from playground.data.targets.spec import load_target
+from playground.data.targets.target import DataError
 
 
 def png() -> bytes:

@@ -1,0 +1,319 @@
+"""Score field panel: the learned score s_theta(x, t) as arrows over a heatmap, following the time slider.
+
+Everything is in data space: model.score(x, t) and state.exact_score_fn() both return grad_x log p_t(x) of the
+data-space process. The grids are small (32^2 arrows, <= 96^2 heatmap cells), so they are evaluated on the UI
+thread, at most ~30 times a second, and only when t, the model, the target or a setting changed.
+
+Cost per frame while t moves (measured: the model on the UI thread was ~85 % of the UI's frame time with a 48^2
+heatmap per frame): the arrows' 32^2 points are evaluated once and also give the heatmap (32^2 cells); the full
+96^2 heatmap is computed once t and the model have been still for REFINE_MS. Results are cached per (model, t,
+grid), under torch.inference_mode, and a hidden panel (closed or tabbed-away dock) does no work until shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from playground.app.geometry import Rect, SdeCache, grid_centres, sample_bounds, square_rect
+from playground.app.widgets.plot_items import CentredMessage, Coalescer, DensityImage, Quiver, plot_widget, set_view
+from playground.app.workers.sampling_worker import fast_gmm_score_fn
+from playground.core.diffusion.exact_score import EmpiricalScore
+
+T_FLOOR = 1e-3  # scores blow up as t -> 0; evaluate at max(t, T_FLOOR)
+ARROWS = 32
+HEAT_RES = 96  # the heatmap once the inputs settle
+HEAT_FAST = ARROWS  # the heatmap while t moves or the model updates: the arrows' own evaluations, no extra work
+REFINE_MS = 250
+POINTS_BUDGET = 2e7  # heat cells x set size for an exact point-set score
+LEARNED_COLOR = (255, 255, 255, 235)
+EXACT_COLOR = (80, 255, 140, 235)
+CACHE_SIZE = 48  # evaluated grids kept (per model and target; cleared when either changes)
+
+
+def _eval(score_fn, pts: np.ndarray, t: float) -> np.ndarray:
+    """score_fn on data-space points (M, 2) at one t -> float64 (M, 2) numpy."""
+    x = torch.as_tensor(pts, dtype=torch.float32)
+    tt = torch.full((len(x),), float(t), dtype=torch.float32)
+    with torch.inference_mode():
+        out = score_fn(x, tt)
+    out = out.detach().cpu().numpy() if torch.is_tensor(out) else np.asarray(out)
+    return np.asarray(out, np.float64).reshape(len(pts), 2)
+
+
+class ScoreFieldPanel(QWidget):
+    """Arrows of s_theta (white) and optionally the exact score (green) over |s| or |s_theta - s|."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.setWindowTitle("Score field")
+        self.plot = plot_widget("Score field  s(x, t) = ∇ₓ log p_t(x)")
+        self.plot.setToolTip("Arrows: the score ∇ₓ log p_t(x) on a 32×32 grid (white: learned s_θ, green: exact).\n"
+                             "Heatmap: its magnitude |s|, or the error |s_θ − s| when 'Error heatmap' is on.")
+        pi = self.plot.getPlotItem()
+        self.heat = DensityImage(pi, bins=HEAT_RES, colormap="viridis")
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False,
+                                        label="|s|", width=14)
+        self.colorbar.setImageItem(self.heat.item, insert_in=pi)
+        self.learned_quiver = Quiver(pi, color=LEARNED_COLOR, width=1.5, z=10)
+        self.exact_quiver = Quiver(pi, color=EXACT_COLOR, width=1.2, z=11)
+        self.message = CentredMessage(pi)
+
+        self.info = QLabel()
+        self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.info.setToolTip("Time the score is evaluated at (t is floored at 1e-3, where scores blow up) and the\n"
+                             "arrow legend: arrow length grows as √|s| (weak and strong regions both read);\n"
+                             "an arrow one grid cell long stands for |s| = scale. The heatmap and its colour bar\n"
+                             "give |s| itself.")
+        self.show_exact = QCheckBox("Exact score")
+        self.show_exact.setToolTip("Overlay the exact score of the target (green arrows): closed form for a Gaussian\n"
+                                   "mixture, the ideal denoiser's (α D(x) − x)/σ² for a point set.")
+        self.show_error = QCheckBox("Error heatmap")
+        self.show_error.setToolTip("Colour by the error |s_θ(x, t) − ∇ log p_t(x)| instead of the magnitude |s_θ|\n"
+                                   "(needs a model and an exact score).")
+        self.show_learned = QCheckBox("Learned score")
+        self.show_learned.setChecked(True)
+        self.show_learned.setToolTip("Show the network's score s_θ(x, t) as white arrows.")
+        for cb in (self.show_learned, self.show_exact, self.show_error):
+            cb.toggled.connect(self._request)
+        controls = QHBoxLayout()
+        controls.addWidget(self.show_learned)
+        controls.addWidget(self.show_exact)
+        controls.addWidget(self.show_error)
+        controls.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.info)
+        lay.addWidget(self.plot, 1)
+        lay.addLayout(controls)
+
+        # results of the last redraw, for tests and tools
+        self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
+        self.arrow_points = np.zeros((0, 2))
+        self.learned_field: np.ndarray | None = None
+        self.exact_field: np.ndarray | None = None
+        self.heat_values: np.ndarray | None = None
+        self.heat_kind = ""
+        self._bar_label = "|s|"
+        self.t_eval = T_FLOOR
+        self.redraws = 0
+        self._redraw = Coalescer(self.redraw, parent=self, widget=self)
+        self._refine = QTimer(self)
+        self._refine.setSingleShot(True)
+        self._refine.setInterval(REFINE_MS)
+        self._refine.timeout.connect(self.refine)
+        self._heat_ctx: tuple | None = None
+        self._sde_cache = SdeCache()
+        self._points_cache: tuple | None = None
+        self._cache: OrderedDict = OrderedDict()  # (kind, t, rect, res) -> (res^2, 2) score values
+        self._cache_src: tuple | None = None  # what the cached values were computed from
+        self.evaluations = 0  # grids evaluated (cache misses), for tests and benches
+        self.heat_res = 0
+        state.targetChanged.connect(self._on_target)
+        state.settingsChanged.connect(self._request)
+        state.timeChanged.connect(self._request)
+        state.modelChanged.connect(self._request)
+        self._on_target()
+        self._redraw.flush()
+
+    def _on_target(self) -> None:
+        b = sample_bounds(self.state.target_samples, margin=0.1)
+        self.view_rect = square_rect(b) if b is not None else (-1.0, 1.0, -1.0, 1.0)
+        self._request()
+
+    def _request(self, *_) -> None:
+        self._redraw.request()
+
+    def showEvent(self, event) -> None:  # Qt override
+        super().showEvent(event)
+        self._redraw.shown()
+
+    # ---- evaluation cache -------------------------------------------------------------------------------------
+    def _cached_eval(self, kind: str, fn, pts: np.ndarray, t: float, rect: Rect, res: int) -> np.ndarray:
+        """fn on the res x res grid over rect at t ('learned' or 'exact'), from the cache when it has it."""
+        st = self.state
+        src = (st.model, id(st.target), id(st.target_samples), st.normalization, st.settings)
+        if self._cache_src is None or len(src) != len(self._cache_src) or any(
+                a is not b and a != b for a, b in zip(src, self._cache_src)):
+            self._cache.clear()
+            self._cache_src = src
+        key = (kind, t, rect, res)
+        out = self._cache.get(key)
+        if out is not None:
+            self._cache.move_to_end(key)
+            return out
+        out = _eval(fn, pts, t)
+        self.evaluations += 1
+        self._cache[key] = out
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return out
+
+    def exact_score_fn(self):
+        """The data-space exact score (as state.exact_score_fn), with the one-t fast path for a GMM target."""
+        st = self.state
+        if len(st.target_samples) == 0:
+            return None
+        norm = st.normalization
+        if st.target.gmm is not None:
+            return norm.data_score_fn(fast_gmm_score_fn(norm.gmm_to_norm(st.target.gmm), self._sde_cache.get(st)))
+        if st.target.points is not None:
+            key = (id(st.target.points), norm)
+            if self._points_cache is None or self._points_cache[0] != key:
+                pts = norm.to_norm(torch.as_tensor(np.asarray(st.target.points, np.float32)))
+                self._points_cache = (key, EmpiricalScore(pts))
+            return norm.data_score_fn(self._points_cache[1].score_fn(self._sde_cache.get(st)))
+        return st.exact_score_fn()
+
+    def _sync_controls(self, has_model: bool, has_exact: bool) -> None:
+        self.show_exact.setEnabled(has_exact)
+        self.show_error.setEnabled(has_model and has_exact)
+        self.show_learned.setEnabled(has_model)
+
+    def redraw(self) -> None:
+        self.redraws += 1
+        st = self.state
+        rect = self.view_rect
+        set_view(self.plot, rect)
+        model = st.model
+        exact_fn = self.exact_score_fn()
+        has_model, has_exact = model is not None, exact_fn is not None
+        self._sync_controls(has_model, has_exact)
+        t = max(float(st.t), T_FLOOR)
+        self.t_eval = t
+        self.learned_field = self.exact_field = self.heat_values = None
+        if not has_model and not has_exact:
+            self._heat_ctx = None
+            self.learned_quiver.clear()
+            self.exact_quiver.clear()
+            self.heat.clear()
+            self.info.setText("No model yet, and this target has no exact score.")
+            self.message.show("Train to see the learned score")
+            return
+        self.message.hide()
+
+        cell = (rect[1] - rect[0]) / ARROWS
+        _, _, apts = grid_centres(rect, ARROWS)
+        self.arrow_points = apts
+        draw_learned = has_model and self.show_learned.isChecked()
+        draw_exact = has_exact and (self.show_exact.isChecked() or not has_model)
+        error_mode = has_model and has_exact and self.show_error.isChecked()
+        notes = []
+        try:
+            if has_model:
+                self.learned_field = self._cached_eval("learned", model.score, apts, t, rect, ARROWS)
+            if draw_exact or error_mode:
+                self.exact_field = self._cached_eval("exact", exact_fn, apts, t, rect, ARROWS)
+        except Exception as e:  # a broken model or score: say so, never crash the window
+            self._heat_ctx = None
+            self.learned_quiver.clear()
+            self.exact_quiver.clear()
+            self.heat.clear()
+            self.info.setText(f"Could not evaluate the score: {type(e).__name__}: {e}")
+            self.message.show("Score evaluation failed")
+            return
+
+        # arrows: one scale for both sets so their lengths compare; normalised to the learned field when shown
+        ref = self.learned_field if draw_learned else self.exact_field
+        scale = self.learned_quiver.set_field(apts, ref, cell) if draw_learned else None
+        if draw_learned:
+            self.learned_quiver.set_visible(True)
+        else:
+            self.learned_quiver.clear()
+        if draw_exact:
+            scale = self.exact_quiver.set_field(apts, self.exact_field, cell, scale=scale)
+            self.exact_quiver.set_visible(True)
+        else:
+            self.exact_quiver.clear()
+        if self.learned_field is not None and not np.isfinite(self.learned_field).all():
+            notes.append(f"{int((~np.isfinite(self.learned_field).all(1)).sum())} non-finite learned vectors")
+
+        # heatmap: the arrows' grid now (no extra evaluation), the fine grid once the inputs settle (or at once
+        # when the fine grid is cached)
+        self._heat_ctx = (model, exact_fn, t, rect, error_mode)
+        try:
+            fine = self._heat_res(error_mode or model is None, HEAT_RES)
+            if self._has_heat(model, error_mode, t, rect, fine):
+                self._draw_heat(*self._heat_ctx, res=HEAT_RES)
+                self._refine.stop()
+            else:
+                self._draw_heat(*self._heat_ctx, res=HEAT_FAST)
+                self._refine.start()
+        except Exception as e:
+            self.heat.clear()
+            notes.append(f"heatmap failed: {e}")
+        shown = "learned" if draw_learned else ("exact" if draw_exact else "no")
+        legend = (f"length ∝ √|s|, one grid cell = |s| {scale:.3g}" if scale is not None and math.isfinite(scale)
+                  else "")
+        prefix = "" if has_model else "No model yet: showing the exact score.  "
+        self.info.setText(f"{prefix}t = {t:.3f}    {shown} arrows: {legend}    heatmap: {self.heat_kind}"
+                          + ("    " + "; ".join(notes) if notes else ""))
+
+    def refine(self) -> None:
+        """Redraw the heatmap at full resolution (HEAT_RES) from the last redraw's inputs."""
+        self._refine.stop()
+        if self._heat_ctx is None or self._redraw.active:
+            return
+        if self._redraw._hidden():  # a closed or tabbed-away dock: redraw (and refine) once it shows again
+            self._redraw.pending = True
+            return
+        try:
+            self._draw_heat(*self._heat_ctx, res=HEAT_RES)
+        except Exception:
+            pass  # the coarse heatmap stays
+
+    def _heat_res(self, need_exact: bool, res: int) -> int:
+        pts = self.state.target.points
+        if need_exact and self.state.target.gmm is None and pts is not None:
+            return int(np.clip(math.sqrt(POINTS_BUDGET / max(len(pts), 1)), 32, res))
+        return res
+
+    def _has_heat(self, model, error_mode: bool, t: float, rect: Rect, res: int) -> bool:
+        kinds = ["learned"] if model is not None else []
+        if error_mode or model is None:
+            kinds.append("exact")
+        return all((k, t, rect, res) in self._cache for k in kinds)
+
+    def _draw_heat(self, model, exact_fn, t: float, rect: Rect, error_mode: bool, res: int = HEAT_RES) -> None:
+        need_exact = error_mode or model is None
+        res = self._heat_res(need_exact, res)
+        self.heat_res = res
+        _, _, hpts = grid_centres(rect, res)
+
+        def learned():
+            return self._cached_eval("learned", model.score, hpts, t, rect, res)
+
+        def exact():
+            return self._cached_eval("exact", exact_fn, hpts, t, rect, res)
+
+        if error_mode:
+            diff = learned() - exact()
+            values = np.hypot(diff[:, 0], diff[:, 1])
+            self.heat_kind = "error |s_θ − s|"
+            label = "|s_θ − s|"
+        else:
+            s = learned() if model is not None else exact()
+            values = np.hypot(s[:, 0], s[:, 1])
+            self.heat_kind = "|s_θ|" if model is not None else "|s| (exact)"
+            label = "|s_θ|" if model is not None else "|s|"
+        values = values.reshape(res, res)
+        self.heat_values = values
+        finite = np.isfinite(values)
+        hi = float(np.percentile(values[finite], 99)) if finite.any() else 1.0
+        hi = hi if hi > 1e-12 else 1e-12
+        self.heat.set_grid(values, rect, levels=(0.0, hi))
+        self.colorbar.setLevels((0.0, hi))
+        if label != self._bar_label:
+            self._bar_label = label
+            self.colorbar.getAxis("left").setLabel(label)
+
+    def shutdown(self) -> None:
+        self._redraw.stop()
+        self._refine.stop()

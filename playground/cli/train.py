@@ -1,0 +1,97 @@
+"""`train`: train a score model on a 2D target or an image dataset and write its model file."""
+
+from __future__ import annotations
+
+from playground.cli.common import (
+    SDE_NAMES,
+    CLIError,
+    add_data_args,
+    check_output_path,
+    load_data,
+    positive_float,
+    positive_int,
+    run_training,
+)
+from playground.cli.images import cmd_train_images
+
+IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--classes", "classes"),
+                     ("--label-dropout", "label_dropout"), ("--base-channels", "base_channels"))
+
+
+def add_train_command(sub) -> None:
+    p = sub.add_parser("train", help="train a score model on a target; write a .safetensors model file",
+                       description="Train a score network on samples of a target (preset, image, points or GMM) and "
+                       "write one .safetensors model file (EMA and raw weights, config, optimizer state). Progress "
+                       "goes to stderr: one updating line on a terminal, plain lines otherwise. Stops on --steps, "
+                       "--seconds or both (default 5000 steps); Ctrl-C stops early and still saves.")
+    add_data_args(p)
+    g = p.add_argument_group("model")
+    g.add_argument("--sde", choices=SDE_NAMES, default="vp", help="forward SDE (default vp)")
+    g.add_argument("--sigma-max", type=positive_float, default=None, metavar="S",
+                   help="VE sigma_max in normalised units (data / scale; default: the largest pairwise distance of "
+                   "the normalised data)")
+    g.add_argument("--objective", choices=("dsm", "ssm"), default="dsm",
+                   help="denoising or sliced score matching (default dsm)")
+    g.add_argument("--weighting", choices=("song", "likelihood", "edm"), default=None,
+                   help="song: sigma^2, likelihood: g^2 (importance-sampled t), edm: EDM weight and noise levels "
+                   "(default song; image datasets edm)")
+    g.add_argument("--output", choices=("eps", "score", "x0", "edm"), default=None,
+                   help="what the network predicts (default eps, image datasets edm; edm with --weighting edm trains "
+                   "fastest)")
+    g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
+    g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
+    g = p.add_argument_group("image datasets (a UNet)")
+    g.add_argument("--size", type=positive_int, default=None, metavar="S",
+                   help="resize images to S x S (default: the dataset's own size)")
+    g.add_argument("--rgb", action="store_true", help="three colour channels (default grayscale)")
+    g.add_argument("--classes", action="store_true",
+                   help="class-conditional with the dataset's labels (for --class / --guidance when sampling)")
+    g.add_argument("--label-dropout", type=float, default=None, metavar="P",
+                   help="with --classes: probability a label is dropped to the null class (default 0.15)")
+    g.add_argument("--base-channels", type=positive_int, default=None, metavar="C",
+                   help="UNet width at full resolution (default 16)")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                   help="optimisation steps (default 5000, or no step limit when only --seconds is given)")
+    g.add_argument("--seconds", type=positive_float, default=None, metavar="S", help="training wall time limit")
+    g.add_argument("--batch", type=positive_int, default=None, metavar="B",
+                   help="batch size (default 512; image datasets 64)")
+    g.add_argument("--lr", type=positive_float, default=None, metavar="LR",
+                   help="peak learning rate (default 6e-3; image datasets 3e-3)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="auto: cuda, then mps, then cpu")
+    g.add_argument("--threads", type=positive_int, default=None, metavar="K", help="torch CPU threads (default <= 4)")
+    g.add_argument("--pool", type=positive_int, default=None, metavar="N",
+                   help="training points drawn from the target (default 65536)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="MODEL.safetensors", help="the model file to write")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.data.images.datasets import is_image_spec
+
+    if args.data and is_image_spec(args.data):
+        return cmd_train_images(args)
+    for flag, key in IMAGE_TRAIN_FLAGS:
+        if getattr(args, key) not in (None, False):
+            raise CLIError(f"{flag} applies to image datasets (digits, shapes, mnist:PATH, folder:PATH)")
+    out = check_output_path(args.out, (".safetensors",), "--out")
+    target = load_data(args)
+    if args.sigma_max is not None and args.sde != "ve":
+        raise CLIError("--sigma-max applies only to --sde ve")
+    steps = args.steps if args.steps is not None else (None if args.seconds is not None else TrainConfig.steps)
+    kw = dict(sde=args.sde, sigma_max=args.sigma_max, objective=args.objective, steps=steps, seconds=args.seconds,
+              seed=args.seed, device=args.device, threads=args.threads)
+    kw.update({k: getattr(args, k) for k in ("weighting", "output", "hidden", "depth", "batch", "lr", "pool")
+               if getattr(args, k) is not None})
+    cfg = TrainConfig(**kw)
+    trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed))
+    trainer.info["data"] = args.data
+    limits = " and ".join(x for x in (f"{cfg.steps} steps" if cfg.steps else "", f"{cfg.seconds:g} s" if cfg.seconds else "") if x)
+    print(f"training on {target.name}: {cfg.sde} SDE, {cfg.objective} ({cfg.weighting} weighting), {cfg.output} output, "
+          f"MLP {cfg.hidden} x {cfg.depth}, batch {cfg.batch}, lr {cfg.lr:g}, {trainer.device} with {trainer.threads} "
+          f"threads; until {limits}", flush=True)
+    return run_training(trainer, out, args.data)

@@ -1,0 +1,311 @@
+"""The Target panel (pytest-qt, offscreen): presets, drawing with undo/redo, Gaussian editing, import, screenshots."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QMouseEvent, QUndoStack
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from playground.app.panels.target_panel import TargetPanel
+from playground.app.state import AppState, Settings
+from playground.data.targets.gmm_components import Component
+from playground.data.targets.presets import make_preset
+
+
+@pytest.fixture
+def panel(qtbot):
+    state = AppState(make_preset("moons"), Settings(target_samples=4000))
+    stack = QUndoStack()
+    p = TargetPanel(state, stack)
+    qtbot.addWidget(p)
+    p.resize(460, 680)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+# ---- synthesized mouse input ----------------------------------------------------------------------------------
+def _send(widget, kind, pos: QPoint, button, buttons):
+    ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def _viewport_pos(plot, viewbox, x, y) -> QPoint:
+    return plot.mapFromScene(viewbox.mapViewToScene(QPointF(x, y)))
+
+
+def mouse_drag(plot, viewbox, points, qtbot=None, wait_ms=0):
+    """Press at points[0], move through the rest with the left button held, release at the last one."""
+    vp = plot.viewport()
+    L, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _send(vp, QMouseEvent.Type.MouseButtonPress, _viewport_pos(plot, viewbox, *points[0]), L, L)
+    for x, y in points[1:]:
+        _send(vp, QMouseEvent.Type.MouseMove, _viewport_pos(plot, viewbox, x, y), none, L)
+        if qtbot is not None and wait_ms:
+            qtbot.wait(wait_ms)
+        else:
+            time.sleep(0.012)  # pyqtgraph drops mouse moves closer than 10 ms apart (mouseRateLimit)
+    _send(vp, QMouseEvent.Type.MouseButtonRelease, _viewport_pos(plot, viewbox, *points[-1]), L, none)
+
+
+def mouse_click(plot, viewbox, x, y):
+    vp = plot.viewport()
+    L, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    p = _viewport_pos(plot, viewbox, x, y)
+    _send(vp, QMouseEvent.Type.MouseButtonPress, p, L, L)
+    _send(vp, QMouseEvent.Type.MouseButtonRelease, p, L, none)
+
+
+def not_blank(widget, path) -> None:
+    img = widget.grab().toImage()
+    img.save(str(path))
+    a = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+    assert a.std() > 5.0, f"{path} looks blank"
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 50
+
+
+# ---- presets --------------------------------------------------------------------------------------------------
+def test_gallery_selects_preset_and_undo(panel, qtbot):
+    state, stack = panel.state, panel.undo_stack
+    panel.ensure_thumbnails()
+    assert not panel.gallery.item(0).icon().isNull()
+    row = [panel.gallery.item(i).text() for i in range(panel.gallery.count())].index("8gaussians")
+    rect = panel.gallery.visualItemRect(panel.gallery.item(row))
+    QTest.mouseClick(panel.gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert state.target.name == "8gaussians" and state.target.gmm is not None
+    assert "exact GMM score (8 components)" in panel.info.text()
+    stack.undo()
+    assert state.target.name == "moons" and panel.gallery.currentRow() == [
+        panel.gallery.item(i).text() for i in range(panel.gallery.count())
+    ].index("moons")
+    stack.redo()
+    assert state.target.name == "8gaussians"
+
+
+def test_noise_and_sample_count(panel):
+    state, stack = panel.state, panel.undo_stack
+    assert panel.choose_preset("moons")  # already the target: no command
+    assert stack.count() == 0
+    panel.noise_spin.setValue(0.2)
+    panel.noise_spin.setValue(0.3)
+    assert state.target.params["noise"] == pytest.approx(0.3)
+    assert stack.count() == 1  # consecutive noise changes of one preset merge
+    stack.undo()
+    assert state.target.params["noise"] == pytest.approx(0.1) and panel.noise_spin.value() == pytest.approx(0.1)
+    panel.samples_spin.setValue(3000)
+    assert state.settings.target_samples == 3000 and len(state.target_samples) == 3000
+    panel.choose_preset("checkerboard")
+    assert not panel.noise_spin.isEnabled()
+
+
+# ---- drawing --------------------------------------------------------------------------------------------------
+def test_mouse_strokes_make_a_target_and_undo_redo_per_stroke(panel, qtbot):
+    state, stack = panel.state, panel.undo_stack
+    panel.set_mode("Draw")
+    moons = state.target
+    mouse_drag(panel.canvas_plot, panel.canvas_view, [(-2.0, 2.0), (-1.0, 3.2), (0.0, 2.0), (1.0, 3.2)])
+    assert state.target.name == "drawing" and state.target is not moons
+    x = state.target_samples
+    assert (x[:, 1] > 1.5).all() and (x[:, 0] > -2.9).all() and (x[:, 0] < 1.9).all()
+    assert panel.drawing.canvas[12, 48] > 0.3  # the zig-zag's corner at (-1, 3) was painted: every move counted
+    first = panel.drawing.raster()
+    first_target = state.target
+    # a second stroke (scripted with data coordinates)
+    assert panel.stroke([(0.0, -2.0), (0.0, -3.0)])
+    assert stack.count() == 2 and (state.target_samples[:, 1] < -1.5).any()
+    stack.undo()
+    assert np.array_equal(panel.drawing.raster(), first) and state.target is first_target
+    stack.undo()
+    assert panel.drawing.is_empty() and state.target is moons
+    stack.redo()
+    assert np.array_equal(panel.drawing.raster(), first) and state.target is first_target
+    stack.redo()
+    assert (state.target_samples[:, 1] < -1.5).any()
+
+
+def test_eraser_clear_and_empty_drawing(panel):
+    state, stack = panel.state, panel.undo_stack
+    moons = state.target
+    panel.use_drawing()  # nothing drawn yet
+    assert "empty" in panel.message_text and state.target is moons and stack.count() == 0
+    panel.stroke([(-1, 0), (1, 0)])
+    drawn = state.target
+    assert panel.stroke([(-1, 0), (1, 0)], erase=True)
+    assert not panel.drawing.is_empty() and state.target is not drawn  # strength 0.6 thins
+    thinned = state.target
+    panel.size_spin.setValue(1.0)
+    panel.strength_spin.setValue(1.0)
+    panel.stroke([(-1, 0), (1, 0)])  # eraser still selected: erase the rest with a wide, full-strength brush
+    assert panel.drawing.is_empty()
+    assert state.target is thinned and "empty" in panel.message_text  # an empty drawing keeps the target
+    stack.undo()
+    assert state.target is thinned and not panel.drawing.is_empty()
+    stack.undo()
+    assert state.target is drawn
+    panel.stroke([(0, 2), (0, 3)], erase=False)
+    assert state.target is not drawn
+    before_clear = panel.drawing.raster()
+    kept = state.target
+    panel.clear_drawing()
+    assert panel.drawing.is_empty() and state.target is kept
+    stack.undo()
+    assert np.array_equal(panel.drawing.raster(), before_clear)
+    stack.redo()
+    assert panel.drawing.is_empty()
+
+
+# ---- gaussians ------------------------------------------------------------------------------------------------
+def test_gaussian_mode_add_move_weight_delete(panel, qtbot):
+    state, stack = panel.state, panel.undo_stack
+    panel.set_mode("Gaussians")
+    ed = panel.gmm_editor
+    qtbot.wait(10)
+    mouse_click(ed.plot, ed.view, -1.5, 0.0)
+    mouse_click(ed.plot, ed.view, 1.5, 1.0)
+    g = state.target.gmm
+    assert g is not None and g.n_components == 2
+    assert np.allclose(g.means.numpy(), [[-1.5, 0.0], [1.5, 1.0]], atol=0.05)
+    assert np.allclose(g.weights.numpy(), [0.5, 0.5])
+    assert state.exact_score_fn() is not None
+    probe = torch.tensor([[0.0, 0.5]], dtype=torch.float64)
+    s_before = g.score(probe)
+    n_before = stack.count()
+    # drag the second component to (0.5, -2) through several live updates: one undo step
+    mouse_drag(ed.plot, ed.view, [(1.5, 1.0), (1.2, 0.0), (0.9, -1.0), (0.5, -2.0)], qtbot=qtbot, wait_ms=90)
+    g2 = state.target.gmm
+    assert np.allclose(g2.means.numpy()[1], [0.5, -2.0], atol=0.05)
+    assert stack.count() == n_before + 1
+    s_after = g2.score(probe)
+    # the exact score follows the mean: it equals the analytic mixture score at the new position
+    w = np.array([0.5, 0.5])
+    mu = g2.means.numpy()  # (the mouse lands on whole pixels: within 0.05 of the intended means)
+    x = np.array([0.0, 0.5])
+    sig2 = g2.covariances.numpy()[:, 0, 0]
+    logn = -0.5 * ((x - mu) ** 2).sum(1) / sig2 - np.log(sig2)
+    r = w * np.exp(logn - logn.max())
+    r /= r.sum()
+    expected = (r[:, None] * (mu - x) / sig2[:, None]).sum(0)
+    assert np.allclose(s_after.numpy()[0], expected, rtol=1e-6)
+    assert not torch.allclose(s_before, s_after)
+    # weights: the table/spin value is relative, the GMM's normalised
+    ed.select(0)
+    ed.weight_spin.setValue(3.0)
+    assert np.allclose(state.target.gmm.weights.numpy(), [0.75, 0.25])
+    # wheel widens the selected component
+    sx = ed.components[0].sx
+    ed.wheel_at(-1.5, 0.0, 2)
+    ed.wheel_at(-1.5, 0.0, 1)
+    assert ed.components[0].sx == pytest.approx(sx * 1.1**3)
+    assert state.target.gmm.covariances[0, 0, 0].item() == pytest.approx((sx * 1.1**3) ** 2)
+    # undo the drag (and everything after it): back to the original means
+    while stack.count() and stack.index() > n_before:
+        stack.undo()
+    assert np.allclose(state.target.gmm.means.numpy(), [[-1.5, 0.0], [1.5, 1.0]], atol=0.05)
+    # Delete key removes the selected component
+    ed.select(1)
+    ed.plot.setFocus()
+    QTest.keyClick(ed.plot, Qt.Key.Key_Delete)
+    assert state.target.gmm.n_components == 1 and len(ed.components) == 1
+    stack.undo()
+    assert state.target.gmm.n_components == 2
+
+
+def test_gaussian_undo_to_previous_mode_target(panel):
+    state, stack = panel.state, panel.undo_stack
+    moons = state.target
+    panel.gmm_editor.add_component(0.0, 0.0)
+    assert state.target.gmm.n_components == 1
+    assert state.target.entropy == pytest.approx(1 + np.log(2 * np.pi) + 2 * np.log(0.4))
+    panel.gmm_editor.set_weight(0, 0.0)  # the only weight cannot become zero
+    assert panel.gmm_editor.components[0].weight == 1.0
+    stack.undo()
+    assert state.target is moons and panel.gmm_editor.components == []
+    stack.redo()
+    panel.gmm_editor.select(0)
+    panel.gmm_editor.delete_selected()  # removing the last one keeps the target
+    assert state.target.gmm.n_components == 1 and "No Gaussians" in panel.message_text
+    panel.gmm_editor.set_components([Component(1, 1), Component(-1, -1, weight=3)])
+    panel.use_mixture()
+    assert np.allclose(state.target.gmm.weights.numpy(), [0.25, 0.75])
+
+
+# ---- import ---------------------------------------------------------------------------------------------------
+def test_import_good_and_bad_files(panel, tmp_path, qtbot):
+    state = panel.state
+    errors = []
+    panel.errorOccurred.connect(errors.append)
+
+    img = np.zeros((40, 40, 3), dtype=np.uint8)
+    img[2:12, 28:38] = 255  # a bright square top-right
+    png = tmp_path / "square.png"
+    Image.fromarray(img).save(png)
+    assert panel.import_file(png)
+    x = state.target_samples
+    assert (x[:, 0] > 1.0).all() and (x[:, 1] > 1.0).all()
+    assert not panel.drawing.is_empty() and panel.drawing.canvas[10, 110] > 0.5 and panel.drawing.canvas[110, 10] == 0
+    assert "exact density" in panel.info.text()
+
+    csv = tmp_path / "pts.csv"
+    csv.write_text("x,y\n0,0\n1,1\n2,-1\n")
+    assert panel.import_file(csv)
+    assert state.target.points is not None and len(state.target.points) == 3
+    assert "point set (3 points)" in panel.info.text()
+
+    js = tmp_path / "mix.json"
+    js.write_text(json.dumps({"weights": [1, 3], "means": [[-1, 0], [2, 1]], "covariances": [[[0.1, 0], [0, 0.2]]] * 2}))
+    assert panel.import_file(js)
+    assert state.target.gmm is not None and np.allclose(state.target.gmm.weights.numpy(), [0.25, 0.75])
+    assert [round(c.x, 6) for c in panel.gmm_editor.components] == [-1.0, 2.0]  # opened in the editor too
+
+    kept = state.target
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image at all")
+    assert not panel.import_file(bad)
+    assert state.target is kept and errors and "broken.png" in errors[-1]
+    assert panel.message.isVisible() and "broken.png" in panel.message_text
+    assert not panel.import_file(tmp_path / "missing.csv")
+    assert not panel.import_file(tmp_path / "notes.txt")
+    assert state.target is kept and len(errors) == 3
+
+    panel.undo_stack.undo()  # undo the JSON import
+    assert state.target.points is not None
+
+    # drag-and-drop of a file onto the panel imports it
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(png))])
+    ev = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    panel.dropEvent(ev)
+    assert state.target.name == "square.png"
+
+
+# ---- screenshots ----------------------------------------------------------------------------------------------
+def test_screenshot_of_each_mode_is_not_blank(panel, tmp_path, qtbot):
+    panel.ensure_thumbnails()
+    panel.stroke([(-2, 1), (0, 2), (2, 1)])
+    panel.gmm_editor.add_component(-1, -1)
+    panel.gmm_editor.add_component(1.5, 1.0, sigma=0.7)
+    for mode in TargetPanel.MODES:
+        panel.set_mode(mode)
+        qtbot.wait(20)
+        not_blank(panel, tmp_path / f"target_panel_{mode.lower()}.png")
+
+
+def test_every_control_has_a_tooltip(panel):
+    from pyqtgraph import PlotWidget
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QListWidget, QTableWidget
+
+    kinds = (QAbstractButton, QAbstractSpinBox, QListWidget, QTableWidget, PlotWidget)
+    missing = [
+        w
+        for w in panel.findChildren(object)
+        if isinstance(w, kinds)
+        and not w.objectName()  # Qt's own sub-widgets (tab scroll arrows, table corner) are named
+        and not w.toolTip()
+    ]
+    assert not missing, [type(w).__name__ + ":" + (w.text() if hasattr(w, "text") else "") for w in missing]

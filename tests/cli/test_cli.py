@@ -1,0 +1,148 @@
+"""The headless CLI: sample/eval --exact for a preset, a PNG, a CSV and a GMM JSON; bad input exits 2 in one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playground import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+GMM_JSON = {
+    "weights": [2, 1, 1],
+    "means": [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
+    "covariances": [[[0.5, 0.3], [0.3, 0.4]], [[0.3, -0.1], [-0.1, 0.2]], [[0.4, 0.0], [0.0, 0.1]]],
+}
+
+
+def run_cli(*args, cwd) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "playground", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A PNG (a bright bar on black), a CSV of 5 points with a header, and a GMM JSON."""
+    from PIL import Image
+
+    img = np.zeros((8, 16), np.uint8)
+    img[2:6, 4:12] = 255
+    Image.fromarray(img).save(tmp_path / "bar.png")
+    pts = np.array([[0, 0], [1, 1], [-1, 2], [2, -1], [-2, -2]], float)
+    (tmp_path / "pts.csv").write_text("x,y\n" + "\n".join(f"{a},{b}" for a, b in pts))
+    (tmp_path / "mix.json").write_text(json.dumps(GMM_JSON))
+    return {"png": tmp_path / "bar.png", "csv": tmp_path / "pts.csv", "json": tmp_path / "mix.json", "pts": pts}
+
+
+def test_sample_preset_npy_with_trajectory(tmp_path):
+    r = run_cli("sample", "--exact", "--data", "8gaussians", "--sampler", "ode_heun", "--steps", "8", "--n", "300",
+                "--out", "s.npy", "--trajectory", "traj.npy", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "NFE 15" in r.stdout and "s.npy" in r.stdout  # Heun with the final denoise: 2 * 8 - 1
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (300, 2) and x.dtype == np.float32 and np.isfinite(x).all()
+    traj = np.load(tmp_path / "traj.npy")
+    assert traj.shape == (9, 300, 2)  # x_T and every step
+    np.testing.assert_allclose(traj[-1], x)
+    assert np.abs(x).max() < 5 and np.linalg.norm(x, axis=1).mean() > 2  # on the ring of modes (radius 2.83)
+
+
+def test_sample_png_csv_gmm(files, tmp_path):
+    """Each file kind samples; the outputs round-trip (CSV header x,y) and land where the data is."""
+    r = run_cli("sample", "--exact", "--data", files["png"], "--extent", "2", "--steps", "10", "--n", "200",
+                "--out", "png.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    x = np.loadtxt(tmp_path / "png.csv", delimiter=",", skiprows=1)
+    assert (tmp_path / "png.csv").read_text().startswith("x,y\n")
+    assert x.shape == (200, 2) and np.abs(x[:, 0]).max() < 1.3 and np.abs(x[:, 1]).max() < 0.8  # bar: [-1, 1] x [-.5, .5]
+
+    r = run_cli("sample", "--exact", "--data", files["csv"], "--steps", "20", "--n", "200", "--sde", "ve",
+                "--out", "pts.npy", "--trajectory", "t.npy", "--trajectory-stride", "5", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    x = np.load(tmp_path / "pts.npy")
+    d = np.linalg.norm(x[:, None] - files["pts"][None], axis=-1).min(1)
+    assert d.max() < 0.05  # the ideal denoiser of a finite set memorises it
+    assert np.load(tmp_path / "t.npy").shape == (5, 200, 2)
+
+    r = run_cli("sample", "--exact", "--data", files["json"], "--sde", "subvp", "--sampler", "pc", "--steps", "30",
+                "--snr", "0.16", "--n", "200", "--seed", "3", "--out", "gmm.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "NFE 61" in r.stdout  # pc: steps * (1 + 1 corrector) + 1
+    assert np.loadtxt(tmp_path / "gmm.csv", delimiter=",", skiprows=1).shape == (200, 2)
+
+
+def test_eval_last_line_is_json(files, tmp_path):
+    r = run_cli("eval", "--exact", "--data", files["json"], "--steps", "20", "--n", "1000", "--nll", "--nll-n", "300",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("swd", "swd_floor", "swd_ratio", "nll", "entropy", "nfe"):
+        assert key in out and np.isfinite(out[key]), key
+    assert out["swd_ratio"] < 2.0
+    assert abs(out["nll"] - out["entropy"]) < 0.3  # 300 fresh samples: the NLL is a noisy estimate of the entropy
+
+    r = run_cli("eval", "--exact", "--data", "moons", "--sde", "ve", "--sampler", "ddim", "--eta", "1", "--steps",
+                "20", "--n", "600", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(out) >= {"swd", "swd_floor", "swd_ratio"} and "nll" not in out
+
+
+def test_bad_file_exits_2_with_one_line(tmp_path):
+    (tmp_path / "broken.json").write_text("{not json")
+    r = run_cli("sample", "--exact", "--data", "broken.json", "--n", "10", "--out", "o.npy", cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "broken.json" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["sample", "--exact", "--data", "missing.png", "--out", "o.npy"], "missing.png"),
+        (["sample", "--exact", "--data", "missing.csv", "--out", "o.npy"], "missing.csv"),
+        (["sample", "--exact", "--data", "nosuchpreset", "--out", "o.npy"], "nosuchpreset"),
+        (["sample", "--exact", "--data", "moons", "--out", "o.txt"], "o.txt"),
+        (["sample", "--exact", "--data", "moons", "--out", "nodir/o.npy"], "does not exist"),
+        (["sample", "--exact", "--data", "moons", "--out", "o.npy", "--trajectory", "t.csv"], "t.csv"),
+        (["sample", "--exact", "--out", "o.npy"], "--data"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "magic", "--out", "o.npy"], "magic"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "em", "--eta", "1", "--out", "o.npy"], "--eta"),
+        (["sample", "--exact", "--data", "moons", "--sigma-max", "5", "--out", "o.npy"], "--sigma-max"),
+        (["sample", "--exact", "--data", "checkerboard", "--noise", "0.1", "--out", "o.npy"], "noise"),
+        (["eval", "--exact", "--data", "empty.csv"], "empty.csv"),
+        (["eval", "--exact", "--data", "moons", "--sde", "ve", "--sigma-max", "0.001"], "sigma"),
+        (["bench", "nosuchbench"], "nosuchbench"),
+    ],
+)
+def test_bad_input_is_one_error_line(argv, needle, tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty.csv").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
+def test_help_and_usage_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0 and "sample" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main(["sample", "--data", "moons", "--out", "o.npy"])  # no score source
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        cli.main(["sample", "--exact", "--data", "moons", "--n", "0", "--out", "o.npy"])
+    assert e.value.code == 2
+
+
+def test_no_arguments_opens_the_app(monkeypatch):
+    calls = []
+    monkeypatch.setattr("playground.cli.entry.run_app", lambda argv: calls.append(argv) or 0)
+    assert cli.main([]) == 0 and calls == [[]]
+    assert cli.main(["app", "moons"]) == 0 and calls[-1] == ["moons"]

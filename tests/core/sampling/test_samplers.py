@@ -1,0 +1,255 @@
+"""Every sampler driven by an exact score reaches the iid SWD floor; NFE, callbacks and trajectories are exact."""
+
+import itertools
+
+import pytest
+import torch
+
+from playground.data.targets.gaussian_mixture import GaussianMixture
+from playground.core.diffusion.sde import VESDE, VPSDE, SubVPSDE
+from playground.core.evaluation.metrics import swd_report
+from playground.core.sampling.samplers import SAMPLERS, StepInfo, karras_sigmas, sample
+
+GAUSSIAN = GaussianMixture([1.0], [[0.5, -1.0]], [[[0.6, 0.3], [0.3, 0.4]]])
+GMM3 = GaussianMixture(
+    [0.5, 0.3, 0.2],
+    [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
+    [[[1.0, 0.6], [0.6, 0.5]], [[0.3, -0.2], [-0.2, 0.8]], [[0.6, 0.0], [0.0, 0.1]]],
+)
+TARGETS = {"gaussian": GAUSSIAN, "gmm3": GMM3}
+SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=20.0)}
+# VE: the PF-ODE carries the prior's mismatch N(0, s_max^2 I) vs p_T to the samples; at s_max = 10 the Gaussian's
+# mean, 1.1 from the origin, already costs the ODE samplers a ratio of 1.26 even with dopri5. At 20 it is gone.
+N_SAMPLES = 8000  # swd_report splits it into 4 chunks of 2000, each against its own fresh target set
+SWD_RATIO_MAX = 1.3
+
+# (target, sde, sampler, steps, options). Plain Langevin runs on the unimodal Gaussian only: on separated modes it
+# gets the weights wrong by design (test_plain_langevin_gets_mode_weights_wrong_annealed_gets_them_right).
+SWD_CASES = [
+    ("gaussian", "vp", "em", 100, {}),
+    ("gaussian", "vp", "reverse_diffusion", 100, {}),
+    ("gaussian", "vp", "ancestral", 100, {}),
+    ("gaussian", "vp", "pc", 50, {}),
+    ("gaussian", "vp", "ode_euler", 50, {}),
+    ("gaussian", "vp", "ode_heun", 10, {}),
+    ("gaussian", "vp", "ode_rk45", 1, {}),
+    ("gaussian", "vp", "ddim", 100, {}),
+    ("gaussian", "vp", "edm_heun", 18, {}),
+    ("gaussian", "vp", "langevin", 400, {"step_size": 0.02}),
+    ("gaussian", "vp", "annealed_langevin", 600, {}),
+    ("gaussian", "ve", "ancestral", 200, {}),
+    ("gaussian", "ve", "ode_heun", 50, {}),
+    ("gmm3", "vp", "em", 200, {}),
+    ("gmm3", "vp", "reverse_diffusion", 200, {}),
+    ("gmm3", "vp", "ancestral", 200, {}),
+    ("gmm3", "vp", "pc", 150, {}),
+    ("gmm3", "vp", "ode_euler", 100, {}),
+    ("gmm3", "vp", "ode_heun", 25, {}),
+    ("gmm3", "vp", "ode_rk45", 2, {}),
+    ("gmm3", "vp", "ddim", 50, {}),
+    ("gmm3", "vp", "ddim", 100, {"eta": 1.0}),
+    ("gmm3", "vp", "edm_heun", 18, {}),
+    ("gmm3", "vp", "edm_heun", 36, {"S_churn": 10.0}),
+    ("gmm3", "vp", "annealed_langevin", 600, {}),
+    ("gmm3", "subvp", "pc", 150, {}),
+    ("gmm3", "subvp", "pc", 150, {"predictor": "em"}),
+    ("gmm3", "subvp", "ode_heun", 25, {}),
+    ("gmm3", "ve", "reverse_diffusion", 200, {}),
+    ("gmm3", "ve", "ancestral", 200, {}),
+    ("gmm3", "ve", "edm_heun", 18, {}),
+]
+
+
+def _target_sampler(gmm: GaussianMixture):
+    return lambda n, seed: gmm.sample(n, torch.Generator().manual_seed(seed)).numpy()
+
+
+def _case_id(case) -> str:
+    target, sde, name, steps, options = case
+    return "-".join([target, sde, name, str(steps)] + [f"{k}={v}" for k, v in options.items()])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SWD_CASES, ids=[_case_id(c) for c in SWD_CASES])
+def test_exact_score_sampler_reaches_the_swd_floor(case):
+    target, sde_name, name, steps, options = case
+    gmm, sde = TARGETS[target], SDES[sde_name]
+    result = sample(name, gmm.score_fn(sde), sde, N_SAMPLES, steps=steps, seed=11, **options)
+    assert torch.isfinite(result.x).all()
+    report = swd_report(result.x, _target_sampler(gmm), seed=5)
+    assert report.swd_ratio <= SWD_RATIO_MAX, report.as_dict()
+
+
+@pytest.mark.slow
+def test_plain_langevin_gets_mode_weights_wrong_annealed_gets_them_right():
+    """Two modes 6 apart (sd 0.3), weights 0.8 / 0.2, from the VP prior N(0, I), which straddles both basins.
+
+    Plain Langevin never crosses the barrier (exp(-50) between the modes), so each point keeps the basin it starts in:
+    about half go to each mode. Annealed Langevin moves mass between the modes while the noise still joins them;
+    hops stop near sigma ~ 2, where p_sigma puts 0.8 Phi(1.48) + 0.2 Phi(-1.48) = 0.76 in the right half-plane, so
+    its weight may be low by up to ~0.04; the binomial sd at n = 4000 adds 0.006. Tolerance: 0.05.
+    """
+    two_modes = GaussianMixture([0.8, 0.2], [[3.0, 0.0], [-3.0, 0.0]], [[[0.09, 0.0], [0.0, 0.09]]] * 2)
+    sde = SDES["vp"]
+    score = two_modes.score_fn(sde)
+    plain = sample("langevin", score, sde, 4000, steps=300, seed=3, step_size=0.01).x
+    annealed = sample("annealed_langevin", score, sde, 4000, steps=600, seed=3).x
+    for x in (plain, annealed):  # both put every point on a mode ...
+        assert torch.cdist(x, two_modes.means.float()).min(1).values.quantile(0.99) < 1.5
+    plain_weight = (plain[:, 0] > 0).double().mean().item()
+    annealed_weight = (annealed[:, 0] > 0).double().mean().item()
+    assert abs(plain_weight - 0.8) > 0.2  # ... but plain Langevin splits them about evenly
+    assert abs(annealed_weight - 0.8) < 0.05
+
+
+def _counted(score_fn):
+    calls = []
+
+    def counted(x, t):
+        calls.append(t)
+        assert t.shape == (x.shape[0],)
+        return score_fn(x, t)
+
+    return counted, calls
+
+
+EXPECTED_NFE = {  # (steps, options, nfe with denoise_last, nfe without)
+    "em": (7, {}, 8, 7),
+    "reverse_diffusion": (21, {}, 22, 21),
+    "ancestral": (7, {}, 8, 7),
+    "pc": (21, {"n_corrector": 2}, 21 * 3 + 1, 21 * 3),
+    "ode_euler": (7, {}, 8, 7),
+    "ode_heun": (7, {}, 2 * 7 - 1, 2 * 7),
+    "ddim": (7, {}, 8, 7),
+    "edm_heun": (18, {}, 35, 36),
+    "langevin": (7, {}, 8, 7),
+    "annealed_langevin": (20, {"levels": 5}, 21, 20),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("denoise_last", [True, False])
+def test_nfe_is_exactly_what_the_algorithm_implies(name, denoise_last):
+    sde = SDES["vp"]
+    score, calls = _counted(lambda x, t: -x)
+    x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    steps, options, with_denoise, without = EXPECTED_NFE.get(name, (5, {}, None, None))
+    result = SAMPLERS[name](score, sde, x_T, steps=steps, denoise_last=denoise_last, **options)
+    assert result.nfe == len(calls)
+    if name == "ode_rk45":
+        assert result.nfe > 6 * steps  # dopri5: at least one 6-stage step per frame
+    else:
+        assert result.nfe == (with_denoise if denoise_last else without)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_callback_every_step_and_trajectory_shape(name):
+    sde = SDES["ve"]
+    steps, stride = 12, 5
+    infos: list[StepInfo] = []
+    x_T = sde.prior_sample((10, 2), generator=torch.Generator().manual_seed(0))
+    result = SAMPLERS[name](
+        GMM3.score_fn(sde), sde, x_T, steps=steps, trajectory_stride=stride,
+        callback=lambda info: infos.append(StepInfo(info.i, info.steps, info.t, info.x.clone(), info.nfe)),
+        generator=torch.Generator().manual_seed(1), **({"levels": 5} if name == "annealed_langevin" else {}),
+    )  # fmt: skip
+    assert [info.i for info in infos] == list(range(steps))
+    assert all(info.steps == steps for info in infos)
+    nfes = [info.nfe for info in infos]
+    assert nfes == sorted(nfes) and nfes[-1] == result.nfe
+    assert torch.equal(infos[-1].x, result.x) and infos[-1].t == 0.0
+    assert all(0.0 < info.t <= sde.T for info in infos[:-1])
+    # x_T, the states after steps 5 and 10, and the final state after step 12
+    assert result.trajectory.shape == (4, 10, 2) and result.times.shape == (4,)
+    assert torch.equal(result.trajectory[0], x_T) and torch.equal(result.trajectory[-1], result.x)
+    assert torch.equal(result.trajectory[1], infos[4].x) and torch.equal(result.trajectory[2], infos[9].x)
+    assert torch.isfinite(result.x).all()
+    assert result.times[0] == sde.T and result.times[-1] == 0.0
+
+
+def test_trajectory_keeps_the_final_state_once():
+    sde = SDES["vp"]
+    result = sample("em", lambda x, t: -x, sde, 5, steps=6, trajectory_stride=3)
+    assert result.trajectory.shape == (3, 5, 2)
+    assert sample("em", lambda x, t: -x, sde, 5, steps=6).trajectory is None
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_samplers_work_on_image_shaped_data(name):
+    """Data N(0, I) in N x C x H x W under VP: the score is -x; the PF-ODE samplers keep each sample fixed (up to the
+    float32 rounding of f - g^2 s / 2, a difference of two terms of size beta |x| / 2)."""
+    sde = SDES["vp"]
+    x_T = torch.randn(6, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    options = {"levels": 5} if name == "annealed_langevin" else {}
+    result = SAMPLERS[name](lambda x, t: -x, sde, x_T, steps=25, denoise_last=False, **options)
+    assert result.x.shape == x_T.shape and result.x.dtype == x_T.dtype and torch.isfinite(result.x).all()
+    if name in ("ode_euler", "ode_heun", "ode_rk45"):
+        torch.testing.assert_close(result.x, x_T, rtol=0, atol=2e-4)
+
+
+def test_sample_is_reproducible_and_draws_from_the_prior():
+    sde = SDES["ve"]
+    score = GMM3.score_fn(sde)
+    a = sample("em", score, sde, 50, steps=5, seed=4, trajectory_stride=5)
+    b = sample("em", score, sde, 50, steps=5, seed=4)
+    c = sample("em", score, sde, 50, steps=5, seed=5)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    x_T = sde.prior_sample((50, 2), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a.trajectory[0], x_T)
+    given = sample("em", score, sde, x_T, steps=5, seed=4)
+    assert given.x.shape == (50, 2)
+
+
+def test_ddim_is_deterministic_at_eta_zero():
+    sde = SDES["vp"]
+    x_T = torch.randn(30, 2, generator=torch.Generator().manual_seed(0))
+    runs = [SAMPLERS["ddim"](GMM3.score_fn(sde), sde, x_T, steps=10, generator=torch.Generator().manual_seed(s)).x for s in (1, 2)]
+    assert torch.equal(runs[0], runs[1])
+    noisy = [SAMPLERS["ddim"](GMM3.score_fn(sde), sde, x_T, steps=10, eta=1.0, generator=torch.Generator().manual_seed(s)).x for s in (1, 2)]
+    assert not torch.equal(noisy[0], noisy[1])
+
+
+def test_edm_sigma_grid_follows_karras_and_the_sde_range():
+    """sigma_i = (s_max^(1/7) + i/(N-1) (s_min^(1/7) - s_max^(1/7)))^7; VP clips sigma_min to sigma_edm(eps) = 0.01."""
+    sigmas = karras_sigmas(18, 0.002, 80.0)
+    assert sigmas[0] == pytest.approx(80.0) and sigmas[-1] == pytest.approx(0.002)
+    assert all(a > b for a, b in itertools.pairwise(sigmas))
+    sde = SDES["vp"]
+    score, calls = _counted(lambda x, t: -x)
+    SAMPLERS["edm_heun"](score, sde, torch.zeros(2, 2), steps=18)
+    seen = [float(t[0]) for t in calls]
+    sigma_seen = sde.sigma_edm(torch.tensor(seen, dtype=torch.float64))
+    assert sigma_seen.max().item() == pytest.approx(80.0, rel=1e-6)
+    assert sigma_seen.min().item() == pytest.approx(float(sde.sigma_edm(torch.tensor(sde.sampling_eps))), rel=1e-4)
+
+
+def test_invalid_requests_raise_clear_errors():
+    score = lambda x, t: -x
+    x_T = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="VP and VE"):
+        SAMPLERS["ancestral"](score, SDES["subvp"], x_T, steps=3)
+    with pytest.raises(ValueError, match="beta_max / N < 1"):
+        SAMPLERS["reverse_diffusion"](score, SDES["vp"], x_T, steps=10)
+    with pytest.raises(ValueError, match="unknown predictor"):
+        SAMPLERS["pc"](score, SDES["vp"], x_T, steps=30, predictor="heun")
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sample("dpm", score, SDES["vp"], 4)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        SAMPLERS["em"](score, SDES["vp"], x_T, steps=0)
+    with pytest.raises(TypeError):
+        SAMPLERS["em"](score, SDES["vp"], x_T, steps=3, eta=0.5)
+
+
+def test_subvp_langevin_corrector_step_size_uses_vp_alpha():
+    """sub-VP's corrector alpha_i is 1 - beta_i of its discretisation (the reference code has none and crashes)."""
+    sub = SubVPSDE(N=11)
+    t = torch.linspace(sub.T, sub.sampling_eps, 11, dtype=torch.float64)
+    expected = (1 - sub.discrete_betas).flip(0).float()
+    torch.testing.assert_close(sub.langevin_alpha(t), expected)
+
+
+def test_all_documented_samplers_are_registered():
+    assert set(SAMPLERS) == {
+        "em", "reverse_diffusion", "ancestral", "pc", "ode_euler", "ode_heun", "ode_rk45", "ddim", "edm_heun",
+        "langevin", "annealed_langevin",
+    }  # fmt: skip
