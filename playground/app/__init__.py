@@ -52,8 +52,14 @@ def run(argv: list[str] | None = None) -> int:
     """Open the Diffusion Playground window (default target: two moons) and run the event loop.
 
     argv: optional `[target]` (a preset name or a target file, as `playground.data.targets.spec.load_target` reads it).
-    Window layout and settings persist in the user's QSettings, or in the INI file $PLAYGROUND_SETTINGS names."""
+    Window layout and settings persist in the user's QSettings, or in the INI file $PLAYGROUND_SETTINGS names.
+    Returns 2 after one line on stderr when Qt's X11 plugin would fail for missing system libraries."""
     args = list(argv if argv is not None else sys.argv[1:])
+    from playground.app.platform_check import missing_libraries_message, missing_xcb_libraries, uses_xcb
+
+    if uses_xcb() and (missing := missing_xcb_libraries()):
+        print(missing_libraries_message(missing), file=sys.stderr)
+        return 2
     app = make_application([sys.argv[0] if sys.argv else "diffusion-playground"])
     from PySide6.QtCore import QSettings
 

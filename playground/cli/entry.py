@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from playground.cli.common import CLIError
@@ -74,31 +75,48 @@ def add_app_command(sub) -> None:
 
 
 def add_bench_command(sub) -> None:
-    p = sub.add_parser("bench", help="run a benchmark: playground.bench.NAME.main(argv)", add_help=False,
-                       description="Run playground.bench.NAME with the remaining arguments.")
-    p.add_argument("name", metavar="NAME", nargs="?", help="benchmark module, e.g. samplers")
+    p = sub.add_parser("bench", help="run a benchmark: playground.bench.NAME.main(argv)",
+                       description="Run the benchmark NAME with the remaining arguments (`bench NAME --help` for its "
+                       "options). Benchmarks print figures; they are not tests.",
+                       epilog=benchmark_listing(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", metavar="NAME", nargs="?", help="the benchmark, one of those listed below")
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, print_help=p.print_help)
 
 
-def available_benchmarks() -> list[str]:
+def available_benchmarks() -> dict[str, str]:
+    """Benchmark module names with the first line of each module's docstring (read without importing it)."""
+    import ast
     import pkgutil
 
     try:
         package = importlib.import_module("playground.bench")
     except ModuleNotFoundError:
-        return []
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+        return {}
+    found = {}
+    for m in pkgutil.iter_modules(package.__path__):
+        if m.name.startswith("_"):
+            continue
+        doc = ast.get_docstring(ast.parse(Path(m.module_finder.path, f"{m.name}.py").read_text())) or ""
+        found[m.name] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return dict(sorted(found.items()))
+
+
+def benchmark_listing() -> str:
+    names = available_benchmarks()
+    if not names:
+        return "benchmarks: none installed"
+    width = max(map(len, names))
+    return "benchmarks:\n" + "\n".join(f"  {name:<{width}}  {doc}" for name, doc in names.items())
 
 
 def cmd_bench(args) -> int:
     names = available_benchmarks()
-    listing = ", ".join(names) if names else "none installed"
-    if not args.name or args.name in ("-h", "--help"):
-        print(f"usage: python -m playground bench NAME [ARGS ...]\nbenchmarks: {listing}")
+    if not args.name:
+        args.print_help()
         return 0
     if not args.name.isidentifier() or args.name not in names:
-        raise CLIError(f"unknown benchmark {args.name!r}; available: {listing}")
+        raise CLIError(f"unknown benchmark {args.name!r}; available: {', '.join(names) or 'none installed'}")
     module = importlib.import_module(f"playground.bench.{args.name}")
     return int(module.main(list(args.bench_args)) or 0)
 

@@ -146,3 +146,26 @@ def test_no_arguments_opens_the_app(monkeypatch):
     monkeypatch.setattr("playground.cli.entry.run_app", lambda argv: calls.append(argv) or 0)
     assert cli.main([]) == 0 and calls == [[]]
     assert cli.main(["app", "moons"]) == 0 and calls[-1] == ["moons"]
+
+
+@pytest.mark.parametrize("command", [c for c in cli.build_parser()._subparsers._group_actions[0].choices])
+def test_every_subcommand_help_works(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: python -m playground " + command in capsys.readouterr().out
+
+
+def test_bench_help_lists_every_benchmark_and_each_benchmark_has_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--help"])
+    assert e.value.code == 0
+    listing = capsys.readouterr().out.split("benchmarks:")[1]
+    names = [line.split()[0] for line in listing.strip().splitlines()]
+    assert {"images", "quality", "samplers", "speed", "ui"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as e:
+            cli.main(["bench", name, "--help"])
+        assert e.value.code == 0, name
+        assert f"usage: python -m playground bench {name}" in capsys.readouterr().out
+    assert cli.main(["bench"]) == 0 and "benchmarks:" in capsys.readouterr().out

@@ -58,6 +58,11 @@ CONFIG_KEY = "playground_config"
 """ONNX metadata_props key / .pt2 extra file name ('playground_config.json') holding the model config JSON."""
 
 
+ONNX_EXPORT_PACKAGES = ("onnx", "onnxscript")
+"""What ONNX export needs besides torch (the dynamo exporter); both are dependencies of the package, so the app's
+plain install exports ONNX. onnxruntime (optional) checks the file faster than onnx's reference evaluator."""
+
+
 class ExportDependencyError(ImportError):
     """An optional package needed to export or check a model is not installed; the message names it."""
 
@@ -222,8 +227,8 @@ def onnx_bytes(model, *, opset: int | None = None) -> tuple[bytes, str]:
 
     Uses torch's dynamo exporter, which needs onnx and onnxscript. (The older TorchScript exporter cannot export
     the SDE coefficients: it has no translation for expm1.)"""
-    _require("onnx", "ONNX export")
-    _require("onnxscript", "ONNX export (torch.onnx dynamo exporter)")
+    for package in ONNX_EXPORT_PACKAGES:
+        _require(package, "ONNX export (torch.onnx dynamo exporter)")
     module = DataSpaceModule(model)
     x, t = example_inputs(model, n=4)
     batch = _dynamic_batch()

@@ -130,20 +130,16 @@ def _prefixed(tensors: dict, prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def model_from_file_data(path, meta: dict, tensors: dict, weights: str = "ema", device="cpu"):
-    """Build a ScoreModel from `read_model_file` output; ModelFileError on missing or mismatched weights."""
-    from playground.core.training.model import build_model
+def _check_weights_fit_config(path, cfg: dict, state: dict[str, torch.Tensor]) -> None:
+    """Build the config's network on the meta device (shapes only, no memory) and compare it with the file's weights,
+    so a config that asks for a large network (hidden 20000, say) is refused before anything is allocated."""
+    from playground.core.nets.build import network_from_config
 
-    if weights not in ("ema", "raw"):
-        raise ValueError(f"weights must be 'ema' or 'raw', got {weights!r}")
     try:
-        model = build_model(meta["config"])
-    except (KeyError, TypeError, ValueError, RuntimeError, MemoryError) as e:
+        with torch.device("meta"):
+            expected = network_from_config(cfg["network"]).state_dict()
+    except (KeyError, TypeError, ValueError, RuntimeError, MemoryError, OverflowError) as e:
         raise ModelFileError(f"{path}: the model config cannot be used ({type(e).__name__}: {e})") from None
-    state = _prefixed(tensors, weights + ".")
-    if not state:
-        raise ModelFileError(f"{path}: the file has no {weights!r} weights")
-    expected = model.net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -152,9 +148,29 @@ def model_from_file_data(path, meta: dict, tensors: dict, weights: str = "ema", 
         )
     for k, v in expected.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise ModelFileError(f"{path}: weight {k!r} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+            raise ModelFileError(f"{path}: weight {k!r} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
+                                 " from the network in its config")
         if state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all()):
             raise ModelFileError(f"{path}: weight {k!r} contains NaN or infinity")
+
+
+def model_from_file_data(path, meta: dict, tensors: dict, weights: str = "ema", device="cpu"):
+    """Build a ScoreModel from `read_model_file` output; ModelFileError on missing or mismatched weights (checked
+    before the network is allocated)."""
+    from playground.core.training.model import build_model
+
+    if weights not in ("ema", "raw"):
+        raise ValueError(f"weights must be 'ema' or 'raw', got {weights!r}")
+    state = _prefixed(tensors, weights + ".")
+    if not state:
+        raise ModelFileError(f"{path}: the file has no {weights!r} weights")
+    if not isinstance(meta["config"].get("network"), dict):
+        raise ModelFileError(f"{path}: the model config has no 'network' entry")
+    _check_weights_fit_config(path, meta["config"], state)
+    try:
+        model = build_model(meta["config"])
+    except (KeyError, TypeError, ValueError, RuntimeError, MemoryError) as e:
+        raise ModelFileError(f"{path}: the model config cannot be used ({type(e).__name__}: {e})") from None
     model.net.load_state_dict(state)
     model.to(device)
     model.eval()

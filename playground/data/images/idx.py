@@ -35,28 +35,61 @@ _CODE_OF: dict[str, int] = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is a gzip stream."""
+MAX_IDX_BYTES = 2**31
+"""The most data an IDX file may declare (2 GiB; MNIST's training images are 47 MB). A header that promises more is
+refused before anything is decompressed, so a small gzip bomb cannot fill the memory."""
+
+
+def _read_raw(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, expected an IDX file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    if raw[:2] == GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e:
-            raise DataError(f"{path}: broken or truncated gzip stream ({e})") from None
-    return raw
+
+
+class _Stream:
+    """The file's bytes, decompressed on demand (never more than asked for) when it is a gzip stream."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.raw = _read_raw(path)
+        self.gzip = self.raw[:2] == GZIP_MAGIC
+        self._inflate = zlib.decompressobj(31) if self.gzip else None
+        self._pending = self.raw
+        self.data = b"" if self.gzip else self.raw
+
+    def ensure(self, n: int) -> bytes:
+        """At least the first n bytes (fewer only when the stream ends sooner)."""
+        while self.gzip and len(self.data) < n and (self._pending or not self._inflate.eof):
+            try:
+                chunk = self._inflate.decompress(self._pending, n - len(self.data))
+            except zlib.error as e:
+                raise DataError(f"{self.path}: broken or truncated gzip stream ({e})") from None
+            self._pending = self._inflate.unconsumed_tail
+            self.data += chunk
+            if not chunk and (self._inflate.eof or not self._pending):
+                break
+        return self.data
+
+    def check_complete(self) -> None:
+        """DataError unless a gzip stream ended properly (its end marker and checksum read)."""
+        if self.gzip and not self._inflate.eof:
+            raise DataError(f"{self.path}: broken or truncated gzip stream (it ends before its end-of-stream marker)")
+
+    def trailing(self, used: int) -> str:
+        """How many bytes follow the first `used` ones, in words (exact for a plain file)."""
+        return "unexpected bytes" if self.gzip else f"{len(self.raw) - used} unexpected bytes"
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """The array stored in an IDX file (native byte order), e.g. (N, 28, 28) uint8 for MNIST images."""
     path = Path(path)
-    data = _read_bytes(path)
+    stream = _Stream(path)
+    data = stream.ensure(4)
     if len(data) < 4:
         raise DataError(f"{path}: not an IDX file (only {len(data)} bytes, no 4-byte magic number)")
     zero, code, ndim = struct.unpack(">HBB", data[:4])
@@ -66,20 +99,27 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"TT in {{08, 09, 0b, 0c, 0d, 0e}} and DD >= 1 dimensions, e.g. 0x00000803 for MNIST images)"
         )
     header = 4 + 4 * ndim
+    data = stream.ensure(header)
     if len(data) < header:
         raise DataError(f"{path}: truncated IDX header ({len(data)} bytes, the {ndim} dimension sizes need {header})")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_TYPES[code]
     expected = math.prod(dims) * dtype.itemsize
+    if expected > MAX_IDX_BYTES:
+        raise DataError(
+            f"{path}: the IDX header declares dimensions {dims} = {expected:,} bytes of data, more than the "
+            f"{MAX_IDX_BYTES // 2**30} GiB this reader accepts (a damaged header or a decompression bomb)"
+        )
+    data = stream.ensure(header + expected + 1)
     got = len(data) - header
     if got < expected:
+        stream.check_complete()
         raise DataError(
             f"{path}: truncated IDX data: dimensions {dims} need {expected} bytes, the file holds {got}"
         )
     if got > expected:
-        raise DataError(
-            f"{path}: {got - expected} unexpected bytes after the IDX data (dimensions {dims} need {expected})"
-        )
+        raise DataError(f"{path}: {stream.trailing(header + expected)} after the IDX data (dimensions {dims} need {expected})")
+    stream.check_complete()
     arr = np.frombuffer(data, dtype=dtype, count=math.prod(dims), offset=header).reshape(dims)
     return arr.astype(dtype.newbyteorder("="), copy=True)
 

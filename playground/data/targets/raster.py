@@ -21,6 +21,30 @@ LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
 """ITU-R 601 luma, as Pillow's RGB -> L conversion."""
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
 """Single-channel modes read as their raw values (Pillow's RGBA conversion would clip them to 8 bits)."""
+MAX_IMAGE_PIXELS = 64 * 2**20
+"""The largest image decoded (64 Mpx, ~256 MB as RGBA): a larger one is refused from its header, before decoding
+(decompression bombs: a few kB of PNG that claim 100,000 x 100,000 pixels). Pillow's own limit is twice as high."""
+
+
+def open_image(source, path, formats: tuple[str, ...] | None = None) -> Image.Image:
+    """Open an image file for decoding (source: a path or a binary file object; path names it in messages): its
+    header is read and its pixel count checked against MAX_IMAGE_PIXELS before anything is decoded. DataError when it
+    is too large or not a readable image; the caller decodes it (e.g. `.load()`, `np.asarray`) and closes it."""
+    try:
+        image = Image.open(source, formats=formats)
+    except Image.DecompressionBombError as e:  # Pillow's own check, on the header, for far larger sizes
+        raise DataError(f"{path}: image too large ({e}); the limit is {MAX_IMAGE_PIXELS // 2**20} Mpx") from None
+    except Exception as e:  # UnidentifiedImageError, OSError, SyntaxError, ...: not an image Pillow can read
+        what = " or ".join(formats) + " image" if formats else "image"
+        raise DataError(f"{path}: not a readable {what} ({type(e).__name__}: {e})") from None
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise DataError(
+            f"{path}: image too large: {width:,} x {height:,} pixels ({width * height / 2**20:,.0f} Mpx); the limit "
+            f"is {MAX_IMAGE_PIXELS // 2**20} Mpx (scale it down, or it may be a decompression bomb)"
+        )
+    return image
 
 
 def raster_target(density: np.ndarray, extent: float = 4.0, name: str = "raster") -> Target:
@@ -69,8 +93,10 @@ def load_image(path: str | Path, extent: float = 4.0) -> Target:
     """A PNG/JPEG image as a raster target: density = luminance x alpha (brighter is denser; EXIF rotation applied)."""
     data = read_data_file(path)
     try:
-        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
+        with open_image(io.BytesIO(data), path, formats=("PNG", "JPEG")) as image:
             density = _luminance_times_alpha(ImageOps.exif_transpose(image))
+    except DataError:
+        raise
     except Image.DecompressionBombError as e:
         raise DataError(f"{path}: image too large ({e})") from e
     except Exception as e:  # Pillow's decoders raise many unrelated types on corrupt bytes

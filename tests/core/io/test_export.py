@@ -9,10 +9,13 @@ while a wrong export (a missing normalisation or output conversion) is off by O(
 """
 
 import json
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 from torch import nn
 
@@ -20,6 +23,7 @@ from playground.core.diffusion.normalization import Normalization
 from playground.core.diffusion.sde import make_sde
 from playground.core.io import export
 from playground.core.io.export import (
+    ONNX_EXPORT_PACKAGES,
     DataSpaceModule,
     ExportDependencyError,
     check_export,
@@ -117,10 +121,16 @@ def test_verify_export_detects_a_different_model(pt2_files):
 
 
 # ---- ONNX ----------------------------------------------------------------------------------------------------------
+def test_onnx_export_needs_only_the_packages_the_app_install_brings():
+    """`pip install -e .` (the README's app command) must bring what File > Export > ONNX needs: the packages
+    onnx_bytes requires are dependencies of the package, not only of the test extra."""
+    project = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())["project"]
+    deps = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    assert set(ONNX_EXPORT_PACKAGES) <= deps, f"missing from [project.dependencies]: {set(ONNX_EXPORT_PACKAGES) - deps}"
+
+
 @pytest.fixture(scope="module")
 def onnx_file(tmp_path_factory):
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxscript")
     model = make_model("ve", "edm")  # the most involved path: EDM preconditioning on VE
     path = tmp_path_factory.mktemp("onnx") / "m.onnx"
     report = export_onnx(model, path, n_check=64)  # checked with onnxruntime, else the reference evaluator

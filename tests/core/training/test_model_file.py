@@ -155,6 +155,26 @@ def test_bad_metadata(trained, tmp_path):
     _expect_error(mismatch, "shape")
 
 
+def test_large_plausible_config_is_refused_before_allocating(trained, tmp_path, monkeypatch):
+    """A config asking for hidden = 20000 (3 x 400M weights: GBs, which an allocator may well grant) beside small
+    tensors: the shapes are compared on the meta device, so no network is ever built."""
+    _, good = trained
+
+    def big(m):
+        cfg = json.loads(m["config"])
+        cfg["network"]["hidden"] = 20000
+        m["config"] = json.dumps(cfg)
+
+    path = tmp_path / "big.safetensors"
+    _rewrite_metadata(good, path, big)
+
+    def no_allocation(cfg):
+        raise AssertionError("build_model ran: the network was allocated before the shapes were checked")
+
+    monkeypatch.setattr("playground.core.training.model.build_model", no_allocation)
+    _expect_error(path, "shape", "from the network in its config")
+
+
 def test_save_refuses_nan_weights(trained, tmp_path):
     tr, _ = trained
     snap = tr.snapshot()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from playground.data.images import idx as idx_module
 from playground.data.images.datasets import (
     DataWarning,
     ImageDataset,
@@ -23,6 +25,7 @@ from playground.data.images.datasets import (
 )
 from playground.data.images.idx import read_idx, read_idx_images_labels, write_idx
 from playground.data.targets.target import DataError
+from tests.data.bombs import idx_gzip_bomb
 
 
 def _mnist_like(tmp_path, n=12, size=28, gz=True, prefix="train", seed=0):
@@ -282,3 +285,22 @@ def test_fetch_file_checks_sha256(tmp_path):
     assert not (tmp_path / "cache" / "g.gz").exists() and not (tmp_path / "cache" / "g.gz.part").exists()
     with pytest.raises(DataError, match="download failed"):
         fetch_file((tmp_path / "missing").as_uri(), tmp_path / "cache" / "h.gz", good)
+
+
+@pytest.mark.parametrize("declared", [(64, 1024, 1024), (1, 28, 28)])
+def test_idx_gzip_bomb_is_refused_without_inflating_it(tmp_path, monkeypatch, declared):
+    """A ~64 kB gzip stream inflating to 64 MiB: a header declaring more than the cap is refused from the header; a
+    header declaring little stops reading after its data. Either way the stream is never inflated whole."""
+    monkeypatch.setattr(idx_module, "MAX_IDX_BYTES", 2**20)
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    path.write_bytes(idx_gzip_bomb(*declared, body_bytes=64 * 2**20))
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"declares dimensions \(64, 1024, 1024\) = 67,108,864 bytes.* decompression bomb"
+                           if declared[0] == 64 else r"unexpected bytes after the IDX data"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB: the stream was inflated"

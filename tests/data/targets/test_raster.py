@@ -8,6 +8,7 @@ from PIL import Image
 
 from playground.data.targets.raster import load_image, raster_target
 from playground.data.targets.target import DataError
+from tests.data.bombs import png_claiming
 
 N = 5000
 
@@ -108,3 +109,15 @@ def test_raster_is_kept_for_display_and_seeded():
 def test_raster_errors(density, extent, message):
     with pytest.raises(DataError, match=f"drawing: .*{message}"):
         raster_target(density, extent, name="drawing")
+
+
+def test_png_bomb_is_refused_from_its_header(tmp_path):
+    """A ~300-byte PNG claiming 100,000 x 100,000 pixels (10 Gpx): refused before decoding, with the size named."""
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_claiming(100_000, 100_000))
+    with pytest.raises(DataError, match=r"image too large .*10000000000 pixels.* limit is 64 Mpx"):
+        load_image(path)
+    # under Pillow's own limits (89 Mpx warns, 179 Mpx refuses) but over ours: refused from the header too
+    path.write_bytes(png_claiming(9000, 9000))
+    with pytest.raises(DataError, match=r"image too large: 9,000 x 9,000 pixels \(77 Mpx\); the limit is 64 Mpx"):
+        load_image(path)
