@@ -1,5 +1,6 @@
 """The document side of the main window: the current workspace file, unsaved changes, recent files, autosave and
-recovery after a crash. The file format itself is Qt-free (`playground.core.io.workspace`); this module is its Qt glue.
+recovery after a crash. The file format (`playground.core.io.workspace`) and the autosave files
+(`playground.app.document.autosave`) are Qt-free; this module is their Qt glue.
 
     ctl = WorkspaceController(window, store, autosave_dir)   # MainWindow makes one: window.workspace
     ctl.save_to(path) / ctl.open_workspace(path)            # File > Save (As) / Open (a .dpw)
@@ -37,13 +38,12 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
+from playground.app.document.autosave import AutosaveSession, find_recoverable_autosave
 from playground.app.settings import Settings
 from playground.core.io.workspace import (
     SUFFIX,
-    AutosaveSession,
     Workspace,
     WorkspaceError,
-    find_recoverable_autosave,
     load_workspace,
     looks_like_workspace,
     make_workspace,

@@ -1,5 +1,5 @@
 """Workspaces: round trips of every target kind, settings, model and history; crash-safe saves; every bad file gives
-one WorkspaceError naming the file; autosave and crash recovery."""
+one WorkspaceError naming the file. (Autosave and crash recovery: tests/app/document/test_autosave.py.)"""
 
 import io
 import json
@@ -15,13 +15,10 @@ import torch
 from PIL import Image
 
 from playground.core.io import workspace as wsm
+from playground.core.io.workspace import writer as workspace_writer
 from playground.core.io.workspace import (
-    AutosaveSession,
     TargetSpec,
-    Workspace,
     WorkspaceError,
-    find_recoverable_autosave,
-    find_recoverable_autosaves,
     load_workspace,
     looks_like_workspace,
     make_workspace,
@@ -191,7 +188,7 @@ def test_crash_mid_save_keeps_the_previous_workspace(tmp_path, monkeypatch, trai
     before = path.read_bytes()
     second = make_workspace(make_preset("rings"), SETTINGS, t=0.7)
 
-    real_open = wsm.atomic_open
+    real_open = workspace_writer.atomic_open
 
     class Crash(Exception):
         pass
@@ -216,7 +213,7 @@ def test_crash_mid_save_keeps_the_previous_workspace(tmp_path, monkeypatch, trai
 
         return Wrapped()
 
-    monkeypatch.setattr(wsm, "atomic_open", crashing_open)
+    monkeypatch.setattr(workspace_writer, "atomic_open", crashing_open)
     with pytest.raises(Crash):
         save_workspace(path, second)
     monkeypatch.undo()
@@ -402,59 +399,6 @@ def test_unknown_members_and_keys_are_ignored(tmp_path, good_members):
     extra["notes/readme.txt"] = b"hello"
     path.write_bytes(zip_bytes(extra))
     assert load_workspace(path).target.kind == "raster"
-
-
-# ---- autosave and recovery ---------------------------------------------------------------------------------------
-def small_ws(t=0.5) -> Workspace:
-    return make_workspace(make_preset("moons"), SETTINGS, t=t)
-
-
-def test_clean_exit_leaves_nothing(tmp_path):
-    folder = tmp_path / "cache" / "autosave"
-    with AutosaveSession(folder) as session:
-        session.write(small_ws(), document=tmp_path / "doc.dpw")
-        assert session.path.is_file() and session.lock_path.is_file()
-        assert find_recoverable_autosaves(folder) == []  # a running session (even our own) is not recoverable
-    assert list(folder.iterdir()) == []
-
-
-def test_crash_leaves_a_recoverable_autosave(tmp_path):
-    folder = tmp_path / "autosave"
-    assert find_recoverable_autosave(folder) is None  # no folder yet
-    crashed = AutosaveSession(folder, "crashed")
-    crashed.write(small_ws(0.25), document="/home/me/moons.dpw")
-    crashed.write(small_ws(0.75), document="/home/me/moons.dpw")
-    crashed._abandon()  # the process dies: the OS releases its lock, the files stay
-    live = AutosaveSession(folder, "live").start()
-    live.write(small_ws(0.1))
-    found = find_recoverable_autosaves(folder)
-    assert [f.path.name for f in found] == ["autosave-crashed.dpw"]
-    entry = found[0]
-    assert entry.document == "/home/me/moons.dpw" and entry.pid == os.getpid()
-    assert entry.load() == small_ws(0.75)
-    entry.discard()
-    assert find_recoverable_autosave(folder) is None
-    assert sorted(p.name for p in folder.iterdir()) == ["autosave-live.dpw", "autosave-live.lock"]
-    live.close()
-
-
-def test_exception_exit_and_stale_locks(tmp_path):
-    folder = tmp_path / "a"
-    with pytest.raises(RuntimeError):
-        with AutosaveSession(folder, "boom") as session:
-            session.write(small_ws())
-            raise RuntimeError("crash")
-    stale = AutosaveSession(folder, "early").start()  # crashed before its first autosave
-    stale._abandon()
-    orphan = folder / "autosave-orphan.dpw"  # an autosave whose lock file is gone
-    save_workspace(orphan, small_ws(0.2))
-    os.utime(orphan, (1, 1))  # older
-    found = find_recoverable_autosaves(folder)
-    assert [f.path.name for f in found] == ["autosave-boom.dpw", "autosave-orphan.dpw"]
-    assert found[1].lock_path is None and found[1].load().t == 0.2
-    assert not (folder / "autosave-early.lock").exists()  # cleaned up
-    with pytest.raises(ValueError):
-        AutosaveSession(folder, "../escape")
 
 
 def test_spec_equality_and_errors():
