@@ -22,23 +22,23 @@ is up (`offer_recovery`); a clean close removes this session's autosave.
 
 Prompts are attributes so tests (and embedders) can replace them: `ask_save(reason) -> 'save' | 'discard' |
 'cancel'`, `ask_recover(found) -> True | False | None` (None: not now, keep the file), `choose_save_path() -> str |
-None`. Without a display (the offscreen / minimal Qt platforms) nobody can answer a modal question, so the default
-prompts do not block: closing discards, recovery is left for a later start.
+None`. The default prompts (`playground.app.document.prompts`) do not block without a display: closing discards,
+recovery is left for a later start. Recent files: `RecentFiles` (`ctl.recent`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from playground.app.document.autosave import AutosaveSession, find_recoverable_autosave
+from playground.app.document.prompts import ask_recover_autosave, ask_save_changes
+from playground.app.document.recent_files import RecentFiles
 from playground.app.settings import Settings
 from playground.core.io.workspace import (
     SUFFIX,
@@ -51,19 +51,10 @@ from playground.core.io.workspace import (
     save_workspace,
 )
 
-RECENT_KEY = "files/recent"
-RECENT_SHOWN = 10
-RECENT_KEPT = 20
 AUTOSAVE_INTERVAL_MS = 60_000
-HEADLESS_PLATFORMS = ("offscreen", "minimal")
 FILE_FILTER = f"Workspaces (*{SUFFIX});;All files (*)"
 OPEN_FILTER = f"Workspaces and models (*{SUFFIX} *.safetensors);;Workspaces (*{SUFFIX});;Models (*.safetensors);;" \
               "All files (*)"
-
-
-def headless() -> bool:
-    """True on Qt platforms without a user to answer a dialog (tests, CI)."""
-    return QGuiApplication.platformName() in HEADLESS_PLATFORMS
 
 
 def default_autosave_dir(store: QSettings | None = None) -> Path:
@@ -103,6 +94,8 @@ class WorkspaceController(QObject):
         self.ask_save = self._ask_save
         self.ask_recover = self._ask_recover
         self.choose_save_path = self._choose_save_path
+        self.recent = RecentFiles(store, self.open_recent, self)
+        self.recent.changed.connect(self.recentChanged)
         # recovery: look for a crashed session's autosave BEFORE this session takes its own lock
         self.autosave_dir = Path(autosave_dir) if autosave_dir is not None else default_autosave_dir(store)
         try:
@@ -240,7 +233,7 @@ class WorkspaceController(QObject):
         self.mark_clean()
         if self.session is not None:
             self.session.discard()  # saved: nothing left to recover
-        self.add_recent(path)
+        self.recent.add(path)
         self.store.setValue("files/last_dir", str(path.parent))
         w.statusBar().showMessage(f"Saved {path.name}", 5000)
         return True
@@ -313,7 +306,7 @@ class WorkspaceController(QObject):
         else:
             self.set_path(path)
             self.mark_clean()
-            self.add_recent(path)
+            self.recent.add(path)
             self.store.setValue("files/last_dir", str(path.parent))
             w.statusBar().showMessage(f"Opened {path.name}", 5000)
         return True
@@ -359,20 +352,8 @@ class WorkspaceController(QObject):
             return self.save()
         return choice == "discard"
 
-    def _ask_save(self, reason: str) -> str:
-        if headless():
-            return "discard"
-        box = QMessageBox(self.window)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Unsaved changes")
-        box.setText(f"Save the changes to {self.display_name()}?")
-        box.setInformativeText("Your changes (target, settings, trained model) are lost if you don't save them.")
-        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                               | QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        clicked = box.exec()
-        return {QMessageBox.StandardButton.Save: "save",
-                QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(clicked), "cancel")
+    def _ask_save(self, _reason: str) -> str:
+        return ask_save_changes(self.window, self.display_name())
 
     def new_document(self) -> None:
         """After File > New: an untitled, unmodified document."""
@@ -422,67 +403,12 @@ class WorkspaceController(QObject):
         return False
 
     def _ask_recover(self, found) -> bool | None:
-        if headless():
-            return None
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(found.saved_at))
-        what = f"“{Path(found.document).name}”" if found.document else "an unsaved workspace"
-        box = QMessageBox(self.window)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Recover unsaved work?")
-        box.setText(f"Diffusion Playground did not close properly. Recover the autosave of {what} from {when}?")
-        box.setInformativeText("Recover opens it as an unsaved document; Discard deletes the autosave.")
-        rec = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Discard)
-        later = box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
-        box.exec()
-        if box.clickedButton() is later:
-            return None
-        return box.clickedButton() is rec
+        return ask_recover_autosave(self.window, found)
 
     # ---- recent files --------------------------------------------------------------------------------------------
-    def recent_files(self, existing: bool = True) -> list[str]:
-        """The recent files, newest first (the RECENT_SHOWN newest that still exist)."""
-        raw = self.store.value(RECENT_KEY, "[]")
-        try:
-            items = json.loads(str(raw)) if raw else []
-        except ValueError:
-            items = []
-        items = [str(p) for p in items if isinstance(p, str)] if isinstance(items, list) else []
-        if existing:
-            items = [p for p in items if Path(p).is_file()][:RECENT_SHOWN]
-        return items
-
-    def add_recent(self, path) -> None:
-        p = str(Path(path).resolve())
-        items = [q for q in self.recent_files(existing=False) if q != p]
-        self.store.setValue(RECENT_KEY, json.dumps([p, *items][:RECENT_KEPT]))
-        self.recentChanged.emit()
-
-    def clear_recent(self) -> None:
-        self.store.setValue(RECENT_KEY, "[]")
-        self.recentChanged.emit()
-
     def fill_recent_menu(self, menu: QMenu) -> list[QAction]:
-        """(Re)build File > Open Recent."""
-        menu.clear()
-        acts = []
-        for i, p in enumerate(self.recent_files()):
-            label = f"&{i + 1 if i < 9 else 0}  {Path(p).name}"
-            a = menu.addAction(label)
-            a.setData(p)
-            a.setToolTip(p)
-            a.setStatusTip(p)
-            a.triggered.connect(lambda _c=False, q=p: self.open_recent(q))
-            acts.append(a)
-        if not acts:
-            a = menu.addAction("No recent files")
-            a.setEnabled(False)
-        menu.addSeparator()
-        clear = menu.addAction("Clear recent files")
-        clear.setToolTip("Forget the list (the files stay).")
-        clear.triggered.connect(self.clear_recent)
-        clear.setEnabled(bool(acts))
-        return acts
+        """(Re)build File > Open Recent (`RecentFiles`)."""
+        return self.recent.fill_menu(menu)
 
     def open_recent(self, path: str) -> bool:
         if not self.window.confirm_discard("open"):
