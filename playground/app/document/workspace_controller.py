@@ -11,8 +11,8 @@ Image mode: the workspace records the image dataset ({spec, size, rgb}) next to 
 reloads the dataset (a dataset that cannot be loaded any more fails the open with one message, like a bad file).
 
 Unsaved changes: a new target or image dataset, changed settings, training progress, a reset or an opened model mark
-the document modified (`dirty`; the window title shows '*'); moving the time slider does not (t is saved, but as a view). Saving
-or opening marks it clean.
+the document modified (`dirty`; the window title shows '*'); moving the time slider does not (t is saved, but as a
+view). Saving or opening marks it clean.
 
 Autosave: every `interval_ms` (60 s) while there are changes not yet autosaved, the workspace is written through
 `AutosaveSession` into `autosave_dir` (atomic, on the UI thread; the trained model is read from the paused trainer,
@@ -155,7 +155,7 @@ class WorkspaceController(QObject):
     # ---- building a workspace from the window ----------------------------------------------------------------
     def view_state(self) -> dict:
         w = self.window
-        view = {"last_dock": getattr(w, "_last_dock", "sampling")}
+        view = {"last_dock": w.last_dock}
         sp = w.panels.get("sampling")
         if sp is not None and hasattr(sp, "seed"):
             view["sampling"] = {"seed": int(sp.seed.value()), "use_exact": bool(sp.use_exact.isChecked()),
@@ -332,8 +332,8 @@ class WorkspaceController(QObject):
         w = self.window
         if not isinstance(view, dict):
             return
-        if view.get("last_dock") in getattr(w, "docks", {}):
-            w._last_dock = view["last_dock"]
+        if view.get("last_dock") in w.docks:
+            w.last_dock = view["last_dock"]
         sp = w.panels.get("sampling")
         sv = view.get("sampling")
         if sp is not None and isinstance(sv, dict):

@@ -17,7 +17,8 @@ from playground.app.panels.settings_panel import (  # noqa: E402
     available_devices,
 )
 from playground.app.state import AppState, Settings  # noqa: E402
-from playground.app.window.main_window import MainWindow, load_settings  # noqa: E402
+from playground.app.window.main_window import MainWindow  # noqa: E402
+from playground.app.window.persistence import load_settings  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
 
 SMALL = dict(hidden=32, depth=2, batch=128, n_particles=1000, n_forward=1000, target_samples=4000, sample_steps=40)

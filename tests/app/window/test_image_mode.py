@@ -11,7 +11,8 @@ pytest.importorskip("pytestqt")
 pytest.importorskip("sklearn")
 
 
-from playground.app.window.main_window import DOCKS_2D, IMAGE_DOCKS, MainWindow  # noqa: E402
+from playground.app.window.docks import DOCKS_2D, IMAGE_DOCKS  # noqa: E402
+from playground.app.window.main_window import MainWindow  # noqa: E402
 from tests.app import window_helpers  # noqa: E402
 
 IMAGE_KEYS = [k for k, _t, _n in IMAGE_DOCKS]
@@ -97,7 +98,7 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     # the window starts in 2D next time: QSettings keeps the 2D values even when closed in image mode
     load_digits(window, qtbot)
     window.save_ui()
-    from playground.app.window.main_window import load_settings
+    from playground.app.window.persistence import load_settings
 
     assert load_settings(window.store).lr == 5e-3 and load_settings(window.store).batch == 128
     assert load_settings(window.store).output == "eps"

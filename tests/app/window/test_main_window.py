@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from playground.app.window.main_window import DOCKS, MainWindow  # noqa: E402
+from playground.app.window.docks import DOCKS  # noqa: E402
+from playground.app.window.main_window import MainWindow  # noqa: E402
 from tests.app.window_helpers import make_window  # noqa: E402
 
 

@@ -10,8 +10,8 @@ A workspace file is a zip archive (never a pickle):
                             model (member name or null)
     target/<name>.npy       the target's arrays (raster, GMM parameters, points), written with allow_pickle=False
     history/<name>.npy      the training history (step, loss, lr, seconds, bin_edges, bin_loss)
-    model.safetensors       the model file (`playground.core.training.model_file`): EMA + raw weights, and the optimizer and
-                            trainer state when a Trainer saved it, so training resumes where it stopped
+    model.safetensors       the model file (`playground.core.training.model_file`): EMA + raw weights, and the
+                            optimizer and trainer state when a Trainer saved it, so training resumes where it stopped
 
 The package, one module per concern:
 
