@@ -242,8 +242,8 @@ class ImageSamplingPanel(QWidget):
         s.live = None
         s.outcome = out
         if not self.running:
-            self.status.setText(f"Done (seed {self.controls.seed.value()}{self._run_caption}). Move the time bar to scrub "
-                                "through the runs (t = 1 noise … t = 0 images).")
+            self.status.setText(f"Done (seed {self.controls.seed.value()}{self._run_caption}). Move the time bar to "
+                                "scrub through the runs (t = 1 noise … t = 0 images).")
             if self._model_waiting and self.controls.auto.isChecked():
                 self._model_waiting = False
                 self._follow_timer.start()
