@@ -1,23 +1,21 @@
 """Inpainting in image mode: paint a mask over a dataset image and fill it in (Song et al. 2021, App. I.2).
 
-Pick a dataset image, paint the pixels to generate on a zoomed canvas (`MaskCanvas`: brush, eraser, presets,
-undo / redo per stroke), and press Inpaint: `playground.core.sampling.inpainting.inpaint` runs the replacement method in a
-worker thread (`inpaint_worker`) with the current image model, n results at once, live at most ~30 Hz. The panel
-shows the original, the masked input, the results and each result's L2 error on the masked region. Class-
-conditional models inpaint with a class and classifier-free guidance (Ho & Salimans 2022).
+Pick a dataset image, paint the pixels to generate on a zoomed canvas (`MaskCanvas`, edited with `MaskTools`: brush,
+eraser, presets, undo / redo per stroke), and press Inpaint: `playground.core.sampling.inpainting.inpaint` runs the
+replacement method in a worker thread (`inpaint_worker`) with the current image model and the run settings
+(`InpaintSettings`), n results at once, live at most ~30 Hz. The panel shows (`InpaintViews`) the original, the masked
+input, the results and each result's L2 error on the masked region. Class-conditional models inpaint with a class
+and classifier-free guidance (Ho & Salimans 2022; `InpaintClassPicker`).
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import torch
 from PySide6.QtCore import QEvent
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
@@ -29,12 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.app.inpaint_mask import PRESETS
 from playground.app.panels.image_dataset_panel import NO_DATASET
 from playground.app.panels.image_forward_panel import image_run_problem, is_conditional_image_model
-from playground.app.panels.image_sampling_panel import CFG_FORMULA, GUIDANCE_MAX
-from playground.app.widgets.image_view import ImageGridView
-from playground.app.widgets.mask_canvas import MASK_RGBA, MaskCanvas
+from playground.app.widgets.class_guidance import GUIDANCE_MAX, InpaintClassPicker, guidance_tip
+from playground.app.widgets.inpaint_settings import DEFAULT_STEPS, PREDICTOR_NAMES, SNR, InpaintSettings
+from playground.app.widgets.inpaint_views import InpaintViews
+from playground.app.widgets.mask_canvas import MaskCanvas
+from playground.app.widgets.mask_tools import MAX_BRUSH, MaskTools, undo_key
 from playground.app.widgets.plot_items import Coalescer
 from playground.app.workers.inpaint_worker import (
     InpaintFrame,
@@ -48,13 +47,6 @@ from playground.app.workers.training_worker import cancel_threads
 NOTE = ("Replacement method (Song et al. 2021, App. I.2): approximate — the known pixels are re-noised and pasted "
         "in at every step; it does not sample the exact conditional. Langevin corrector steps reduce the bias.")
 EMPTY_MASK = "The mask is empty: paint the pixels to generate (left button) or pick a preset, then press Inpaint."
-PREDICTOR_NAMES = {"em": "Euler–Maruyama (reverse SDE)", "ode_euler": "Euler (PF-ODE)"}
-DEFAULT_RESULTS = 8
-DEFAULT_STEPS = 200
-MAX_CORRECTOR_STEPS = 5
-SNR = 0.16  # the Langevin corrector's signal-to-noise ratio (Song et al. 2021, App. G)
-MAX_BRUSH = 16
-CLASS_OWN, CLASS_NONE = -1, -2  # class-picker choices besides one class
 
 
 class InpaintPanel(QWidget):
@@ -65,7 +57,7 @@ class InpaintPanel(QWidget):
         self.state = state
         self.setWindowTitle("Inpainting")
 
-        # ---- the image ---------------------------------------------------------------------------------------
+        # ---- the image and its mask --------------------------------------------------------------------------
         self.index = QSpinBox()
         self.index.setPrefix("image #")
         self.index.setToolTip("Which dataset image to inpaint (its index in the dataset).")
@@ -75,110 +67,24 @@ class InpaintPanel(QWidget):
         self.random_btn.clicked.connect(self.pick_random)
         self.image_info = QLabel("")
         self.image_info.setToolTip("The image's class in the dataset (labelled datasets).")
-
-        # ---- the mask ----------------------------------------------------------------------------------------
         self.canvas = MaskCanvas(title="Paint the pixels to generate")
         self.canvas.setToolTip(
             "Left button: paint the pixels to generate (pink); right button (or the eraser): keep them.\n"
             "Undo / Redo a stroke: Ctrl+Z / Ctrl+Shift+Z while the panel has the focus.")
         self.canvas.maskChanged.connect(self._on_mask)
-        self.brush = QSpinBox()
-        self.brush.setRange(1, MAX_BRUSH)
-        self.brush.setPrefix("brush ")
-        self.brush.setSuffix(" px")
-        self.brush.setToolTip("Brush size: each mouse position paints a square of this many image pixels a side.")
-        self.brush.valueChanged.connect(self._on_brush)
-        self.eraser = QCheckBox("Eraser")
-        self.eraser.setToolTip("The left button erases (marks pixels as kept) instead of painting; the right button\n"
-                               "always erases.")
-        self.eraser.toggled.connect(self._on_eraser)
-        self.clear_btn = QPushButton("Clear")
-        self.clear_btn.setToolTip("Generate nothing: keep every pixel (undoable).")
-        self.clear_btn.clicked.connect(self.canvas.clear_mask)
-        self.invert_btn = QPushButton("Invert")
-        self.invert_btn.setToolTip("Swap the generated and the kept pixels (undoable).")
-        self.invert_btn.clicked.connect(self.canvas.invert_mask)
-        self.preset = QComboBox()
-        self.preset.addItem("Preset mask…", "")
-        for key, name in PRESETS.items():
-            self.preset.addItem(name, key)
-        self.preset.setToolTip("Replace the mask by a preset (undoable): a half of the image, the centre square\n"
-                               "(half the side), or each pixel at random with probability 1/2 (from the seed).")
-        self.preset.activated.connect(self._on_preset)
-        self._random_presets = 0  # each 'random pixels' preset draws a new pattern
-        self.undo_btn = QPushButton("Undo")
-        self.undo_btn.setToolTip("Undo the last stroke or mask change (Ctrl+Z while the panel has the focus).")
-        self.undo_btn.clicked.connect(self.canvas.undo_stack.undo)
-        self.canvas.undo_stack.canUndoChanged.connect(self.undo_btn.setEnabled)
-        self.redo_btn = QPushButton("Redo")
-        self.redo_btn.setToolTip("Redo the last undone mask change (Ctrl+Shift+Z while the panel has the focus).")
-        self.redo_btn.clicked.connect(self.canvas.undo_stack.redo)
-        self.canvas.undo_stack.canRedoChanged.connect(self.redo_btn.setEnabled)
-        self.undo_btn.setEnabled(False)
-        self.redo_btn.setEnabled(False)
-
-        # ---- what is shown -----------------------------------------------------------------------------------
-        self.original_view = ImageGridView(title="Original")
-        self.original_view.setToolTip("The dataset image x (the target of the error below).")
-        self.masked_view = ImageGridView(title="Masked")
-        self.masked_view.setToolTip("What the model sees: the kept pixels of x; the pink ones are generated.")
-        self.results_view = ImageGridView(title="Results")
-        self.results_view.setToolTip(
-            "The inpainted images: the kept pixels equal the original exactly; the generated ones come from the\n"
-            "model. While running: the denoised estimate x̂₀ = (x + σ² s_θ) / α of the latest step.\n"
-            "Captions: each result's L2 error on the masked region.")
-        self.errors_label = QLabel("")
-        self.errors_label.setWordWrap(True)
-        self.errors_label.setToolTip("L2 error of result k on the generated pixels: ‖(x̂_k − x) ⊙ m‖₂ over all\n"
-                                     "channels, pixel values in [0, 1]; RMSE = L2 / √(masked values).\n"
-                                     "A plausible fill need not match the original: it is a sample, not a guess.")
+        self.run_settings = InpaintSettings(seed=int(state.settings.seed))
+        self.tools = MaskTools(self.canvas, seed=lambda: int(self.run_settings.seed.value()))
+        self.views = InpaintViews()
 
         # ---- the run ---------------------------------------------------------------------------------------------
-        self.count = QSpinBox()
-        self.count.setRange(1, 64)
-        self.count.setValue(DEFAULT_RESULTS)
-        self.count.setSuffix(" results")
-        self.count.setToolTip("How many inpaintings of the image to generate at once (one batch).")
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 2000)
-        self.steps.setValue(DEFAULT_STEPS)
-        self.steps.setSuffix(" steps")
-        self.steps.setToolTip("Predictor steps from t = 1 to t = ε on a uniform grid; NFE = steps × (1 + corrector\n"
-                              "steps) + 1 (the final denoise). With the VP SDE the corrector needs steps ≥ β_max.")
-        self.predictor = QComboBox()
-        for key, name in PREDICTOR_NAMES.items():
-            self.predictor.addItem(name, key)
-        self.predictor.setToolTip(
-            "The predictor of each step:\n"
-            "Euler–Maruyama on the reverse SDE: x ← x − [f − g² s_θ] h + g √h z\n"
-            "Euler on the probability-flow ODE: x ← x − [f − ½ g² s_θ] h\n"
-            "after each, the kept pixels are replaced by α(t) y + σ(t) z (y the original, z fresh noise).")
-        self.corrector = QSpinBox()
-        self.corrector.setRange(0, MAX_CORRECTOR_STEPS)
-        self.corrector.setPrefix("corrector ")
-        self.corrector.setToolTip(
-            f"Langevin corrector steps per predictor step (snr {SNR}): x ← x + ε s_θ + √(2ε) z, with the\n"
-            "kept pixels replaced after each. They reduce the replacement method's bias: MCMC on p_t with the\n"
-            "known part clamped pulls the generated part towards its conditional. Each costs one more NFE a step.")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setPrefix("seed ")
-        self.seed.setValue(int(state.settings.seed))
-        self.seed.setToolTip("Seed of the starting noise, the sampler's noise and the random-pixels preset; the\n"
-                             "same seed gives the same results.")
-        self.class_picker = QComboBox()
-        self._class_tip = ("The class a class-conditional model inpaints with: the image's own class (default when\n"
-                           "the dataset is labelled), no class (the null label ∅), or any class.")
-        self.class_picker.setToolTip(self._class_tip)
+        self.class_picker = InpaintClassPicker()
         self.class_picker.currentIndexChanged.connect(lambda _i: self._sync_controls())
-        self._picker_conditional = False  # the picker lists a conditional model's classes
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, GUIDANCE_MAX)
         self.guidance.setSingleStep(0.5)
         self.guidance.setDecimals(1)
         self.guidance.setPrefix("w = ")
-        self._guidance_tip = (
-            f"Classifier-free guidance weight w in [0, {GUIDANCE_MAX:g}] (Ho & Salimans 2022):\n  {CFG_FORMULA}\n"
+        self._guidance_tip = guidance_tip(
             "w = 0 is the conditional model without guidance (two network evaluations per score when w > 0).")
         self.guidance.setToolTip(self._guidance_tip)
         self.inpaint_btn = QPushButton("Inpaint")
@@ -200,52 +106,30 @@ class InpaintPanel(QWidget):
         self.note.setToolTip("Song et al. 2021, 'Score-based generative modeling through SDEs', App. I.2.")
 
         # ---- layout ----------------------------------------------------------------------------------------------
-        # the panel shares the top row with three other docks: long combo texts and the seed's range may shrink
-        for combo in (self.preset, self.predictor, self.class_picker):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(8)
-        self.seed.setMinimumWidth(70)
+        # the panel shares the top row with three other docks: a long class name may shrink
+        self.class_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_picker.setMinimumContentsLength(8)
         self.progress.setMinimumWidth(60)
         image_row = QHBoxLayout()
         for w in (self.index, self.random_btn, self.image_info):
             image_row.addWidget(w)
         image_row.addStretch(1)
-        mask_row1 = QHBoxLayout()
-        for w in (self.brush, self.eraser, self.clear_btn, self.invert_btn):
-            mask_row1.addWidget(w)
-        mask_row1.addStretch(1)
-        mask_row2 = QHBoxLayout()
-        for w in (self.preset, self.undo_btn, self.redo_btn):
-            mask_row2.addWidget(w)
-        mask_row2.addStretch(1)
         left = QVBoxLayout()
         left.addLayout(image_row)
         left.addWidget(self.canvas, 1)
-        left.addLayout(mask_row1)
-        left.addLayout(mask_row2)
-        inputs = QHBoxLayout()
-        inputs.addWidget(self.original_view, 1)
-        inputs.addWidget(self.masked_view, 1)
-        right = QVBoxLayout()
-        right.addLayout(inputs, 2)
-        right.addWidget(self.results_view, 3)
-        right.addWidget(self.errors_label)
+        left.addWidget(self.tools)
         views = QHBoxLayout()
         views.addLayout(left, 1)
-        views.addLayout(right, 1)
-        run_row1 = QHBoxLayout()
-        for w in (self.count, self.steps, self.predictor, self.corrector, self.seed):
-            run_row1.addWidget(w)
-        run_row1.addStretch(1)
-        run_row2 = QHBoxLayout()
+        views.addWidget(self.views, 1)
+        run_row = QHBoxLayout()
         for w in (self.class_picker, self.guidance, self.inpaint_btn, self.cancel_btn):
-            run_row2.addWidget(w)
-        run_row2.addWidget(self.progress, 1)
+            run_row.addWidget(w)
+        run_row.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(views, 1)
-        layout.addLayout(run_row1)
-        layout.addLayout(run_row2)
+        layout.addWidget(self.run_settings)
+        layout.addLayout(run_row)
         layout.addWidget(self.status)
         layout.addWidget(self.note)
 
@@ -291,11 +175,7 @@ class InpaintPanel(QWidget):
         """The class to inpaint with (None: unconditional)."""
         if not self.conditional:
             return None
-        choice = self.class_picker.currentData()
-        if choice == CLASS_OWN:
-            label = self.image_label()
-            return label if label is not None and label < self.state.model.num_classes else None
-        return None if choice in (None, CLASS_NONE) else int(choice)
+        return self.class_picker.chosen_class(self.image_label(), self.state.model.num_classes)
 
     def score_function(self, label: int | None, n: int):
         """Normalised-space score of the current model for a batch of n: plain, or classifier-free guided."""
@@ -312,22 +192,22 @@ class InpaintPanel(QWidget):
         problem = self.problem()
         if problem is not None:
             self.status.setText(problem)
-            self._show_problem(problem)
+            self.views.show_message(problem)
             return False
         mask = self.canvas.mask
         if mask is None or not mask.any():
             self.status.setText(EMPTY_MASK)
             if self.outcome is None:
-                self.results_view.set_message(EMPTY_MASK)
+                self.views.results.set_message(EMPTY_MASK)
             return False
-        model = self.state.model
-        n, steps = int(self.count.value()), int(self.steps.value())
+        model, rs = self.state.model, self.run_settings
+        n, steps = int(rs.count.value()), int(rs.steps.value())
         label = self.run_class()
         job = InpaintJob(
             score_fn=self.score_function(label, n), sde=model.sde, original=self.image().copy(), mask=mask.copy(),
             to_norm=model.to_norm, to_data=model.to_data, n=n, steps=steps,
-            predictor=self.predictor.currentData(), corrector_steps=int(self.corrector.value()), snr=SNR,
-            seed=int(self.seed.value()), device=model.device, generation=self.generation + 1,
+            predictor=rs.predictor.currentData(), corrector_steps=int(rs.corrector.value()), snr=SNR,
+            seed=int(rs.seed.value()), device=model.device, generation=self.generation + 1,
         )
         self.generation += 1
         self.outcome = self.live = None
@@ -335,8 +215,7 @@ class InpaintPanel(QWidget):
         self.thread = start_job_thread(InpaintThread(job), self._on_frame, self._on_done, self._threads)  # no parent
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
-        self.results_view.set_message("Inpainting…")
-        self.errors_label.setText("")
+        self.views.show_message("Inpainting…")
         guided = "" if label is None else f", class {self._class_name(label)}, w = {self.guidance.value():.1f}"
         self.status.setText(f"Inpainting {n} results, {steps} steps, {PREDICTOR_NAMES[job.predictor]}, "
                             f"{job.corrector_steps} corrector steps, seed {job.seed}{guided}…")
@@ -366,7 +245,7 @@ class InpaintPanel(QWidget):
         self.live = None
         if out.error:
             self.status.setText(f"Inpainting failed: {out.error}")
-            self.results_view.set_message(f"Inpainting failed: {out.error}")
+            self.views.results.set_message(f"Inpainting failed: {out.error}")
         else:
             self.outcome = out
             self.progress.setValue(out.steps)
@@ -389,7 +268,7 @@ class InpaintPanel(QWidget):
         self.index.blockSignals(True)
         self.index.setRange(0, len(ds) - 1 if ds is not None else 0)
         self.index.blockSignals(False)
-        self.brush.setMaximum(MAX_BRUSH if ds is None else max(ds.images.shape[2:]))
+        self.tools.brush.setMaximum(MAX_BRUSH if ds is None else max(ds.images.shape[2:]))
         self._fill_class_picker()
         self._on_image()
 
@@ -405,9 +284,7 @@ class InpaintPanel(QWidget):
             self.canvas.set_image(image)
             label = self.image_label()
             self.image_info.setText("" if label is None else f"class: {self._class_name(label)}")
-        own = self.class_picker.findData(CLASS_OWN)
-        if own >= 0:
-            self.class_picker.setItemText(own, self._own_class_text())
+        self.class_picker.set_own_text(self._own_class_text())
         self.status.setText("")
         self._show_prompt()
         self._sync_controls()
@@ -426,48 +303,27 @@ class InpaintPanel(QWidget):
 
     def _on_settings(self, names: set) -> None:
         if "seed" in names:
-            self.seed.setValue(int(self.state.settings.seed))
+            self.run_settings.seed.setValue(int(self.state.settings.seed))
 
     def _on_mask(self) -> None:
         self._sync_controls()
         self._request()
 
-    def _on_brush(self, size: int) -> None:
-        self.canvas.brush_size = int(size)
-
-    def _on_eraser(self, on: bool) -> None:
-        self.canvas.erasing = bool(on)
-
-    def _on_preset(self, index: int) -> None:
-        key = self.preset.itemData(index)
-        self.preset.setCurrentIndex(0)
-        if key:
-            self._random_presets += key == "random"
-            self.canvas.apply_preset(key, seed=int(self.seed.value()) + 7919 * self._random_presets)
-
     # ---- keys ------------------------------------------------------------------------------------------------
     def event(self, event) -> bool:  # Qt override: Ctrl+Z / Ctrl+Shift+Z undo the mask here, not the window's
-        if event.type() == QEvent.Type.ShortcutOverride and self._undo_key(event):
+        if event.type() == QEvent.Type.ShortcutOverride and undo_key(event):
             event.accept()
             return True
         return super().event(event)
 
     def keyPressEvent(self, event) -> None:  # Qt override
-        key = self._undo_key(event)
+        key = undo_key(event)
         if key == "undo":
             self.canvas.undo_stack.undo()
         elif key == "redo":
             self.canvas.undo_stack.redo()
         else:
             super().keyPressEvent(event)
-
-    @staticmethod
-    def _undo_key(event) -> str:
-        if event.matches(QKeySequence.StandardKey.Undo):
-            return "undo"
-        if event.matches(QKeySequence.StandardKey.Redo):
-            return "redo"
-        return ""
 
     # ---- controls --------------------------------------------------------------------------------------------
     def _class_name(self, label: int) -> str:
@@ -480,54 +336,30 @@ class InpaintPanel(QWidget):
         return "its own class" if label is None else f"its own class ({self._class_name(label)})"
 
     def _fill_class_picker(self) -> None:
-        keep = self.class_picker.currentData() if self._picker_conditional else None
-        self._picker_conditional = self.conditional
-        self.class_picker.blockSignals(True)
-        self.class_picker.clear()
-        if self.conditional:
-            label = self.image_label()
-            if label is not None and label < self.state.model.num_classes:
-                self.class_picker.addItem(self._own_class_text(), CLASS_OWN)
-            self.class_picker.addItem("no class (∅)", CLASS_NONE)
-            for k in range(self.state.model.num_classes):
-                self.class_picker.addItem(f"class {self._class_name(k)}", k)
-            found = self.class_picker.findData(keep) if keep is not None else -1
-            self.class_picker.setCurrentIndex(max(found, 0))
-        else:
-            self.class_picker.addItem("no class (unconditional model)", CLASS_NONE)
-        self.class_picker.blockSignals(False)
+        k = self.state.model.num_classes if self.conditional else 0
+        label = self.image_label()
+        own = self._own_class_text() if label is not None and label < k else None
+        self.class_picker.fill(k, own, self._class_name)
 
     def _sync_controls(self) -> None:
-        has_image = self.state.images is not None
         usable = self.problem() is None
-        for w in (self.index, self.random_btn, self.brush, self.eraser, self.clear_btn, self.invert_btn,
-                  self.preset):
-            w.setEnabled(has_image)
+        for w in (self.index, self.random_btn):
+            w.setEnabled(self.state.images is not None)
+        self.tools.set_editable(self.state.images is not None)
         self.inpaint_btn.setEnabled(usable)
         self.cancel_btn.setEnabled(self.running)
-        conditional = usable and self.conditional
-        self.class_picker.setEnabled(conditional)
-        self.guidance.setEnabled(conditional and self.class_picker.currentData() != CLASS_NONE)
-        unavailable = "" if conditional else "\n(Disabled: the model is not class-conditional; train with labels.)"
-        self.class_picker.setToolTip(self._class_tip + unavailable)
-        self.guidance.setToolTip(self._guidance_tip + unavailable)
-
-    def _show_problem(self, problem: str) -> None:
-        self.results_view.set_message(problem)
-        self.errors_label.setText("")
+        self.class_picker.sync(usable and self.conditional, (self.guidance,), self._guidance_tip)
 
     def _show_prompt(self) -> None:
         """The results view's message when it shows no results: the problem, or what to do next."""
         problem = self.problem()
         if problem is not None:
-            self._show_problem(problem)
-            return
-        if self.canvas.mask is None or not self.canvas.mask.any():
-            self.results_view.set_message("Paint the pixels to generate on the image (or pick a preset), then "
-                                          "press Inpaint.")
+            self.views.show_message(problem)
+        elif self.canvas.mask is None or not self.canvas.mask.any():
+            self.views.show_message("Paint the pixels to generate on the image (or pick a preset), then press "
+                                    "Inpaint.")
         else:
-            self.results_view.set_message("Press Inpaint.")
-        self.errors_label.setText("")
+            self.views.show_message("Press Inpaint.")
 
     # ---- drawing ---------------------------------------------------------------------------------------------
     def _request(self) -> None:
@@ -537,46 +369,16 @@ class InpaintPanel(QWidget):
         super().showEvent(event)
         self._redraw.shown()
 
-    def masked_input(self) -> np.ndarray | None:
-        """The image as RGB (1, 3, H, W) with the generated pixels in the mask's colour, or None."""
-        image, mask = self.image(), self.canvas.mask
-        if image is None or mask is None or mask.shape != image.shape[1:]:
-            return None
-        rgb = np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image.copy()
-        rgb[:, mask] = (np.asarray(MASK_RGBA[:3], np.float32) / 255)[:, None]
-        return rgb[None]
-
-    def columns(self, n: int) -> int:
-        return min(n, max(4, math.ceil(math.sqrt(n))))
-
     def redraw(self) -> None:
-        image, masked = self.image(), self.masked_input()
-        if image is None or masked is None:
-            self.original_view.set_message("")
-            self.masked_view.set_message("")  # not clear(): pyqtgraph's instance attribute shadows ImageGridView's
+        if not self.views.show_inputs(self.image(), self.canvas.mask):
             return
-        self.original_view.set_images(image[None], 1)
-        self.masked_view.set_images(masked, 1)
         if self.live is not None:
-            f = self.live
-            self.progress.setValue(f.i)
-            self.results_view.set_images(f.pixels, self.columns(len(f.pixels)))
-            self.results_view.set_title(f"x̂₀ at t = {f.t:.2f}")  # the step: in the progress bar
+            self.progress.setValue(self.live.i)
+            self.views.show_live(self.live.pixels, self.live.t)
         elif self.outcome is not None and self.outcome.results is not None:
-            out = self.outcome
-            captions = [f"L2 {e:.2f}" for e in out.errors]
-            self.results_view.set_images(out.results, self.columns(len(out.results)), captions)
-            self.results_view.set_title(f"Results ({len(out.results)})")  # steps and NFE: in the status line
-            self.errors_label.setText(self._describe_errors(out.errors, out.results.shape[1]))
+            self.views.show_results(self.outcome.results, self.outcome.errors, self.run_mask)
         else:
-            self.results_view.set_title("Results")
-
-    def _describe_errors(self, errors: np.ndarray, channels: int) -> str:
-        values = int(self.run_mask.sum()) * channels
-        best, worst = int(np.argmin(errors)), int(np.argmax(errors))
-        return (f"L2 error on the {values} generated values: mean {errors.mean():.3f}, best {errors[best]:.3f} "
-                f"(#{best + 1}), worst {errors[worst]:.3f} (#{worst + 1}); mean RMSE "
-                f"{errors.mean() / math.sqrt(values):.3f} a value (pixels in [0, 1]).")
+            self.views.results.set_title("Results")
 
     def shutdown(self, timeout_ms: int = 1000) -> None:
         """Stop the timer and every worker: waits at most `timeout_ms` in all; a thread still inside one network

@@ -33,7 +33,7 @@ class WindowExport:
         """Export by suffix: .csv / .npy -> samples of the current model (the target's samples when untrained);
         .png / .svg -> a picture of `panel` (default: the panel used last). Atomic writes. (File > Export opens
         `ExportDialog`, which offers more.)"""
-        from playground.app.dialogs.export_dialog import save_widget_picture
+        from playground.app.dialogs.export.pictures import save_widget_picture
         from playground.core.io.sample_files import save_samples
 
         w = self.window

@@ -12,7 +12,8 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from playground.app.dialogs.export_dialog import ExportDialog, has_video_writer  # noqa: E402
+from playground.app.dialogs.export.items import has_video_writer  # noqa: E402
+from playground.app.dialogs.export_dialog import ExportDialog  # noqa: E402
 from playground.app.state import AppState, Settings  # noqa: E402
 from playground.app.window.main_window import MainWindow  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
@@ -163,9 +164,9 @@ def test_model_export_in_a_worker_reports_the_difference(window, dialog, qtbot, 
 def test_dialog_controls(window, dialog, qtbot, tmp_path):
     dialog.select("anim_score", "gif")
     assert dialog.anim_box.isVisible() and dialog.path_edit.text().endswith(".gif")
-    dialog.fps.setValue(10)
-    dialog.duration.setValue(2.0)
-    assert dialog.frames_label.text() == "20 frames"
+    dialog.anim_box.fps.setValue(10)
+    dialog.anim_box.duration.setValue(2.0)
+    assert dialog.anim_box.frames_label.text() == "20 frames"
     dialog.select("target", "npy")
     assert not dialog.anim_box.isVisible() and dialog.path_edit.text().endswith("target.npy")
     dialog.path_edit.setText(str(tmp_path / "via_button.npy"))

@@ -108,13 +108,13 @@ def test_sampling_shows_message_without_model_or_dataset(keep, qtbot, digits):
     assert all(s.view.message == NO_DATASET for s in panel.sides.values())
     panel = show(keep, qtbot, ImageSamplingPanel(make_state(digits)))
     assert all(s.view.message == NO_MODEL for s in panel.sides.values())
-    assert not panel.resample_btn.isEnabled() and not panel.resample() and not panel.start_bits_per_dim()
+    assert not panel.controls.resample_btn.isEnabled() and not panel.resample() and not panel.bpd.start()
 
 
 def test_sampling_sides_share_x_T_finish_with_nfe_and_scrub(keep, qtbot, digits, cond_model):
     state = make_state(digits, cond_model)
     panel = show(keep, qtbot, ImageSamplingPanel(state), size=(900, 700))
-    panel.count.setCurrentIndex(panel.count.findData(16))  # schedules a restart with 16 images
+    panel.controls.count.setCurrentIndex(panel.controls.count.findData(16))  # schedules a restart with 16 images
     panel._restart_timer.stop()
     assert panel.resample()
     wait_done(qtbot, panel)
@@ -128,11 +128,11 @@ def test_sampling_sides_share_x_T_finish_with_nfe_and_scrub(keep, qtbot, digits,
     assert not_blank(panel)
     # the time bar scrubs the stored frames: t = 1 the shared noise, t = 0 the samples
     state.set_time(1.0)
-    assert panel.shown_frame(panel.sides["ode"]) is ode.frames[0]
+    assert panel.sides["ode"].shown_frame(panel.scrub_t) is ode.frames[0]
     state.set_time(0.0)
-    assert panel.shown_frame(panel.sides["sde"]) is sde.frames[-1]
+    assert panel.sides["sde"].shown_frame(panel.scrub_t) is sde.frames[-1]
     state.set_time(0.5)
-    f = panel.shown_frame(panel.sides["sde"])
+    f = panel.sides["sde"].shown_frame(panel.scrub_t)
     assert abs(f.t - 0.5) <= 0.5 / 10 + 1e-9
     panel._redraw.flush()
     assert "(time bar 0.500)" in panel.sides["sde"].info.text()
@@ -142,7 +142,7 @@ def test_zero_guidance_is_the_plain_conditional_model(keep, qtbot, digits, cond_
     state = make_state(digits, cond_model)
     panel = show(keep, qtbot, ImageSamplingPanel(state))
     panel.class_picker.setCurrentIndex(panel.class_picker.findData(7))
-    panel.count.setCurrentIndex(panel.count.findData(16))
+    panel.controls.count.setCurrentIndex(panel.controls.count.findData(16))
     panel._restart_timer.stop()
     assert panel.guidance.isEnabled() and panel.guidance_weight() == 0.0
     x = torch.randn(16, 64)
@@ -177,7 +177,7 @@ def test_shutdown_during_a_run_stops_within_a_second(keep, qtbot, digits, cond_m
     state = make_state(digits, cond_model, sample_steps=250)
     panel = show(keep, qtbot, ImageSamplingPanel(state))
     qtbot.waitUntil(lambda: panel.sides["sde"].live is not None, timeout=5000)
-    threads = [s.thread for s in panel.sides.values()]
+    threads = [s.worker for s in panel.sides.values()]
     assert panel.running and all(th.isRunning() for th in threads)
     start = time.perf_counter()
     panel.shutdown()
@@ -190,33 +190,33 @@ def test_bits_per_dim_gives_a_finite_estimate(keep, qtbot, digits, cond_model):
     state = make_state(digits, cond_model)
     panel = show(keep, qtbot, ImageSamplingPanel(state))
     panel.cancel()
-    panel.bpd_tol = 1e-2  # a coarse ODE keeps the test fast; the estimate is still a finite bits/dim
-    assert panel.start_bits_per_dim() and panel.bpd_btn.text() == "Cancel bits/dim"
-    qtbot.waitUntil(lambda: panel.bpd_outcome is not None, timeout=30000)
-    out = panel.bpd_outcome
+    panel.bpd.tol = 1e-2  # a coarse ODE keeps the test fast; the estimate is still a finite bits/dim
+    assert panel.bpd.start() and panel.bpd.button.text() == "Cancel bits/dim"
+    qtbot.waitUntil(lambda: panel.bpd.outcome is not None, timeout=30000)
+    out = panel.bpd.outcome
     assert out.error is None and np.isfinite(out.bpd) and out.bpd > 0 and out.n == 64 and out.nfe > 0
-    assert "bits/dim (64 images, NFE" in panel.bpd_label.text() and "estimate" in panel.bpd_label.text()
+    assert "bits/dim (64 images, NFE" in panel.bpd.label.text() and "estimate" in panel.bpd.label.text()
     # cancelling a second estimate stops it
-    panel.start_bits_per_dim()
-    th = panel._bpd_thread
-    panel.cancel_bits_per_dim()
-    assert th.wait(1000) and panel.bpd_btn.text() == "Bits/dim"
+    panel.bpd.start()
+    th = panel.bpd.worker
+    panel.bpd.cancel()
+    assert th.wait(1000) and panel.bpd.button.text() == "Bits/dim"
 
 
 def test_a_new_model_during_a_run_is_sampled_after_it(keep, qtbot, digits, cond_model, uncond_model):
     state = make_state(digits, cond_model, sample_steps=60)
     panel = show(keep, qtbot, ImageSamplingPanel(state))
     assert panel.running
-    threads = [s.thread for s in panel.sides.values()]
+    threads = [s.worker for s in panel.sides.values()]
     state.set_model(uncond_model)  # training's next snapshot: the run in progress finishes first
-    assert [s.thread for s in panel.sides.values()] == threads
+    assert [s.worker for s in panel.sides.values()] == threads
     wait_done(qtbot, panel)
     assert panel._follow_timer.isActive() and panel.sides["sde"].outcome.samples is not None
     panel._follow_timer.stop()
     panel._restart_if_usable()
     assert panel.running and panel._run_model is uncond_model
     # a Resample cancels the run in progress and starts over
-    first = [s.thread for s in panel.sides.values()]
+    first = [s.worker for s in panel.sides.values()]
     panel.resample()
     assert all(th.wait(1000) for th in first) and panel.running
 

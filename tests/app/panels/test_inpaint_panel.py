@@ -25,8 +25,10 @@ from playground.app.inpaint_mask import (  # noqa: E402
 )
 from playground.app.panels.image_dataset_panel import NO_DATASET  # noqa: E402
 from playground.app.panels.image_forward_panel import NO_MODEL  # noqa: E402
-from playground.app.panels.inpaint_panel import CLASS_NONE, CLASS_OWN, EMPTY_MASK, NOTE, InpaintPanel  # noqa: E402
+from playground.app.panels.inpaint_panel import EMPTY_MASK, NOTE, InpaintPanel  # noqa: E402
+from playground.app.widgets.class_guidance import CLASS_NONE, CLASS_OWN  # noqa: E402
 from playground.app.widgets.image_view import GRID_PAD  # noqa: E402
+from playground.app.widgets.inpaint_views import masked_rgb  # noqa: E402
 from playground.app.widgets.mask_canvas import MaskCanvas  # noqa: E402
 from playground.app.workers.inpaint_worker import InpaintJob, run_inpaint  # noqa: E402
 from playground.data.images.datasets import ImageDataset  # noqa: E402
@@ -36,10 +38,11 @@ PANEL_SIZE = (800, 800)
 
 
 def start(panel, steps=20, n=4, corrector=0, predictor="em") -> None:
-    panel.steps.setValue(steps)
-    panel.count.setValue(n)
-    panel.corrector.setValue(corrector)
-    panel.predictor.setCurrentIndex(panel.predictor.findData(predictor))
+    rs = panel.run_settings
+    rs.steps.setValue(steps)
+    rs.count.setValue(n)
+    rs.corrector.setValue(corrector)
+    rs.predictor.setCurrentIndex(rs.predictor.findData(predictor))
     assert panel.inpaint()
 
 
@@ -168,11 +171,11 @@ def test_canvas_strokes_brush_erase_and_undo_redo(keep, qtbot, digits):
 def test_no_dataset_and_no_model_show_their_messages(keep, qtbot, digits):
     state = make_state()
     panel = show(keep, qtbot, InpaintPanel(state), size=PANEL_SIZE)
-    assert panel.canvas.message == NO_DATASET and panel.results_view.message == NO_DATASET
+    assert panel.canvas.message == NO_DATASET and panel.views.results.message == NO_DATASET
     assert not panel.inpaint_btn.isEnabled() and not panel.inpaint() and panel.thread is None
     assert NOTE in panel.note.text() and panel.note.isVisible()
     state.set_images(digits, "digits")
-    assert panel.canvas.has_image and panel.results_view.message == NO_MODEL
+    assert panel.canvas.has_image and panel.views.results.message == NO_MODEL
     panel.canvas.apply_preset("left")  # a mask can be painted before there is a model
     assert not panel.inpaint() and panel.status.text() == NO_MODEL and panel.thread is None
     assert panel.image_info.text() == f"class: {digits.labels[0]}"
@@ -182,7 +185,7 @@ def test_empty_mask_gives_a_message_and_runs_nothing(keep, qtbot, digits, cond_m
     panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     assert panel.inpaint_btn.isEnabled()
     assert not panel.inpaint() and panel.thread is None and panel._threads == []
-    assert panel.status.text() == EMPTY_MASK and panel.results_view.message == EMPTY_MASK
+    assert panel.status.text() == EMPTY_MASK and panel.views.results.message == EMPTY_MASK
 
 
 def test_inpainting_keeps_the_known_pixels_exactly(keep, qtbot, digits, cond_model):
@@ -200,11 +203,11 @@ def test_inpainting_keeps_the_known_pixels_exactly(keep, qtbot, digits, cond_mod
         assert np.array_equal(result[known], original[known])  # bit for bit
     assert np.abs(out.results[:, ~known]).max() > 0 and not np.array_equal(out.results[0], out.results[1])
     assert np.array_equal(out.errors, masked_errors(out.results, original, mask))
-    assert panel.results_view.captions == tuple(f"L2 {e:.2f}" for e in out.errors)
-    assert "L2 error on the 16 generated values" in panel.errors_label.text()
+    assert panel.views.results.captions == tuple(f"L2 {e:.2f}" for e in out.errors)
+    assert "L2 error on the 16 generated values" in panel.views.errors.text()
     assert panel.progress.value() == 20 and "NFE 41" in panel.status.text()
     # the masked input shows the generated pixels in the mask's colour, the kept ones as they are
-    masked = panel.masked_input()[0]
+    masked = masked_rgb(panel.image(), panel.canvas.mask)[0]
     assert masked.shape == (3, 8, 8) and np.array_equal(masked[0][~mask], original[0][~mask])
     assert len(np.unique(masked[:, mask].T, axis=0)) == 1
     assert not_blank(panel)
@@ -254,7 +257,7 @@ def test_a_new_run_or_another_image_cancels_the_old_one(keep, qtbot, digits, con
     shown = panel.index.value()
     panel.pick_random()  # always another image
     assert panel.index.value() != shown and panel.thread is None and second.wait(1000) and panel.outcome is None
-    assert panel.results_view.message == "Press Inpaint." and panel.canvas.mask.any()  # the mask is kept
+    assert panel.views.results.message == "Press Inpaint." and panel.canvas.mask.any()  # the mask is kept
 
 
 def test_shutdown_during_a_run_stops_within_a_second(keep, qtbot, digits, cond_model):
@@ -265,7 +268,7 @@ def test_shutdown_during_a_run_stops_within_a_second(keep, qtbot, digits, cond_m
     qtbot.waitUntil(lambda: panel.live is not None, timeout=5000)
     assert panel.live.pixels.shape == (8, 1, 8, 8) and (panel.live.pixels[:, :, known] == original[:, known]).all()
     panel._redraw.flush()
-    assert "x̂₀ at t" in panel.results_view.plot.titleLabel.text and panel.progress.value() == panel.live.i
+    assert "x̂₀ at t" in panel.views.results.plot.titleLabel.text and panel.progress.value() == panel.live.i
     th = panel.thread
     t0 = time.perf_counter()
     panel.shutdown()
@@ -287,7 +290,7 @@ def test_mask_survives_another_image_size_and_keys_undo(keep, qtbot, digits, con
                        digits.class_names, name="digits x2")
     state.set_images(big, "digits x2")  # 16x16: the model no longer fits, the mask is resampled
     assert np.array_equal(panel.canvas.mask, preset_mask("left", (16, 16))) and not panel.canvas.undo_stack.canUndo()
-    assert "train a model on this dataset" in panel.results_view.message
+    assert "train a model on this dataset" in panel.views.results.message
     assert not panel.inpaint_btn.isEnabled() and panel.index.maximum() == 19
 
 
