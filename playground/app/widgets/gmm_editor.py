@@ -10,7 +10,9 @@ and applied by whoever owns the undo stack (the Target panel pushes an undoable 
 `set_components`). Without a listener (`apply_directly=True`) edits apply at once. Consecutive edits with the same
 `key` (one drag, a burst of wheel ticks, one weight spin box) are meant to merge into one undo step.
 
-The mixture itself (components -> exact GMM `Target`) is Qt-free: playground.data.targets.gmm_components.
+The plot (heatmap, ellipses, gestures) is `GmmPlot`, the table `GmmTable`; this widget keeps the components, the
+selection and the gestures' state, and turns gestures, table edits and the spin boxes into edits. The mixture itself
+(components -> exact GMM `Target`) is Qt-free: playground.data.targets.gmm_components.
 """
 
 from __future__ import annotations
@@ -20,72 +22,19 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from playground.app.widgets.gmm_plot import GmmPlot
+from playground.app.widgets.gmm_table import GmmTable
 from playground.data.targets.gmm_components import (
     DEFAULT_SIGMA,
     EXTENT,
     MAX_SIGMA,
     MIN_SIGMA,
     Component,
-    density_grid,
     normalized_weights,
 )
-
-HIT_PIXELS = 10.0
-
-
-# ---- the view -------------------------------------------------------------------------------------------------
-class _EditorViewBox(pg.ViewBox):
-    """A fixed [-4, 4]^2 view whose mouse gestures edit components instead of panning/zooming."""
-
-    def __init__(self, editor: "GmmEditor"):
-        super().__init__(enableMenu=False, lockAspect=True)
-        self._editor = editor
-        self.setMouseEnabled(x=False, y=False)
-
-    def mouseClickEvent(self, ev):
-        if ev.button() != Qt.MouseButton.LeftButton:
-            ev.ignore()
-            return
-        ev.accept()
-        p = self.mapSceneToView(ev.scenePos())
-        self._editor.click_at(p.x(), p.y())
-
-    def mouseDragEvent(self, ev, axis=None):
-        if ev.button() != Qt.MouseButton.LeftButton:
-            ev.ignore()
-            return
-        ev.accept()
-        p = self.mapSceneToView(ev.scenePos())
-        if ev.isStart():
-            p0 = self.mapSceneToView(ev.buttonDownScenePos())
-            self._editor.drag_start(p0.x(), p0.y())
-        if ev.isFinish():
-            self._editor.drag_finish(p.x(), p.y())
-        else:
-            self._editor.drag_move(p.x(), p.y())
-
-    def wheelEvent(self, ev, axis=None):
-        p = self.mapSceneToView(ev.scenePos())
-        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
-        if self._editor.wheel_at(p.x(), p.y(), delta / 120.0):
-            ev.accept()
-        else:
-            ev.ignore()
 
 
 class GmmEditor(QWidget):
@@ -94,8 +43,6 @@ class GmmEditor(QWidget):
     editRequested = Signal(list, list, str, object)  # components before and after the edit, undo text, merge key
     componentsChanged = Signal(list)  # the components now shown
     selectionChanged = Signal(int)  # -1 for none
-
-    COLUMNS = ("x", "y", "σx", "σy", "weight")
 
     def __init__(self, parent: QWidget | None = None, extent: float = EXTENT):
         super().__init__(parent)
@@ -110,57 +57,16 @@ class GmmEditor(QWidget):
         self._drag_pending: tuple[float, float] | None = None
         self._wheel_serial = 0
         self._wheel_last = (-1, 0.0)
-        self._syncing_table = False
 
         self._drag_timer = QTimer(self)
         self._drag_timer.setSingleShot(True)
         self._drag_timer.setInterval(70)  # live target updates while dragging at ~14 Hz
         self._drag_timer.timeout.connect(self._flush_drag)
 
-        # view
-        self.view = _EditorViewBox(self)
-        self.plot = pg.PlotWidget(viewBox=self.view)
-        self.plot.setToolTip(
-            "Click empty space to add a Gaussian; click a centre to select it; drag to move it;\n"
-            "mouse wheel over a component to widen/narrow it; Delete removes the selected one."
-        )
-        self.plot.setMinimumSize(220, 220)
-        self.plot.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.plot.hideButtons()
-        self.plot.getAxis("left").setWidth(28)  # a fixed axis width: the view must not shift under the mouse
-        self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.view.setRange(xRange=(-self.extent, self.extent), yRange=(-self.extent, self.extent), padding=0)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("inferno"))
-        self.image.setRect(-self.extent, -self.extent, 2 * self.extent, 2 * self.extent)
-        self.view.addItem(self.image)
-        e = self.extent
-        self.frame = pg.PlotCurveItem([-e, e, e, -e, -e], [-e, -e, e, e, -e], pen=pg.mkPen((128, 128, 128, 140), width=1))
-        self.view.addItem(self.frame)
-        self.ellipses = pg.PlotCurveItem(pen=pg.mkPen((120, 200, 255, 200), width=1.2))
-        self.sel_ellipse = pg.PlotCurveItem(pen=pg.mkPen((255, 235, 80), width=2.0))
-        self.centers = pg.ScatterPlotItem(size=10, pen=pg.mkPen("w", width=1.5), brush=pg.mkBrush(60, 140, 255))
-        for it in (self.ellipses, self.sel_ellipse, self.centers):
-            self.view.addItem(it)
-        self.hint = pg.TextItem("click to add a Gaussian", color=(200, 200, 200), anchor=(0.5, 0.5))
-        self.hint.setPos(0, 0)
-        self.view.addItem(self.hint)
-        self._labels: list[pg.TextItem] = []
-
-        # table
-        self.table = QTableWidget(0, len(self.COLUMNS))
-        self.table.setHorizontalHeaderLabels(self.COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setMaximumHeight(130)
-        self.table.setToolTip(
-            "The components: mean (x, y), standard deviations σx, σy and weight. Double-click a cell to edit it;\n"
-            "weights are normalised to sum to 1 (the label shows each normalised weight)."
-        )
-        self.table.itemSelectionChanged.connect(self._table_selection)
-        self.table.itemChanged.connect(self._table_edited)
+        self.plot = GmmPlot(self, self.extent)
+        self.table = GmmTable()
+        self.table.rowSelected.connect(self.select)
+        self.table.valueEdited.connect(self._table_edited)
 
         # selected-component controls
         self.weight_spin = QDoubleSpinBox()
@@ -231,24 +137,7 @@ class GmmEditor(QWidget):
 
     def hit_test(self, x: float, y: float) -> int:
         """The component under world (x, y): a centre within a few pixels, else the innermost 1-sigma ellipse."""
-        if not self._components:
-            return -1
-        px = self.view.viewPixelSize()
-        pw = px[0] if px and px[0] > 0 else 2 * self.extent / 300
-        ph = px[1] if px and px[1] > 0 else 2 * self.extent / 300
-        best, best_d = -1, math.inf
-        for i, c in enumerate(self._components):
-            dpx = math.hypot((x - c.x) / pw, (y - c.y) / ph)
-            if dpx <= HIT_PIXELS:
-                d = dpx / HIT_PIXELS * 0.5  # centre hits beat ellipse hits
-            else:
-                d = math.hypot((x - c.x) / c.sx, (y - c.y) / c.sy)
-                if d > 1.0:
-                    continue
-                d = 0.5 + d
-            if d < best_d:
-                best, best_d = i, d
-        return best
+        return self.plot.hit_test(self._components, x, y)
 
     # ---- gestures (also a scriptable API for tests) -------------------------------------------------------------
     def click_at(self, x: float, y: float) -> None:
@@ -342,7 +231,6 @@ class GmmEditor(QWidget):
     # ---- internals ------------------------------------------------------------------------------------------
     def _flush_drag(self) -> None:
         if self._drag_index >= 0 and self._drag_pending is not None:
-            x, y = self._drag_pending
             self._drag_pending = None
             # the shown components already hold the new position; emit the edit against that list
             self._request(self.components, "Move Gaussian", ("move", self._drag_serial))
@@ -356,81 +244,17 @@ class GmmEditor(QWidget):
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
         if ev.type() == QEvent.Type.KeyPress and ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            if obj is self.plot or (obj is self.table and self.table.state() != QAbstractItemView.State.EditingState):
+            if obj is self.plot or (obj is self.table and not self.table.editing):
                 self.delete_selected()
                 return True
         return super().eventFilter(obj, ev)
 
     def _refresh(self, density: bool = True) -> None:
         comps = self._components
-        if density:
-            img = density_grid(comps, 96, self.extent)
-            m = float(img.max(initial=0.0))
-            self.image.setImage(np.sqrt(img / m) if m > 0 else img, levels=(0.0, 1.0), autoLevels=False)
-            self.image.setRect(-self.extent, -self.extent, 2 * self.extent, 2 * self.extent)
-        # ellipses (1 and 2 sigma) as one curve
-        th = np.linspace(0, 2 * np.pi, 49)
-        xs, ys, conn = [], [], []
-        for c in comps:
-            for k in (1.0, 2.0):
-                xs.append(c.x + k * c.sx * np.cos(th))
-                ys.append(c.y + k * c.sy * np.sin(th))
-                cc = np.ones(len(th), dtype=bool)
-                cc[-1] = False
-                conn.append(cc)
-        if xs:
-            self.ellipses.setData(np.concatenate(xs), np.concatenate(ys), connect=np.concatenate(conn))
-        else:
-            self.ellipses.setData([], [])
-        if 0 <= self._selected < len(comps):
-            c = comps[self._selected]
-            self.sel_ellipse.setData(c.x + c.sx * np.cos(th), c.y + c.sy * np.sin(th))
-        else:
-            self.sel_ellipse.setData([], [])
-        brushes = [
-            pg.mkBrush(255, 220, 60) if i == self._selected else pg.mkBrush(60, 140, 255) for i in range(len(comps))
-        ]
-        self.centers.setData([c.x for c in comps], [c.y for c in comps], brush=brushes)
-        # weight labels
         w = normalized_weights(comps) if comps else np.zeros(0)
-        while len(self._labels) < len(comps):
-            t = pg.TextItem("", color=(235, 235, 235), anchor=(0, 1))
-            self.view.addItem(t)
-            self._labels.append(t)
-        for i, t in enumerate(self._labels):
-            if i < len(comps):
-                t.setText(f"{i + 1}: {w[i]:.2f}")
-                t.setPos(comps[i].x + 0.08, comps[i].y + 0.08)
-                t.setVisible(True)
-            else:
-                t.setVisible(False)
-        self.hint.setVisible(not comps)
-        self._sync_table(w)
+        self.plot.draw(comps, w, self._selected, density)
+        self.table.show_components(comps, w, self._selected)
         self._sync_controls()
-
-    def _sync_table(self, w: np.ndarray) -> None:
-        if self.table.state() == QAbstractItemView.State.EditingState:
-            return
-        self._syncing_table = True
-        try:
-            comps = self._components
-            self.table.setRowCount(len(comps))
-            for i, c in enumerate(comps):
-                vals = (c.x, c.y, c.sx, c.sy, c.weight)
-                for j, v in enumerate(vals):
-                    item = self.table.item(i, j)
-                    if item is None:
-                        item = QTableWidgetItem()
-                        self.table.setItem(i, j, item)
-                    item.setText(f"{v:.3g}")
-                    if j == 4:
-                        item.setToolTip(f"normalised weight {w[i]:.3f}")
-            if 0 <= self._selected < len(comps):
-                self.table.selectRow(self._selected)
-            else:
-                self.table.clearSelection()
-        finally:
-            self._syncing_table = False
 
     def _sync_controls(self) -> None:
         has = 0 <= self._selected < len(self._components)
@@ -444,35 +268,14 @@ class GmmEditor(QWidget):
                 spin.setValue(v)
                 spin.blockSignals(False)
 
-    def _table_selection(self) -> None:
-        if self._syncing_table:
-            return
-        rows = {ix.row() for ix in self.table.selectedIndexes()}
-        if rows:
-            self.select(min(rows))
-
-    def _table_edited(self, item: QTableWidgetItem) -> None:
-        if self._syncing_table:
-            return
-        i, j = item.row(), item.column()
-        if not (0 <= i < len(self._components)):
-            return
-        try:
-            v = float(item.text())
-            if not math.isfinite(v):
-                raise ValueError
-        except ValueError:
-            self._refresh(density=False)  # restore the old text
-            return
-        c = self._components[i]
-        name = ("x", "y", "sx", "sy", "weight")[j]
+    def _table_edited(self, i: int, name: str, v: float) -> None:
         if name == "weight":
             self.set_weight(i, v, merge_key=None)
             return
         if name in ("x", "y"):
             v = float(np.clip(v, -self.extent, self.extent))
         after = self.components
-        after[i] = replace(c, **{name: v}).clamped()
+        after[i] = replace(self._components[i], **{name: v}).clamped()
         self._request(after, "Edit Gaussian", None)
 
     def _weight_spun(self, v: float) -> None:
@@ -486,7 +289,3 @@ class GmmEditor(QWidget):
             after = self.components
             after[i] = replace(c, sx=v, sy=v).clamped()
             self._request(after, "Resize Gaussian", ("sigma", i))
-
-    def scene_pos(self, x: float, y: float) -> QPointF:
-        """Scene position of world (x, y) (for synthesized mouse events)."""
-        return self.view.mapViewToScene(QPointF(x, y))

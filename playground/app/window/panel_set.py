@@ -19,7 +19,7 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
     from playground.app.panels.inpaint_panel import InpaintPanel
     from playground.app.panels.sampling_panel import SamplingPanel
     from playground.app.panels.score_panel import ScoreFieldPanel
-    from playground.app.panels.target_panel import TargetPanel
+    from playground.app.panels.target.panel import TargetPanel
 
     panels: dict[str, QWidget] = {
         "target": TargetPanel(state, undo_stack),

@@ -87,7 +87,7 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     qtbot.wait(300)
     for key in IMAGE_KEYS:
         assert not_uniform(window.image_docks[key].widget()), key
-    assert "digits" in window.panels["target"].info.text()
+    assert "digits" in window.panels["target"].header.info.text()
     # any 2D target leaves image mode: the 2D views and the 2D training values come back
     window.panels["target"].choose_preset("8gaussians")
     assert not st.image_mode and st.target.name == "8gaussians"

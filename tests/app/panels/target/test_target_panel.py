@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QMouseEvent, QUndoStack
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from playground.app.panels.target_panel import TargetPanel
+from playground.app.panels.target.panel import TargetPanel
 from playground.app.state import AppState, Settings
 from playground.data.targets.gmm_components import Component
 from playground.data.targets.presets import make_preset
@@ -73,101 +73,104 @@ def not_blank(widget, path) -> None:
 # ---- presets --------------------------------------------------------------------------------------------------
 def test_gallery_selects_preset_and_undo(panel, qtbot):
     state, stack = panel.state, panel.undo_stack
-    panel.ensure_thumbnails()
-    assert not panel.gallery.item(0).icon().isNull()
-    row = [panel.gallery.item(i).text() for i in range(panel.gallery.count())].index("8gaussians")
-    rect = panel.gallery.visualItemRect(panel.gallery.item(row))
-    QTest.mouseClick(panel.gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    gallery = panel.presets_page.gallery
+    panel.presets_page.ensure_thumbnails()
+    assert not gallery.item(0).icon().isNull()
+    row = [gallery.item(i).text() for i in range(gallery.count())].index("8gaussians")
+    rect = gallery.visualItemRect(gallery.item(row))
+    QTest.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert state.target.name == "8gaussians" and state.target.gmm is not None
-    assert "exact GMM score (8 components)" in panel.info.text()
+    assert "exact GMM score (8 components)" in panel.header.info.text()
     stack.undo()
-    assert state.target.name == "moons" and panel.gallery.currentRow() == [
-        panel.gallery.item(i).text() for i in range(panel.gallery.count())
-    ].index("moons")
+    assert state.target.name == "moons"
+    assert gallery.currentRow() == [gallery.item(i).text() for i in range(gallery.count())].index("moons")
     stack.redo()
     assert state.target.name == "8gaussians"
 
 
 def test_noise_and_sample_count(panel):
     state, stack = panel.state, panel.undo_stack
+    presets = panel.presets_page
     assert panel.choose_preset("moons")  # already the target: no command
     assert stack.count() == 0
-    panel.noise_spin.setValue(0.2)
-    panel.noise_spin.setValue(0.3)
+    presets.noise_spin.setValue(0.2)
+    presets.noise_spin.setValue(0.3)
     assert state.target.params["noise"] == pytest.approx(0.3)
     assert stack.count() == 1  # consecutive noise changes of one preset merge
     stack.undo()
-    assert state.target.params["noise"] == pytest.approx(0.1) and panel.noise_spin.value() == pytest.approx(0.1)
-    panel.samples_spin.setValue(3000)
+    assert state.target.params["noise"] == pytest.approx(0.1) and presets.noise_spin.value() == pytest.approx(0.1)
+    presets.samples_spin.setValue(3000)
     assert state.settings.target_samples == 3000 and len(state.target_samples) == 3000
     panel.choose_preset("checkerboard")
-    assert not panel.noise_spin.isEnabled()
+    assert not presets.noise_spin.isEnabled()
 
 
 # ---- drawing --------------------------------------------------------------------------------------------------
 def test_mouse_strokes_make_a_target_and_undo_redo_per_stroke(panel, qtbot):
     state, stack = panel.state, panel.undo_stack
+    draw = panel.draw_page
     panel.set_mode("Draw")
     moons = state.target
-    mouse_drag(panel.canvas_plot, panel.canvas_view, [(-2.0, 2.0), (-1.0, 3.2), (0.0, 2.0), (1.0, 3.2)])
+    mouse_drag(draw.canvas_plot, draw.canvas_view, [(-2.0, 2.0), (-1.0, 3.2), (0.0, 2.0), (1.0, 3.2)])
     assert state.target.name == "drawing" and state.target is not moons
     x = state.target_samples
     assert (x[:, 1] > 1.5).all() and (x[:, 0] > -2.9).all() and (x[:, 0] < 1.9).all()
-    assert panel.drawing.canvas[12, 48] > 0.3  # the zig-zag's corner at (-1, 3) was painted: every move counted
-    first = panel.drawing.raster()
+    assert draw.drawing.canvas[12, 48] > 0.3  # the zig-zag's corner at (-1, 3) was painted: every move counted
+    first = draw.drawing.raster()
     first_target = state.target
     # a second stroke (scripted with data coordinates)
-    assert panel.stroke([(0.0, -2.0), (0.0, -3.0)])
+    assert draw.stroke([(0.0, -2.0), (0.0, -3.0)])
     assert stack.count() == 2 and (state.target_samples[:, 1] < -1.5).any()
     stack.undo()
-    assert np.array_equal(panel.drawing.raster(), first) and state.target is first_target
+    assert np.array_equal(draw.drawing.raster(), first) and state.target is first_target
     stack.undo()
-    assert panel.drawing.is_empty() and state.target is moons
+    assert draw.drawing.is_empty() and state.target is moons
     stack.redo()
-    assert np.array_equal(panel.drawing.raster(), first) and state.target is first_target
+    assert np.array_equal(draw.drawing.raster(), first) and state.target is first_target
     stack.redo()
     assert (state.target_samples[:, 1] < -1.5).any()
 
 
 def test_eraser_clear_and_empty_drawing(panel):
     state, stack = panel.state, panel.undo_stack
+    draw = panel.draw_page
     moons = state.target
-    panel.use_drawing()  # nothing drawn yet
+    draw.use_drawing()  # nothing drawn yet
     assert "empty" in panel.message_text and state.target is moons and stack.count() == 0
-    panel.stroke([(-1, 0), (1, 0)])
+    draw.stroke([(-1, 0), (1, 0)])
     drawn = state.target
-    assert panel.stroke([(-1, 0), (1, 0)], erase=True)
-    assert not panel.drawing.is_empty() and state.target is not drawn  # strength 0.6 thins
+    assert draw.stroke([(-1, 0), (1, 0)], erase=True)
+    assert not draw.drawing.is_empty() and state.target is not drawn  # strength 0.6 thins
     thinned = state.target
-    panel.size_spin.setValue(1.0)
-    panel.strength_spin.setValue(1.0)
-    panel.stroke([(-1, 0), (1, 0)])  # eraser still selected: erase the rest with a wide, full-strength brush
-    assert panel.drawing.is_empty()
+    draw.size_spin.setValue(1.0)
+    draw.strength_spin.setValue(1.0)
+    draw.stroke([(-1, 0), (1, 0)])  # eraser still selected: erase the rest with a wide, full-strength brush
+    assert draw.drawing.is_empty()
     assert state.target is thinned and "empty" in panel.message_text  # an empty drawing keeps the target
     stack.undo()
-    assert state.target is thinned and not panel.drawing.is_empty()
+    assert state.target is thinned and not draw.drawing.is_empty()
     stack.undo()
     assert state.target is drawn
-    panel.stroke([(0, 2), (0, 3)], erase=False)
+    draw.stroke([(0, 2), (0, 3)], erase=False)
     assert state.target is not drawn
-    before_clear = panel.drawing.raster()
+    before_clear = draw.drawing.raster()
     kept = state.target
-    panel.clear_drawing()
-    assert panel.drawing.is_empty() and state.target is kept
+    draw.clear_drawing()
+    assert draw.drawing.is_empty() and state.target is kept
     stack.undo()
-    assert np.array_equal(panel.drawing.raster(), before_clear)
+    assert np.array_equal(draw.drawing.raster(), before_clear)
     stack.redo()
-    assert panel.drawing.is_empty()
+    assert draw.drawing.is_empty()
 
 
 # ---- gaussians ------------------------------------------------------------------------------------------------
 def test_gaussian_mode_add_move_weight_delete(panel, qtbot):
     state, stack = panel.state, panel.undo_stack
     panel.set_mode("Gaussians")
-    ed = panel.gmm_editor
+    ed = panel.gaussians_page.editor
     qtbot.wait(10)
-    mouse_click(ed.plot, ed.view, -1.5, 0.0)
-    mouse_click(ed.plot, ed.view, 1.5, 1.0)
+    mouse_click(ed.plot, ed.plot.view, -1.5, 0.0)
+    mouse_click(ed.plot, ed.plot.view, 1.5, 1.0)
     g = state.target.gmm
     assert g is not None and g.n_components == 2
     assert np.allclose(g.means.numpy(), [[-1.5, 0.0], [1.5, 1.0]], atol=0.05)
@@ -177,7 +180,7 @@ def test_gaussian_mode_add_move_weight_delete(panel, qtbot):
     s_before = g.score(probe)
     n_before = stack.count()
     # drag the second component to (0.5, -2) through several live updates: one undo step
-    mouse_drag(ed.plot, ed.view, [(1.5, 1.0), (1.2, 0.0), (0.9, -1.0), (0.5, -2.0)], qtbot=qtbot, wait_ms=90)
+    mouse_drag(ed.plot, ed.plot.view, [(1.5, 1.0), (1.2, 0.0), (0.9, -1.0), (0.5, -2.0)], qtbot=qtbot, wait_ms=90)
     g2 = state.target.gmm
     assert np.allclose(g2.means.numpy()[1], [0.5, -2.0], atol=0.05)
     assert stack.count() == n_before + 1
@@ -218,20 +221,21 @@ def test_gaussian_mode_add_move_weight_delete(panel, qtbot):
 
 def test_gaussian_undo_to_previous_mode_target(panel):
     state, stack = panel.state, panel.undo_stack
+    page = panel.gaussians_page
     moons = state.target
-    panel.gmm_editor.add_component(0.0, 0.0)
+    page.editor.add_component(0.0, 0.0)
     assert state.target.gmm.n_components == 1
     assert state.target.entropy == pytest.approx(1 + np.log(2 * np.pi) + 2 * np.log(0.4))
-    panel.gmm_editor.set_weight(0, 0.0)  # the only weight cannot become zero
-    assert panel.gmm_editor.components[0].weight == 1.0
+    page.editor.set_weight(0, 0.0)  # the only weight cannot become zero
+    assert page.editor.components[0].weight == 1.0
     stack.undo()
-    assert state.target is moons and panel.gmm_editor.components == []
+    assert state.target is moons and page.editor.components == []
     stack.redo()
-    panel.gmm_editor.select(0)
-    panel.gmm_editor.delete_selected()  # removing the last one keeps the target
+    page.editor.select(0)
+    page.editor.delete_selected()  # removing the last one keeps the target
     assert state.target.gmm.n_components == 1 and "No Gaussians" in panel.message_text
-    panel.gmm_editor.set_components([Component(1, 1), Component(-1, -1, weight=3)])
-    panel.use_mixture()
+    page.editor.set_components([Component(1, 1), Component(-1, -1, weight=3)])
+    page.use_mixture()
     assert np.allclose(state.target.gmm.weights.numpy(), [0.25, 0.75])
 
 
@@ -248,20 +252,21 @@ def test_import_good_and_bad_files(panel, tmp_path, qtbot):
     assert panel.import_file(png)
     x = state.target_samples
     assert (x[:, 0] > 1.0).all() and (x[:, 1] > 1.0).all()
-    assert not panel.drawing.is_empty() and panel.drawing.canvas[10, 110] > 0.5 and panel.drawing.canvas[110, 10] == 0
-    assert "exact density" in panel.info.text()
+    drawing = panel.draw_page.drawing
+    assert not drawing.is_empty() and drawing.canvas[10, 110] > 0.5 and drawing.canvas[110, 10] == 0
+    assert "exact density" in panel.header.info.text()
 
     csv = tmp_path / "pts.csv"
     csv.write_text("x,y\n0,0\n1,1\n2,-1\n")
     assert panel.import_file(csv)
     assert state.target.points is not None and len(state.target.points) == 3
-    assert "point set (3 points)" in panel.info.text()
+    assert "point set (3 points)" in panel.header.info.text()
 
     js = tmp_path / "mix.json"
     js.write_text(json.dumps({"weights": [1, 3], "means": [[-1, 0], [2, 1]], "covariances": [[[0.1, 0], [0, 0.2]]] * 2}))
     assert panel.import_file(js)
     assert state.target.gmm is not None and np.allclose(state.target.gmm.weights.numpy(), [0.25, 0.75])
-    assert [round(c.x, 6) for c in panel.gmm_editor.components] == [-1.0, 2.0]  # opened in the editor too
+    assert [round(c.x, 6) for c in panel.gaussians_page.editor.components] == [-1.0, 2.0]  # opened in the editor too
 
     kept = state.target
     bad = tmp_path / "broken.png"
@@ -286,10 +291,10 @@ def test_import_good_and_bad_files(panel, tmp_path, qtbot):
 
 # ---- screenshots ----------------------------------------------------------------------------------------------
 def test_screenshot_of_each_mode_is_not_blank(panel, tmp_path, qtbot):
-    panel.ensure_thumbnails()
-    panel.stroke([(-2, 1), (0, 2), (2, 1)])
-    panel.gmm_editor.add_component(-1, -1)
-    panel.gmm_editor.add_component(1.5, 1.0, sigma=0.7)
+    panel.presets_page.ensure_thumbnails()
+    panel.draw_page.stroke([(-2, 1), (0, 2), (2, 1)])
+    panel.gaussians_page.editor.add_component(-1, -1)
+    panel.gaussians_page.editor.add_component(1.5, 1.0, sigma=0.7)
     for mode in TargetPanel.MODES:
         panel.set_mode(mode)
         qtbot.wait(20)

@@ -8,21 +8,18 @@ of images), its size and colour, and load it off the UI thread.
 
 The chooser never changes the state: the Target panel decides what to do with a loaded set (ask, then
 `state.set_images`). `classesRequested(bool)` asks for `settings.image_classes` (the main window applies it, asking
-first when it invalidates a trained model). Loading runs in a `DatasetLoader` QThread; `shutdown()` waits up to a
-second for it and then leaves it to finish on its own (a loader cannot be interrupted), its result dropped.
-For MNIST / Fashion-MNIST, Download… fetches the official files into the cache (`DatasetDownloader`, a QThread with a
-cancellable progress dialog; its failures go out through `failed` too) and fills in the path.
+first when it invalidates a trained model). Loading runs in a `DatasetLoader` QThread (workers.dataset_loader);
+`shutdown()` waits up to a second for it and then leaves it to finish on its own (a loader cannot be interrupted),
+its result dropped. For MNIST / Fashion-MNIST, Download… fetches the official files into the cache
+(`DatasetDownloader`, a QThread with a cancellable progress dialog; its failures go out through `failed` too) and
+fills in the path.
 """
 
 from __future__ import annotations
 
-import html
-import warnings
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.app.state import AppState
-from playground.data.targets.target import DataError
+from playground.app.workers.dataset_loader import DatasetDownloader, DatasetLoader
 
 NATIVE_SIZE = 3  # the size spin box's minimum, shown as 'native': the set's own size
 
@@ -80,92 +77,6 @@ CHOICES: tuple[DatasetChoice, ...] = (
                   "with sub-folders, one class per sub-folder. Other files are skipped (and named)."),
 )
 CHOICE_BY_KEY = {c.key: c for c in CHOICES}
-
-
-def describe_images(dataset, spec: str | None = None) -> str:
-    """Rich text: the dataset's name, size, shape and classes (for the Target panel's header)."""
-    c, h, w = dataset.shape
-    parts = [f"{len(dataset):,} images {c}×{h}×{w}", "RGB" if c == 3 else "grayscale"]
-    if dataset.labels is not None:
-        names = list(dataset.class_names)
-        shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
-        parts.append(f"{dataset.num_classes} classes ({html.escape(shown)})")
-    else:
-        parts.append("unlabelled")
-    where = f"<br><span style='color:gray'>{html.escape(spec)}</span>" if spec and ":" in spec else ""
-    return (f"<b>{html.escape(dataset.name or 'images')}</b> &middot; " + " &middot; ".join(parts) + where
-            + "<br><span style='color:gray'>Image mode: a U-Net trains on these images. Pick a 2D target to go "
-              "back.</span>")
-
-
-def grid_image(images: np.ndarray, columns: int = 4) -> QImage:
-    """The first columns² images (N, C, H, W) in [0, 1] as one QImage grid (grayscale or RGB)."""
-    from playground.core.io.image_grid import image_grid
-
-    pic = np.ascontiguousarray(image_grid(np.asarray(images[: columns * columns]), columns))
-    h, w = pic.shape[:2]
-    if pic.ndim == 2:
-        return QImage(pic.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QImage(pic.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
-class DatasetLoader(QThread):
-    """Loads one image dataset (`load_image_dataset`) off the UI thread; DataWarnings are collected as texts."""
-
-    loaded = Signal(object, str, list)  # (ImageDataset, spec, warning texts)
-    failed = Signal(str)
-
-    def __init__(self, spec: str, size: int | None, rgb: bool):
-        super().__init__()
-        self.spec, self.size, self.rgb = spec, size, rgb
-
-    def run(self) -> None:
-        from playground.data.images.datasets import DataWarning, load_image_dataset
-
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", DataWarning)
-                dataset = load_image_dataset(self.spec, self.size, self.rgb)
-        except DataError as exc:
-            self.failed.emit(str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - a loader bug is a message, never a crash
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-            return
-        notes = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
-        self.loaded.emit(dataset, self.spec, notes)
-
-
-class DatasetDownloader(QThread):
-    """Downloads MNIST or Fashion-MNIST (`download_idx_dataset`, SHA-256 checked) off the UI thread; `cancel()` stops
-    it at the next chunk (the partial file is deleted)."""
-
-    progress = Signal(str, int, int)  # (file name, bytes done, bytes total)
-    done = Signal(str)  # the folder
-    failed = Signal(str)
-
-    def __init__(self, kind: str, cache_dir: str | None = None):
-        super().__init__()
-        self.kind, self.cache_dir = kind, cache_dir
-        self._cancelled = False
-
-    def cancel(self) -> None:
-        self._cancelled = True
-
-    def _progress(self, name: str, done: int, total: int) -> None:
-        if self._cancelled:
-            raise DataError("cancelled")
-        self.progress.emit(name, done, total)
-
-    def run(self) -> None:
-        from playground.data.images.datasets import download_idx_dataset
-
-        try:
-            folder = download_idx_dataset(self.kind, self.cache_dir, splits=("train",), progress=self._progress)
-        except Exception as exc:  # noqa: BLE001 - no network, a bad checksum or a full disk: a message
-            self.failed.emit("Download cancelled." if self._cancelled else str(exc))
-            return
-        self.done.emit(str(folder))
 
 
 class ImageDatasetChooser(QWidget):
@@ -440,4 +351,4 @@ class ImageDatasetChooser(QWidget):
             self.status.setText(f"Now training on: {images.name} ({len(images):,} images {c}×{h}×{w}).")
 
 
-__all__ = ["CHOICES", "DatasetChoice", "DatasetDownloader", "DatasetLoader", "ImageDatasetChooser", "describe_images", "grid_image"]
+__all__ = ["CHOICES", "DatasetChoice", "ImageDatasetChooser"]

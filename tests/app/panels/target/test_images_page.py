@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from playground.app.state import AppState, Settings  # noqa: E402
-from playground.app.panels.image_dataset_chooser import ImageDatasetChooser  # noqa: E402
+from playground.app.panels.target.images_page import ImageDatasetChooser  # noqa: E402
 from playground.data.images import datasets as image_data  # noqa: E402
 from playground.data.images.idx import write_idx  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
