@@ -12,18 +12,8 @@ the U-Net's base channels and the class-conditional switch in image mode (`state
 from __future__ import annotations
 
 import torch
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QScrollArea,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QScrollArea, QVBoxLayout, QWidget
 
 from playground.app.state import (
     OBJECTIVES,
@@ -35,6 +25,7 @@ from playground.app.state import (
     AppState,
     Settings,
 )
+from playground.app.widgets.settings_form import LogSpin, SettingsForm
 
 PARTICLE_COUNTS = (1_000, 2_000, 4_000, 10_000, 20_000, 50_000, 100_000, 200_000)
 ROWS_2D = ("hidden", "depth", "target_samples")  # shown only for a 2D target
@@ -57,15 +48,7 @@ def available_devices() -> list[str]:
     return devices
 
 
-class _LogSpin(QDoubleSpinBox):
-    """A spin box for quantities spanning decades (learning rate): steps multiply by ~1.5 instead of adding."""
-
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
-        v = self.value() * (1.5**steps)
-        self.setValue(min(max(v, self.minimum()), self.maximum()))
-
-
-class SettingsPanel(QWidget):
+class SettingsPanel(SettingsForm):
     """Controls for `state.settings`, grouped: diffusion, network & objective, optimisation, sampling."""
 
     changeRequested = Signal(dict)
@@ -73,10 +56,8 @@ class SettingsPanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.controls: dict[str, QWidget] = {}
-        self.labels: dict[str, str] = {}  # setting name -> the label the user sees
-        self._forms: dict[str, QFormLayout] = {}  # setting name -> the form holding its row
         self._updating = False
+        self.edited.connect(self._emit)
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -158,7 +139,7 @@ class SettingsPanel(QWidget):
 
         # ---- optimisation -------------------------------------------------------------------------------------
         g, form = self._group("Training", lay)
-        lr = _LogSpin()
+        lr = LogSpin()
         lr.setDecimals(5)
         lr.setRange(1e-5, 1.0)
         self._add(form, "lr", "Learning rate", lr, "Adam step size η: θ ← θ − η m̂/(√v̂ + ε). Default 6e-3 with warm-up and cosine decay.")
@@ -227,109 +208,13 @@ class SettingsPanel(QWidget):
         state.imagesChanged.connect(self.refresh)
         self.refresh()
 
-    # ---- building blocks ---------------------------------------------------------------------------------------
-    def _group(self, title: str, lay: QVBoxLayout) -> tuple[QGroupBox, QFormLayout]:
-        g = QGroupBox(title)
-        form = QFormLayout(g)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        lay.addWidget(g)
-        return g, form
-
-    def _add(self, form: QFormLayout, name: str, label: str, w: QWidget, tip: str) -> None:
-        w.setToolTip(tip)
-        w.setObjectName(name)
-        self.controls[name] = w
-        self.labels[name] = label
-        self._forms[name] = form
-        form.addRow(label, w)
-        form.labelForField(w).setToolTip(tip)
-        if isinstance(w, QComboBox):
-            w.currentIndexChanged.connect(lambda _i, n=name: self._emit(n))
-        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
-            w.setKeyboardTracking(False)
-            w.valueChanged.connect(lambda _v, n=name: self._emit(n))
-        elif isinstance(w, QCheckBox):
-            w.toggled.connect(lambda _v, n=name: self._emit(n))
-
-    def _combo(self, form, name, label, choices: dict[str, str], tip) -> None:
-        w = QComboBox()
-        for key, text in choices.items():
-            w.addItem(text, key)
-        self._add(form, name, label, w, tip)
-
-    def _double(self, form, name, label, lo, hi, decimals, step, tip, special: str | None = None) -> None:
-        w = QDoubleSpinBox()
-        w.setRange(lo, hi)
-        w.setDecimals(decimals)
-        w.setSingleStep(step)
-        if special:
-            w.setSpecialValueText(special)  # shown at the minimum, which means None
-        self._add(form, name, label, w, tip)
-
-    def _int(self, form, name, label, lo, hi, step, tip) -> None:
-        w = QSpinBox()
-        w.setRange(lo, hi)
-        w.setSingleStep(step)
-        w.setGroupSeparatorShown(True)
-        self._add(form, name, label, w, tip)
-
     def _particles(self, form, name, label, tip) -> None:
-        w = QComboBox()
-        w.setEditable(True)
-        for n in PARTICLE_COUNTS:
-            w.addItem(f"{n:,}", n)
-        w.lineEdit().editingFinished.connect(lambda n=name: self._emit(n))
-        self._add(form, name, label, w, tip + " Up to 200,000; pick one or type a number.")
+        self._counts(form, name, label, PARTICLE_COUNTS, tip + " Up to 200,000; pick one or type a number.",
+                     maximum=1_000_000)
 
-    # ---- values ------------------------------------------------------------------------------------------------
     def value(self, name: str):
-        """The value the control `name` shows, in the type Settings uses."""
-        w = self.controls[name]
-        if name in ("n_particles", "n_forward"):
-            text = w.currentText().replace(",", "").replace("_", "").strip()
-            try:
-                return max(1, min(1_000_000, int(float(text))))
-            except ValueError:
-                return getattr(self.state.settings, name)
-        if isinstance(w, QComboBox):
-            return w.currentData()
-        if isinstance(w, QCheckBox):
-            return bool(w.isChecked())
-        if isinstance(w, QDoubleSpinBox):
-            v = float(w.value())
-            if w.specialValueText() and v <= w.minimum():
-                return None
-            return v
-        if isinstance(w, QSpinBox):
-            return int(w.value())
-        raise KeyError(name)
-
-    def set_value(self, name: str, value) -> None:
-        """Show `value` in the control without emitting a change request."""
-        w = self.controls[name]
-        w.blockSignals(True)
-        try:
-            if name in ("n_particles", "n_forward"):
-                i = w.findData(int(value))
-                if i >= 0:
-                    w.setCurrentIndex(i)
-                else:
-                    w.setEditText(f"{int(value):,}")
-            elif isinstance(w, QComboBox):
-                i = w.findData(value)
-                if i < 0:  # e.g. a device this machine lacks, from saved settings
-                    w.addItem(str(value), value)
-                    i = w.count() - 1
-                w.setCurrentIndex(i)
-            elif isinstance(w, QCheckBox):
-                w.setChecked(bool(value))
-            elif isinstance(w, QDoubleSpinBox):
-                w.setValue(w.minimum() if value is None else float(value))
-            elif isinstance(w, QSpinBox):
-                w.setValue(int(value))
-        finally:
-            w.blockSignals(False)
+        """The value the control `name` shows, in the type Settings uses (a count that is no number: the state's)."""
+        return super().value(name, typed_fallback=getattr(self.state.settings, name))
 
     def refresh(self) -> None:
         """Show the state's settings in every control, enable only the parameters the chosen SDE uses and show the
@@ -347,9 +232,9 @@ class SettingsPanel(QWidget):
             self.controls["weighting"].setEnabled(s.objective == "dsm")
             images = self.state.images
             for name in ROWS_2D:
-                self._forms[name].setRowVisible(self.controls[name], images is None)
+                self.set_row_visible(name, images is None)
             for name in ROWS_IMAGES:
-                self._forms[name].setRowVisible(self.controls[name], images is not None)
+                self.set_row_visible(name, images is not None)
             self.controls["image_classes"].setEnabled(images is not None and images.labels is not None)
         finally:
             self._updating = False
