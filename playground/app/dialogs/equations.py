@@ -95,7 +95,7 @@ def _sde_parts(s: Settings, sigma_max: float | None) -> dict[str, str]:
 def _ode_budget(s: Settings) -> str:
     """How the sampling panel spends the one 'sampling steps' setting on the ODE side."""
     try:
-        from playground.app.panels.sampling_panel import ode_steps
+        from playground.app.samplers import ode_steps
 
         n = ode_steps(s.ode_sampler, s.sample_steps)
     except Exception:  # noqa: BLE001 - the panel is optional here

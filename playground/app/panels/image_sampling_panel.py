@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from playground.app.panels.bits_per_dim_row import BitsPerDimRow
 from playground.app.panels.image_forward_panel import image_run_problem, is_conditional_image_model
-from playground.app.panels.sampling_panel import SAMPLER_NAMES, ode_steps
+from playground.app.samplers import SAMPLER_NAMES, ode_steps
 from playground.app.widgets.class_guidance import GuidanceSlider, SamplingClassPicker, guidance_tip
 from playground.app.widgets.plot_items import Coalescer
 from playground.app.widgets.sample_controls import SampleControls

@@ -5,27 +5,19 @@ Both sides start from ONE draw x_T = sde.prior_sample((n, 2), seed) in normalise
 paths of a subset). Afterwards a slider / play button replays the stored frames at matching t on both sides.
 Each side reports its NFE, wall time and the SWD ratio against fresh target samples (1 = as close as two
 independent target sets).
+
+Each side is a `SamplingView` (widgets), the replay a `PlaybackBar`, the two workers a `SideThreads` (one generation
+per resample); the sampler names and the ODE side's step budget are Qt-free (playground.app.samplers).
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QSlider,
-    QSpinBox,
-    QStyle,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from playground.app.geometry import (
     Rect,
@@ -37,65 +29,30 @@ from playground.app.geometry import (
     square_rect,
     union_rect,
 )
-from playground.app.widgets.plot_items import (
-    FRAME_MS,
-    CentredMessage,
-    Coalescer,
-    DensityImage,
-    DotCloud,
-    TrajectoryCurve,
-    plot_widget,
-    set_view,
-)
-from playground.app.workers.job_thread import start_job_thread
-from playground.app.workers.sampling_worker import Frame, Outcome, SamplingJob, SamplingThread, fast_gmm_score_fn
-from playground.app.workers.training_worker import cancel_threads
+from playground.app.panels.exact_scores import ExactScores
+from playground.app.panels.side_threads import SideThreads
+from playground.app.samplers import ode_steps, sampler_name
+from playground.app.widgets.playback_bar import PlaybackBar
+from playground.app.widgets.plot_items import Coalescer
+from playground.app.widgets.sampling_view import SamplingView, live_text, outcome_text
+from playground.app.workers.sampling_worker import Frame, Outcome, SamplingJob, SamplingThread
 
-SAMPLER_NAMES = {
-    "em": "Euler–Maruyama",
-    "pc": "predictor–corrector",
-    "ancestral": "ancestral",
-    "reverse_diffusion": "reverse diffusion",
-    "ode_euler": "Euler",
-    "ode_heun": "Heun",
-    "ode_rk45": "adaptive RK45",
-}
-SLIDER_MAX = 1000
-RK45_MAX_FRAMES = 25
-
-
-def ode_steps(name: str, sample_steps: int) -> int:
-    """Steps for the ODE side from the one `sample_steps` setting, so both sides spend a similar budget:
-    Euler: the same steps; Heun (2 NFE a step, the last one a denoise): about half, for about the SDE's NFE;
-    RK45: `steps` is its number of output frames (each an adaptive solve), at most RK45_MAX_FRAMES."""
-    if name == "ode_heun":
-        return max(2, (sample_steps + 2) // 2)
-    if name == "ode_rk45":
-        return max(1, min(sample_steps, RK45_MAX_FRAMES))
-    return max(1, sample_steps)
 AUTO_INTERVAL_MS = 5000
-PLAY_SECONDS = 4.0
 
 
+@dataclass
 class _Side:
-    """One view: plot, layers, info line, latest live frame and the finished outcome."""
+    """One side: its view, the sampler of its run, the latest live frame and the outcome."""
 
-    def __init__(self, key: str, title: str, dots_max: int):
-        self.key = key
-        self.plot = plot_widget(title)
-        pi = self.plot.getPlotItem()
-        self.density = DensityImage(pi, bins=256, colormap="magma")
-        self.paths = TrajectoryCurve(pi, color=(110, 190, 255, 75 if key == "sde" else 140))
-        self.dots = DotCloud(pi, color=(255, 255, 255, 200), width=2.0, max_points=dots_max)
-        self.message = CentredMessage(pi)
-        self.info = QLabel("—")
-        self.info.setWordWrap(True)
-        self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.thread: SamplingThread | None = None
-        self.live: Frame | None = None
-        self.outcome: Outcome | None = None
-        self.sampler = ""
-        self.shown_frame: Frame | None = None
+    view: SamplingView
+    sampler: str = ""
+    live: Frame | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def plot(self):
+        """The side's plot (the export dialog renders it)."""
+        return self.view.plot
 
 
 class SamplingPanel(QWidget):
@@ -105,17 +62,13 @@ class SamplingPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("Sampling (SDE | ODE)")
-        self.sides = {"sde": _Side("sde", "Reverse SDE", dots_max), "ode": _Side("ode", "Probability-flow ODE",
-                                                                                   dots_max)}
+        self.sides = {"sde": _Side(SamplingView("Reverse SDE", dots_max, path_alpha=75)),
+                      "ode": _Side(SamplingView("Probability-flow ODE", dots_max, path_alpha=140))}
         self.sides["sde"].plot.setToolTip(
             "Reverse-time SDE dx = [f − g² s(x, t)] dt + g dw̄, integrated from t = T to 0 (stochastic).")
         self.sides["ode"].plot.setToolTip(
             "Probability-flow ODE dx/dt = f − ½ g² s(x, t), integrated from t = T to 0 (deterministic),\n"
             "from the same starting noise x_T as the SDE.")
-        for s in self.sides.values():
-            s.info.setToolTip("NFE: score evaluations; time: wall-clock of the run; SWD: sliced Wasserstein distance "
-                              "to fresh target samples,\nand its ratio to the floor of two independent target sets "
-                              "(1 = indistinguishable from the target).")
 
         # controls
         self.resample_btn = QPushButton("Resample")
@@ -141,16 +94,9 @@ class SamplingPanel(QWidget):
         self.show_paths.setChecked(True)
         self.show_paths.setToolTip("Draw the paths of the first n_trajectories particles (one curve per side).")
         self.show_paths.toggled.connect(self._request)
-        self.play_btn = QPushButton()
-        self.play_btn.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
-        self.play_btn.setToolTip("Play the stored frames from t = T (noise) to t = 0 (samples).")
-        self.play_btn.setCheckable(True)
-        self.play_btn.toggled.connect(self._on_play)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, SLIDER_MAX)
-        self.slider.setValue(SLIDER_MAX)
-        self.slider.setToolTip("Playback position: left t = T (the prior), right t = 0 (the samples).")
-        self.slider.valueChanged.connect(self._on_slider)
+        self.playback = PlaybackBar()
+        self.play_btn, self.slider = self.playback.play_btn, self.playback.slider  # the main window follows the slider
+        self.slider.valueChanged.connect(self._request)
         self.status = QLabel("")
         self.status.setToolTip("What the panel is doing.")
         self.cancel_btn = QPushButton("Stop")
@@ -159,46 +105,32 @@ class SamplingPanel(QWidget):
 
         views = QHBoxLayout()
         for s in self.sides.values():
-            col = QVBoxLayout()
-            col.addWidget(s.plot, 1)
-            col.addWidget(s.info)
-            views.addLayout(col, 1)
+            views.addWidget(s.view, 1)
         row1 = QHBoxLayout()
         for w in (self.resample_btn, self.cancel_btn, self.seed, self.new_seed_btn, self.use_exact, self.auto,
                   self.show_paths):
             row1.addWidget(w)
         row1.addStretch(1)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.play_btn)
-        row2.addWidget(self.slider, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(views, 1)
-        lay.addLayout(row2)
+        lay.addWidget(self.playback)
         lay.addLayout(row1)
         lay.addWidget(self.status)
 
-        self.generation = 0
+        self.threads = SideThreads(self.sides, self)
+        self.threads.frameArrived.connect(self._on_frame)
+        self.threads.sideDone.connect(self._on_done)
         self.x_T: torch.Tensor | None = None
         self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
         self.score_source = ""
-        self._old_threads: list[SamplingThread] = []
-        # every worker started and not known to have finished. The threads have NO Qt parent (a QThread deleted
-        # with its panel while running aborts the process); this list holds them, and if the panel is destroyed
-        # without shutdown() they are cancelled and kept alive by training_worker.keep_until_finished (waited for
-        # at exit). The slot gets the list, not the panel.
-        self._threads: list[SamplingThread] = []
-        self.destroyed.connect(lambda *_a, threads=self._threads: cancel_threads(threads))
         self._sde_cache = SdeCache()
+        self._exact = ExactScores()
         self._model_dirty = False  # a model arrived after the samples shown were started
         self._refresh_after_training = False  # training stopped: resample once idle if the samples are stale
         self._had_model = state.model is not None
         self.redraws = 0
         self._redraw = Coalescer(self.redraw, parent=self, widget=self)
-        self._play_timer = QTimer(self)
-        self._play_timer.setInterval(FRAME_MS)
-        self._play_timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._play_timer.timeout.connect(self._play_tick)
         self._auto_timer = QTimer(self)
         self._auto_timer.setInterval(AUTO_INTERVAL_MS)
         self._auto_timer.timeout.connect(self._auto_tick)
@@ -209,7 +141,7 @@ class SamplingPanel(QWidget):
         self._sync_controls()
         self.view_rect = self._rect()
         for s in self.sides.values():
-            set_view(s.plot, self.view_rect)
+            s.view.set_rect(self.view_rect)
         self._show_idle_message()
 
     # ---- sources ----------------------------------------------------------------------------------------------
@@ -222,8 +154,7 @@ class SamplingPanel(QWidget):
             self.use_exact.blockSignals(False)
         self.cancel_btn.setEnabled(self.running)
         has_frames = any(s.outcome is not None and s.outcome.frames for s in self.sides.values())
-        self.play_btn.setEnabled(has_frames and not self.running)
-        self.slider.setEnabled(has_frames and not self.running)
+        self.playback.set_available(has_frames and not self.running)
 
     def _source(self):
         """(label, normalised score_fn, sde, normalisation) of the score to sample with, or (message, None, ...)."""
@@ -231,15 +162,8 @@ class SamplingPanel(QWidget):
         if len(st.target_samples) == 0:
             return "The target is empty: nothing to compare with.", None, None, None
         if self.use_exact.isChecked() and has_exact_score(st):
-            norm, sde = st.normalization, self._sde_cache.get(st)
-            if st.target.gmm is not None:
-                fn = fast_gmm_score_fn(norm.gmm_to_norm(st.target.gmm), sde)
-            else:
-                from playground.core.diffusion.exact_score import EmpiricalScore
-
-                pts = norm.to_norm(torch.as_tensor(np.asarray(st.target.points, np.float32)))
-                fn = EmpiricalScore(pts).score_fn(sde)
-            return "exact score", fn, sde, norm
+            sde = self._sde_cache.get(st)
+            return "exact score", self._exact.norm_score_fn(st, sde), sde, st.normalization
         model = st.model
         if model is None:
             hint = " or tick 'Use exact score'" if has_exact_score(st) else ""
@@ -269,12 +193,12 @@ class SamplingPanel(QWidget):
     # ---- running ----------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return any(s.thread is not None and s.thread.isRunning() for s in self.sides.values())
+        return self.threads.running()
 
     def resample(self) -> bool:
         """Start both samplers from one fresh x_T; returns False (with a message) when there is nothing to run."""
         self.cancel(wait=False)
-        self.play_btn.setChecked(False)
+        self.playback.pause()
         label, fn, sde, norm = self._source()
         if fn is None:
             self.status.setText(label)
@@ -284,7 +208,7 @@ class SamplingPanel(QWidget):
         n = max(1, int(st.settings.n_particles))
         steps = max(1, int(st.settings.sample_steps))
         seed = int(self.seed.value())
-        self.generation += 1
+        generation = self.threads.next_generation()
         self.score_source = label
         self._model_dirty = False
         self.view_rect = self._rect(sde, norm)
@@ -299,18 +223,16 @@ class SamplingPanel(QWidget):
                 side=key, sampler=names[key], score_fn=fn, sde=sde, x_T=self.x_T.clone(),
                 steps=steps if key == "sde" else ode_steps(names[key], steps), seed=seed,
                 mean=tuple(float(v) for v in norm.mean), scale=float(norm.scale), rect=self.view_rect,
-                bins=hist_bins(n), n_dots=s.dots.max_points, n_paths=int(st.settings.n_trajectories),
+                bins=hist_bins(n), n_dots=s.view.dots.max_points, n_paths=int(st.settings.n_trajectories),
                 sample_target=sample_target,
-                generation=self.generation,
+                generation=generation,
             )
-            s.sampler = names[key]
-            s.live = None
-            s.outcome = None
-            s.shown_frame = None
-            s.message.hide()
-            s.info.setText(f"{SAMPLER_NAMES.get(s.sampler, s.sampler)}: starting…")
-            set_view(s.plot, self.view_rect)
-            s.thread = start_job_thread(SamplingThread(job), self._on_frame, self._on_done, self._threads)  # no parent
+            s.sampler, s.live, s.outcome = names[key], None, None
+            s.view.shown_frame = None
+            s.view.message.hide()
+            s.view.info.setText(f"{sampler_name(s.sampler)}: starting…")
+            s.view.set_rect(self.view_rect)
+            self.threads.start(key, SamplingThread(job))
         self.status.setText(f"Sampling {n:,} particles with the {label}, {steps} steps, seed {seed}…")
         self._sync_controls()
         return True
@@ -321,52 +243,24 @@ class SamplingPanel(QWidget):
 
     def cancel(self, wait: bool = False, timeout_ms: int = 1000) -> None:
         """Cancel running samplers; with wait, block until they stopped (at most timeout_ms in all)."""
-        threads = [s.thread for s in self.sides.values() if s.thread is not None]
-        for th in threads:
-            th.cancel()
-            if th.isRunning():
-                self._old_threads.append(th)  # keep a reference until it finished
-        for s in self.sides.values():
-            if s.thread is not None and s.thread.isRunning():
-                s.info.setText("Cancelled.")
-                s.live = None
-                if s.outcome is None:
-                    s.message.show("Cancelled: press Resample")
-            s.thread = None
-        if wait:
-            deadline = time.perf_counter() + timeout_ms / 1000
-            for th in self._old_threads:
-                th.wait(max(1, int((deadline - time.perf_counter()) * 1000)))
-        self._old_threads = [th for th in self._old_threads if th.isRunning()]
+        for key in self.threads.cancel(wait, timeout_ms):
+            s = self.sides[key]
+            s.view.info.setText("Cancelled.")
+            s.live = None
+            if s.outcome is None:
+                s.view.message.show("Cancelled: press Resample")
         self._sync_controls()
 
-    def _on_frame(self, frame: Frame) -> None:
-        th = self.sender()
-        s = self._side_of(th)
-        if s is None:
-            return
-        s.live = frame
+    def _on_frame(self, key: str, frame: Frame) -> None:
+        self.sides[key].live = frame
         self._request()
 
-    def _side_of(self, th) -> _Side | None:
-        for s in self.sides.values():
-            if s.thread is th and th is not None and th.job.generation == self.generation:
-                return s
-        return None
-
-    def _on_done(self, out: Outcome) -> None:
-        th = self.sender()
-        s = self._side_of(th)
-        self._old_threads = [t for t in self._old_threads if t.isRunning()]
-        if s is None or out.cancelled:
-            return
+    def _on_done(self, key: str, out: Outcome) -> None:
+        s = self.sides[key]
         s.outcome = out
-        s.thread = None
         s.live = None
         if not self.running:
-            self.slider.blockSignals(True)
-            self.slider.setValue(SLIDER_MAX)
-            self.slider.blockSignals(False)
+            self.playback.to_end()
             self.status.setText(f"Done ({self.score_source}, seed {self.seed.value()}). "
                                 "Drag the slider or press play to replay.")
         self._sync_controls()
@@ -377,14 +271,14 @@ class SamplingPanel(QWidget):
     # ---- state ------------------------------------------------------------------------------------------------
     def _clear_results(self, message: str | None = None) -> None:
         self.cancel()
-        self.play_btn.setChecked(False)
+        self.playback.pause()
         for s in self.sides.values():
-            s.outcome, s.live, s.shown_frame = None, None, None
-            s.info.setText("—")
+            s.outcome, s.live, s.view.shown_frame = None, None, None
+            s.view.info.setText("—")
         self._sync_controls()
         self.view_rect = self._rect()
         for s in self.sides.values():
-            set_view(s.plot, self.view_rect)
+            s.view.set_rect(self.view_rect)
         self._show_idle_message(message)
 
     def _on_target(self) -> None:
@@ -438,43 +332,18 @@ class SamplingPanel(QWidget):
 
     def _update_titles(self) -> None:
         st = self.state.settings
-        self.sides["sde"].plot.getPlotItem().setTitle(
-            f"Reverse SDE — {SAMPLER_NAMES.get(st.sde_sampler, st.sde_sampler)}")
-        self.sides["ode"].plot.getPlotItem().setTitle(
-            f"PF-ODE — {SAMPLER_NAMES.get(st.ode_sampler, st.ode_sampler)}")
+        self.sides["sde"].view.set_title(f"Reverse SDE — {sampler_name(st.sde_sampler)}")
+        self.sides["ode"].view.set_title(f"PF-ODE — {sampler_name(st.ode_sampler)}")
 
     def _show_idle_message(self, text: str | None = None) -> None:
         if text is None:
             text = self._source()[0] if self._source()[1] is None else "Press Resample to sample."
         for s in self.sides.values():
-            s.density.clear()
-            s.dots.clear()
-            s.paths.clear()
-            s.message.show(text)
+            s.view.clear(text)
 
     # ---- playback ---------------------------------------------------------------------------------------------
-    def _on_slider(self, _v: int) -> None:
-        self._request()
-
-    def _on_play(self, on: bool) -> None:
-        self.play_btn.setIcon(self.style().standardIcon(
-            QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay))
-        if on:
-            if self.slider.value() >= SLIDER_MAX:
-                self.slider.setValue(0)
-            self._play_timer.start()
-        else:
-            self._play_timer.stop()
-
-    def _play_tick(self) -> None:
-        step = max(1, int(SLIDER_MAX * FRAME_MS / 1000 / PLAY_SECONDS))
-        v = min(SLIDER_MAX, self.slider.value() + step)
-        self.slider.setValue(v)
-        if v >= SLIDER_MAX:
-            self.play_btn.setChecked(False)
-
     def playback_time(self) -> float:
-        return 1.0 - self.slider.value() / SLIDER_MAX
+        return self.playback.time()
 
     @staticmethod
     def _frame_at(out: Outcome, t: float) -> Frame:
@@ -501,55 +370,19 @@ class SamplingPanel(QWidget):
                 if paths is not None:
                     paths = paths[path_t >= frame.t - 1e-9]
             elif s.outcome is not None:
-                s.message.show(f"Sampling failed: {s.outcome.error}" if s.outcome.error else "No samples")
-                s.info.setText(self._outcome_text(s))
+                s.view.message.show(f"Sampling failed: {s.outcome.error}" if s.outcome.error else "No samples")
+                s.view.info.setText(outcome_text(s.sampler, s.outcome))
                 continue
             else:
                 continue
-            s.message.hide()
-            self._draw_frame(s, frame, paths)
-            s.info.setText(self._outcome_text(s) if s.live is None else self._live_text(s, frame))
-
-    def _draw_frame(self, s: _Side, frame: Frame, paths) -> None:
-        if s.shown_frame is not frame:
-            s.density.set_rect(self.view_rect)
-            s.density.set_u8(frame.image)
-            s.dots.set_dot_size((self.view_rect[1] - self.view_rect[0]) / 700)
-            s.dots.set_points(frame.dots)
-            s.shown_frame = frame
-        s.paths.set_visible(self.show_paths.isChecked())
-        if self.show_paths.isChecked():
-            s.paths.set_paths(paths if paths is not None and len(paths) > 1 else None)
-
-    def _live_text(self, s: _Side, f: Frame) -> str:
-        name = SAMPLER_NAMES.get(s.sampler, s.sampler)
-        return f"{name}: step {f.i}/{f.steps}   t = {f.t:.3f}   NFE {f.nfe}"
-
-    def _outcome_text(self, s: _Side) -> str:
-        o = s.outcome
-        name = SAMPLER_NAMES.get(s.sampler, s.sampler)
-        if o is None:
-            return name
-        if o.error and o.x is None:
-            return f"{name}: failed — {o.error}"
-        parts = [f"{name} ({o.sampler})", f"{o.steps} steps", f"NFE {o.nfe}", f"{o.seconds:.2f} s"]
-        if np.isfinite(o.swd):
-            parts.append(f"SWD {o.swd:.3f} = {o.swd_ratio:.2f}× floor")
-        text = "   ".join(parts)
-        if o.n_nonfinite:
-            n = len(o.x)
-            text += (f"\n⚠ {o.n_nonfinite:,} of {n:,} samples are NaN/inf (diverged)"
-                     + ("; SWD over the finite ones" if np.isfinite(o.swd) else ""))
-        if o.error:
-            text += f"\n{o.error}"
-        return text
+            s.view.draw(frame, paths, self.view_rect, self.show_paths.isChecked())
+            s.view.info.setText(outcome_text(s.sampler, s.outcome) if s.live is None else live_text(s.sampler, frame))
 
     def shutdown(self, timeout_ms: int = 1000) -> None:
         """Stop timers and cancel running samplers: waits at most `timeout_ms` in all; a sampler still finishing
         (e.g. inside one score chunk) is kept alive on its own until it has (never destroyed while running)."""
-        self._play_timer.stop()
+        self.playback.shutdown()
         self._auto_timer.stop()
         self._redraw.stop()
         self.cancel(wait=True, timeout_ms=timeout_ms)
-        cancel_threads(self._threads)
-        self._old_threads = []
+        self.threads.release()

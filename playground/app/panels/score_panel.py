@@ -21,10 +21,9 @@ import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from playground.app.geometry import Rect, SdeCache, grid_centres, sample_bounds, square_rect
+from playground.app.geometry import Rect, SdeCache, grid_centres, has_exact_score, sample_bounds, square_rect
+from playground.app.panels.exact_scores import ExactScores
 from playground.app.widgets.plot_items import CentredMessage, Coalescer, DensityImage, Quiver, plot_widget, set_view
-from playground.app.workers.sampling_worker import fast_gmm_score_fn
-from playground.core.diffusion.exact_score import EmpiricalScore
 
 T_FLOOR = 1e-3  # scores blow up as t -> 0; evaluate at max(t, T_FLOOR)
 ARROWS = 32
@@ -111,7 +110,7 @@ class ScoreFieldPanel(QWidget):
         self._refine.timeout.connect(self.refine)
         self._heat_ctx: tuple | None = None
         self._sde_cache = SdeCache()
-        self._points_cache: tuple | None = None
+        self._exact = ExactScores()
         self._cache: OrderedDict = OrderedDict()  # (kind, t, rect, res) -> (res^2, 2) score values
         self._cache_src: tuple | None = None  # what the cached values were computed from
         self.evaluations = 0  # grids evaluated (cache misses), for tests and benches
@@ -159,18 +158,9 @@ class ScoreFieldPanel(QWidget):
     def exact_score_fn(self):
         """The data-space exact score (as state.exact_score_fn), with the one-t fast path for a GMM target."""
         st = self.state
-        if len(st.target_samples) == 0:
+        if not has_exact_score(st):
             return None
-        norm = st.normalization
-        if st.target.gmm is not None:
-            return norm.data_score_fn(fast_gmm_score_fn(norm.gmm_to_norm(st.target.gmm), self._sde_cache.get(st)))
-        if st.target.points is not None:
-            key = (id(st.target.points), norm)
-            if self._points_cache is None or self._points_cache[0] != key:
-                pts = norm.to_norm(torch.as_tensor(np.asarray(st.target.points, np.float32)))
-                self._points_cache = (key, EmpiricalScore(pts))
-            return norm.data_score_fn(self._points_cache[1].score_fn(self._sde_cache.get(st)))
-        return st.exact_score_fn()
+        return st.normalization.data_score_fn(self._exact.norm_score_fn(st, self._sde_cache.get(st)))
 
     def _sync_controls(self, has_model: bool, has_exact: bool) -> None:
         self.show_exact.setEnabled(has_exact)

@@ -268,22 +268,23 @@ def test_sampling_exact_score_both_sides(qtbot, tmp_path, keep):
         o = s.outcome
         assert o.x.shape == (2000, 2) and np.isfinite(o.x).all()
         assert 0 < o.swd_ratio < 2.0, o.swd_ratio
-        text = s.info.text()
+        text = s.view.info.text()
         assert f"NFE {o.nfe}" in text and "SWD" in text and "floor" in text
         # trajectories: one curve, NaN-separated paths
-        xy = s.paths.xy
+        xy = s.view.paths.xy
         assert xy is not None and np.isnan(xy[:, 0]).sum() == st.settings.n_trajectories
-        assert s.paths.item.opts["connect"] == "finite"
+        assert s.view.paths.item.opts["connect"] == "finite"
         assert len(o.frames) > 10 and o.frames[0].t == pytest.approx(1.0) and o.frames[-1].t == 0.0
     assert non_blank(p, tmp_path / "sampling.png")
     # playback: the slider picks frames at matching t on both sides
     p.slider.setValue(0)
     p.redraw()
-    assert p.sides["sde"].shown_frame.t == pytest.approx(1.0)
-    assert p.sides["ode"].shown_frame.t == pytest.approx(1.0)
+    assert p.sides["sde"].view.shown_frame.t == pytest.approx(1.0)
+    assert p.sides["ode"].view.shown_frame.t == pytest.approx(1.0)
     p.slider.setValue(500)
     p.redraw()
-    assert abs(p.sides["sde"].shown_frame.t - 0.5) < 0.05 and abs(p.sides["ode"].shown_frame.t - 0.5) < 0.05
+    shown = [s.view.shown_frame.t for s in p.sides.values()]
+    assert abs(shown[0] - 0.5) < 0.05 and abs(shown[1] - 0.5) < 0.05
     p.play_btn.setChecked(True)
     qtbot.waitUntil(lambda: p.slider.value() > 600, timeout=5000)
     p.play_btn.setChecked(False)
@@ -334,7 +335,7 @@ def test_sampling_nan_samples_are_reported(qtbot, keep):
     _wait_done(qtbot, p)
     for s in p.sides.values():
         assert s.outcome.n_nonfinite == 200
-        assert "NaN" in s.info.text()
+        assert "NaN" in s.view.info.text()
     p.shutdown()
 
 
@@ -343,7 +344,7 @@ def test_sampling_shutdown_mid_run_stops_within_a_second(qtbot, keep):
     p = keep(SamplingPanel(st))
     p.use_exact.setChecked(True)
     qtbot.waitUntil(lambda: p.sides["sde"].live is not None and p.sides["sde"].live.i > 0, timeout=30_000)
-    threads = [s.thread for s in p.sides.values()]
+    threads = list(p.threads.current.values())
     t0 = time.perf_counter()
     p.shutdown()
     assert time.perf_counter() - t0 < 1.0
@@ -404,7 +405,7 @@ def test_sampler_error_is_shown_on_its_side(qtbot, keep):
     _wait_done(qtbot, p)
     sde, ode = p.sides["sde"], p.sides["ode"]
     assert sde.outcome.error and "ancestral" in sde.outcome.error
-    assert "failed" in sde.message.text.lower() and "failed" in sde.info.text()
+    assert "failed" in sde.view.message.text.lower() and "failed" in sde.view.info.text()
     assert ode.outcome.error is None and ode.outcome.nfe == 21
     p.shutdown()
 
@@ -487,7 +488,7 @@ def test_sampling_panel_deleted_while_sampling_does_not_abort(qtbot):
     p.use_exact.setChecked(True)
     side = p.sides["sde"]
     qtbot.waitUntil(lambda: side.live is not None, timeout=30_000)
-    threads = list(p._threads)
+    threads = list(p.threads.started)
     assert threads and all(th.isRunning() for th in threads) and all(th.parent() is None for th in threads)
     p.deleteLater()  # no shutdown(): destroying the panel cancels its samplers, which outlive it until they finish
     del p

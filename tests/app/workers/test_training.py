@@ -75,13 +75,13 @@ def test_sampling_views_end_on_the_trained_model(window, qtbot):
     assert c.play(max_steps=30)
     wait_stopped(qtbot, c)
     qtbot.waitUntil(idle_and_current, timeout=30_000)
-    generation = sp.generation
+    generation = sp.threads.generation
     window.state.set_model(c.trainer.snapshot())  # a snapshot as during a run: nothing resamples yet
     qtbot.wait(200)
-    assert sp._model_dirty and sp.generation == generation
+    assert sp._model_dirty and sp.threads.generation == generation
     c.runningChanged.emit(False)  # the run stops
     qtbot.waitUntil(idle_and_current, timeout=30_000)
-    assert sp.generation == generation + 1
+    assert sp.threads.generation == generation + 1
 
 
 def test_play_pause_step_reset(window, qtbot):

@@ -54,7 +54,7 @@ class FrameSource:
     def render(self, i: int) -> np.ndarray:
         f = i / max(1, self.n - 1)
         if self.kind == "anim_sampling":
-            from playground.app.panels.sampling_panel import SLIDER_MAX
+            from playground.app.widgets.playback_bar import SLIDER_MAX
 
             s = self.panel.slider
             s.blockSignals(True)  # the slider is linked to the app's time: do not move every panel
