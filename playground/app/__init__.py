@@ -72,7 +72,7 @@ def run(argv: list[str] | None = None) -> int:
         win.import_target(positional[0])
     win.show()
     rc = int(app.exec())
-    from playground.app.workers.training_worker import wait_for_workers
+    from playground.app.workers.threads import wait_for_workers
 
     wait_for_workers()
     return rc

@@ -7,7 +7,7 @@ Offscreen, one 800 x 800 main window, the machine's cores (the target machine ha
    counted from their paint events ("live fps": what a user sees, each view throttles itself to about 30 Hz), and
    "capacity fps" = 1 / (the time to recompute and repaint one frame at a new t, forced synchronously).
 2. The same with training running in the app's worker (a worker process by default, see
-   playground.app.workers.training_worker; PLAYGROUND_TRAIN_IN_PROCESS=0 measures the in-thread worker): live fps, event-loop
+   playground.app.workers.training_process; PLAYGROUND_TRAIN_IN_PROCESS=0 measures the in-thread worker): live fps, event-loop
    latency, and the trainer's it/s in the app against headless it/s (the same TrainConfig, a Trainer stepped in a plain loop on the main thread, one torch
    thread, no UI work), measured in alternating rounds of the same run so that background load hits both alike;
    also the trainer's it/s while the window shows training without animating t.
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     torch.set_num_threads(ui_threads)
     from playground.app.state import AppState, Settings
     from playground.app.window.main_window import MainWindow
-    from playground.app.workers.training_worker import train_config
+    from playground.app.workers.training_setup import train_config
     from playground.data.targets.spec import load_target
 
     print(
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     for c in counters.values():
         c.remove()
     win.close()
-    from playground.app.workers.training_worker import wait_for_workers
+    from playground.app.workers.threads import wait_for_workers
 
     wait_for_workers()
     tmp.cleanup()

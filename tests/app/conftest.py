@@ -9,7 +9,7 @@ test that uses qtbot:
   `before_close_func` that stops the widget's workers (`shutdown()`) before pytest-qt closes it (a main window stops
   its own in closeEvent);
 - at teardown every held widget is closed, its workers stopped, worker threads still finishing are waited for
-  (`training_worker.wait_for_workers`), and posted events (deleteLater) are processed before the references go.
+  (`threads.wait_for_workers`), and posted events (deleteLater) are processed before the references go.
 
 `keep(widget)` is the same as `qtbot.addWidget(widget)` and returns the widget (for one-liners).
 """
@@ -60,7 +60,7 @@ def _hold_qt_widgets(request):
     # deletions run while the Python references still hold the wrappers
     from PySide6.QtWidgets import QApplication
 
-    from playground.app.workers.training_worker import wait_for_workers
+    from playground.app.workers.threads import wait_for_workers
 
     for w in reversed(held):
         try:

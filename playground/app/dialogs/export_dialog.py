@@ -317,7 +317,7 @@ class ExportDialog(QDialog):
         for th in self._threads:
             th.wait(timeout_ms)
         if any(th.isRunning() for th in self._threads):
-            from playground.app.workers.training_worker import keep_until_finished
+            from playground.app.workers.threads import keep_until_finished
 
             for th in self._threads:
                 if th.isRunning():

@@ -313,7 +313,7 @@ class WorkspaceController(QObject):
 
     def _restore_history(self, ws: Workspace) -> None:
         """The loss curve of a workspace whose model carries no trainer state."""
-        from playground.app.workers.training_worker import TrainProgress
+        from playground.app.workers.training_progress import TrainProgress
 
         c = self.window.controller
         h = ws.history

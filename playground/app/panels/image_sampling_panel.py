@@ -33,7 +33,7 @@ from playground.app.workers.image_sampling_worker import (
     ImageSamplingThread,
 )
 from playground.app.workers.job_thread import start_job_thread
-from playground.app.workers.training_worker import cancel_threads
+from playground.app.workers.threads import cancel_threads
 
 MAX_IMAGE_STEPS = 250  # sample_steps is capped here for images (each step is a U-Net pass on the whole batch)
 RESTART_DELAY_MS = 250  # class / guidance changes settle this long before a resample
@@ -75,7 +75,7 @@ class ImageSamplingPanel(QWidget):
 
         # every worker started and not known to have finished; no Qt parent (a QThread deleted with its panel while
         # running aborts the process): on destruction without shutdown() they are cancelled and kept alive by
-        # training_worker.keep_until_finished. The slot gets the list, not the panel.
+        # threads.keep_until_finished. The slot gets the list, not the panel.
         self._threads: list = []
         self.destroyed.connect(lambda *_a, threads=self._threads: cancel_threads(threads))
         self.bpd = BitsPerDimRow(state, self.problem, self._threads)

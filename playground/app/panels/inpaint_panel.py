@@ -42,7 +42,7 @@ from playground.app.workers.inpaint_worker import (
     InpaintThread,
 )
 from playground.app.workers.job_thread import start_job_thread
-from playground.app.workers.training_worker import cancel_threads
+from playground.app.workers.threads import cancel_threads
 
 NOTE = ("Replacement method (Song et al. 2021, App. I.2): approximate — the known pixels are re-noised and pasted "
         "in at every step; it does not sample the exact conditional. Langevin corrector steps reduce the bias.")

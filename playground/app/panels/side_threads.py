@@ -4,7 +4,7 @@ dropped; cancelled threads stay referenced until they have finished.
 
 The threads have NO Qt parent (a QThread deleted with its panel while running aborts the process): `started` holds
 every one not known to have finished, and when the owner is destroyed without `release()` they are cancelled and
-kept alive by training_worker.keep_until_finished (waited for at exit). The slot gets the list, not the owner.
+kept alive by threads.keep_until_finished (waited for at exit). The slot gets the list, not the owner.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from playground.app.workers.job_thread import JobThread, start_job_thread
-from playground.app.workers.training_worker import cancel_threads
+from playground.app.workers.threads import cancel_threads
 
 
 class SideThreads(QObject):

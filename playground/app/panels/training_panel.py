@@ -24,13 +24,9 @@ from PySide6.QtWidgets import (
 
 from playground.app.state import AppState
 from playground.app.widgets.image_view import ImageGridView
-from playground.app.workers.training_worker import (
-    IMAGE_PREVIEW_N,
-    IMAGE_PREVIEW_STEPS,
-    N_BINS,
-    TrainingController,
-    TrainProgress,
-)
+from playground.app.workers.training_controller import TrainingController
+from playground.app.workers.training_progress import N_BINS, TrainProgress
+from playground.app.workers.training_setup import IMAGE_PREVIEW_N, IMAGE_PREVIEW_STEPS
 
 SMOOTH = 0.97  # EMA factor of the smoothed loss curve
 MAX_CURVE_POINTS = 4000  # the curves are decimated to about this many points

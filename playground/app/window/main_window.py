@@ -45,7 +45,7 @@ from playground.app.window.panel_set import link_sampling_time, make_panels
 from playground.app.window.status_bar import TrainingStatus
 from playground.app.window.theme import WindowTheme
 from playground.app.window.training_control import TrainingControl
-from playground.app.workers.training_worker import TrainingController
+from playground.app.workers.training_controller import TrainingController
 
 DEFAULT_TARGET = "moons"
 DEFAULT_SIZE = (1500, 950)
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
 
         from PySide6.QtCore import QThread
 
-        from playground.app.workers.training_worker import keep_until_finished
+        from playground.app.workers.threads import keep_until_finished
 
         self.closing = True
         t0 = time.perf_counter()

@@ -481,7 +481,7 @@ def test_score_panel_reuses_evaluations(qtbot, keep):
 def test_sampling_panel_deleted_while_sampling_does_not_abort(qtbot):
     import gc
 
-    from playground.app.workers.training_worker import wait_for_workers
+    from playground.app.workers.threads import wait_for_workers
 
     st = make_state(n_particles=20000, sample_steps=2000)
     p = SamplingPanel(st)

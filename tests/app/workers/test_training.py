@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 
 from playground.app.state import AppState, Settings  # noqa: E402
 from playground.app.window.main_window import MainWindow  # noqa: E402
-from playground.app.workers.training_worker import TrainingController  # noqa: E402
+from playground.app.workers.training_controller import TrainingController  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
 from tests.app import window_helpers  # noqa: E402
 
@@ -232,32 +232,9 @@ def test_controller_without_a_window(qtbot, in_process):
     assert c.shutdown(1.0)
 
 
-def test_trainer_state_round_trip_is_exact():
-    """export/import_trainer_state: a trainer continued from a copy takes exactly the same steps."""
-    from playground.app.workers.training_worker import (
-        export_trainer_state,
-        import_trainer_state,
-        recipe_for,
-    )
-    from playground.core.training.trainer import TrainConfig, Trainer
-
-    data = make_preset("moons").sample(2000, 0)
-    a = Trainer(TrainConfig(hidden=32, depth=2, batch=64, steps=1000, threads=1), data)
-    for _ in range(15):
-        a.step()
-    args, pool = recipe_for(a)
-    b = Trainer(*args)
-    b.pool = pool
-    import_trainer_state(b, export_trainer_state(a))
-    la = [a.step().loss for _ in range(5)]
-    lb = [b.step().loss for _ in range(5)]
-    assert la == lb and b.step_count == a.step_count == 20
-    assert np.array_equal(a.flat.detach().numpy(), b.flat.detach().numpy())
-
-
 def test_training_panel_curves_bins_preview_and_negative_losses(qtbot):
     from playground.app.panels.training_panel import Smoother, TrainingPanel, decimate
-    from playground.app.workers.training_worker import TrainProgress
+    from playground.app.workers.training_progress import TrainProgress
 
     state = AppState(make_preset("moons"), Settings(**SMALL))
     c = TrainingController(state)

@@ -325,7 +325,7 @@ class ImageDatasetChooser(QWidget):
             except (RuntimeError, TypeError):
                 pass
         if not th.wait(1000):
-            from playground.app.workers.training_worker import keep_until_finished
+            from playground.app.workers.threads import keep_until_finished
 
             th.setParent(None)
             keep_until_finished(th)

@@ -1,0 +1,298 @@
+"""The training run's QThread (UI process): relays a worker process's run as Qt signals, or steps the trainer itself.
+
+`TrainingLoop` builds the trainer on first use (so `controller.trainer` is a real Trainer on the UI side: step /
+save / reset / snapshot work when paused), sends the worker process (`training_process`) a 'run' job with the recipe
+and, when the process does not already hold the same state, the trainer's full state (weights, EMA, Adam, RNG, step,
+history), then relays the process's messages as Qt signals: progress (~emit_hz), EMA weights every
+`snapshot_interval` s (turned into a ScoreModel here), preview samples, and at the end the final state, which is
+loaded back into the UI-side trainer (so after a pause the local trainer is exactly where the process stopped).
+Pause sends 'pause': the process stops after its current step (or inside a preview) and answers within milliseconds.
+
+In-thread fallback (`TrainingController(in_process=False)`): the thread uses one torch thread, checks a stop flag
+after every optimiser step (so pausing or closing takes one step, a few milliseconds), sends `TrainProgress` (new
+losses, per-time-bin losses, step, it/s) at most `emit_hz` times a second, a model snapshot (`Trainer.snapshot()`, a
+copy safe to evaluate on the UI thread) every `snapshot_interval` seconds, and a small preview sample of the current
+model every `preview_interval` seconds. Qt delivers those signals to the UI thread (queued connections).
+
+Every run ends with `ended(thread, reason, message)`, reason 'paused', 'steps', 'seconds', 'diverged' or 'error'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from PySide6.QtCore import QThread, Signal
+
+from playground.app.workers.trainer_state import LIVE_CONFIG, export_trainer_state, import_trainer_state, recipe_for
+from playground.app.workers.training_process import WorkerProcess, acquire_worker, release_worker
+from playground.app.workers.training_progress import TrainProgress
+from playground.app.workers.training_setup import build_trainer, preview_samples, trainer_preview_plan
+
+if TYPE_CHECKING:
+    from playground.app.workers.training_controller import TrainingController
+
+
+class TrainingLoop(QThread):
+    """The worker thread: steps the trainer until told to stop or a limit is hit."""
+
+    progress = Signal(object)  # TrainProgress
+    snapshot = Signal(object)  # a ScoreModel copy
+    preview = Signal(object)  # float32 samples of the snapshot: (n, 2) points or (n, C, H, W) images
+    ended = Signal(object, str, str)  # (thread, reason, message): 'paused' | 'steps' | 'seconds' | 'diverged' | 'error'
+
+    def __init__(self, ctl: TrainingController, recipe: tuple):
+        super().__init__()
+        self.ctl = ctl
+        self.recipe = recipe  # (TrainConfig, data) to build the trainer with, made on the UI thread
+        self.max_steps: int | None = None  # stop ('paused') after this many steps of this run
+        self.stop_event = threading.Event()
+        self.config_dirty = threading.Event()  # live settings (steps, seconds, lr, batch) changed: tell the process
+        self.worker: WorkerProcess | None = None
+
+    def kill_worker(self) -> None:
+        """Terminate this run's worker process (closing: it did not stop in time); the thread then ends at once."""
+        self.stop_event.set()
+        w = self.worker
+        if w is not None:
+            w.kill()
+
+    def run(self) -> None:
+        try:
+            if self.ctl.in_process:
+                self._run_process()
+            else:
+                self._run_thread()
+        except Exception as exc:  # noqa: BLE001 - a run must always report its end, or the UI stays 'running'
+            w, self.worker = self.worker, None
+            if w is not None:
+                w.kill()
+            self.ended.emit(self, "error", f"{type(exc).__name__}: {exc}")
+
+    def _build_local(self):
+        """The UI-side trainer (built here, never on the UI thread); None when the run ended (already reported)."""
+        ctl = self.ctl
+        torch.set_num_threads(ctl.threads)
+        if self.recipe is not None:
+            try:
+                trainer = build_trainer(*self.recipe)
+            except Exception as exc:  # noqa: BLE001
+                self.ended.emit(self, "error", f"Cannot start training: {exc}")
+                return None
+            if self.stop_event.is_set():
+                self.ended.emit(self, "paused", "")
+                return None
+            ctl.trainer = trainer
+        return ctl.trainer
+
+    def _run_process(self) -> None:  # one relay loop
+        ctl = self.ctl
+        try:  # first: a new process imports torch while the UI-side trainer is built here
+            w = self.worker = acquire_worker()
+        except Exception:  # noqa: BLE001 - no process: train in this thread instead
+            ctl.in_process = False
+            self._run_thread()
+            return
+        trainer = self._build_local()
+        if trainer is None:
+            self.worker = None
+            release_worker(w)
+            return
+        if getattr(trainer, "_dp_token", None) is None:
+            trainer._dp_token = uuid.uuid4().hex
+        run_id = uuid.uuid4().hex
+        synced = w.token == trainer._dp_token and w.step == trainer.step_count
+        preview_n, preview_steps, preview_labels = trainer_preview_plan(trainer, ctl.preview_n, ctl.preview_steps)
+        job = {
+            "run_id": run_id, "token": trainer._dp_token,
+            "recipe": None,
+            "state": None if synced else export_trainer_state(trainer),
+            "config": {k: getattr(trainer.config, k) for k in LIVE_CONFIG},
+            "max_steps": self.max_steps, "emit_every": 1.0 / ctl.emit_hz, "snapshot_interval": ctl.snapshot_interval,
+            "preview_n": preview_n, "preview_steps": preview_steps, "preview_labels": preview_labels,
+            "preview_interval": ctl.preview_interval,
+            "first_preview_after": ctl.first_preview_after, "its": ctl.its,
+        }
+        if not synced:
+            job["recipe"], job["pool"] = recipe_for(trainer)
+        split = ctl.time_split
+        t_start = time.perf_counter()
+        reason, message, lr, clean = "error", "", None, False
+        hist0 = len(trainer.history.step)
+        try:
+            w.conn.send(("run", job))
+            paused = False
+            while True:
+                if self.stop_event.is_set() and not paused:
+                    w.conn.send(("pause", run_id))
+                    paused = True
+                if self.config_dirty.is_set():
+                    self.config_dirty.clear()
+                    w.conn.send(("config", run_id, {k: getattr(trainer.config, k) for k in LIVE_CONFIG}))
+                if not w.conn.poll(0.02):
+                    if not w.alive():
+                        raise EOFError("the training process ended unexpectedly")
+                    continue
+                msg = w.conn.recv()
+                if len(msg) < 2 or msg[1] != run_id:
+                    continue
+                kind = msg[0]
+                if kind == "progress":
+                    _, _, step, steps, losses, bins, its, elapsed, lr, cpu = msg
+                    ctl.step, ctl.elapsed_before, ctl.its = int(step), float(elapsed), float(its)
+                    if bins is not None:
+                        ctl.bins.latest = bins
+                    split["cpu"] += cpu
+                    self.progress.emit(TrainProgress(step=ctl.step, steps=steps, losses=losses,
+                                                     bin_losses=ctl.bins.means(), its=ctl.its, elapsed=ctl.elapsed_before,
+                                                     lr=lr))
+                elif kind == "snapshot":
+                    with torch.no_grad(), trainer._lock:
+                        trainer.ema_flat.copy_(torch.from_numpy(msg[3]))
+                    self.snapshot.emit(trainer.snapshot())
+                elif kind == "preview":
+                    self.preview.emit(msg[2])
+                elif kind == "ended":
+                    _, _, reason, message, state, preview = msg
+                    if state is not None:
+                        state["history_from"] = hist0  # the process's history started as a copy of ours
+                        import_trainer_state(trainer, state)
+                        w.token, w.step, clean = trainer._dp_token, trainer.step_count, True
+                    else:
+                        w.token, w.step = None, -1
+                        clean = reason != "error" or w.alive()
+                    with contextlib.suppress(Exception):
+                        self.snapshot.emit(trainer.snapshot())
+                    if preview is not None:
+                        self.preview.emit(preview)
+                    break
+        except Exception as exc:  # noqa: BLE001 - a dead or killed process
+            if self.stop_event.is_set():
+                reason, message = "paused", ""
+            else:
+                reason, message = "error", f"The training process stopped: {exc}"
+            w.kill()
+            clean = False
+        split["wall"] += time.perf_counter() - t_start
+        ctl.step = int(trainer.step_count)
+        ctl.elapsed_before = float(trainer.train_seconds)
+        if clean:
+            release_worker(w)
+        else:
+            w.kill()
+        self.worker = None
+        self.ended.emit(self, reason, message)
+
+    def _run_thread(self) -> None:
+        ctl = self.ctl
+        torch.set_num_threads(ctl.threads)
+        if self.recipe is not None:  # the first build takes seconds (torch warm-up): never on the UI thread
+            try:
+                trainer = build_trainer(*self.recipe)
+            except Exception as exc:  # noqa: BLE001
+                self.ended.emit(self, "error", f"Cannot start training: {exc}")
+                return
+            if self.stop_event.is_set():  # paused, reset or closed while building: start over next time
+                self.ended.emit(self, "paused", "")
+                return
+            ctl.trainer = trainer
+        trainer = ctl.trainer
+        if ctl.preview_n > 0:
+            import playground.core.sampling.samplers  # noqa: F401 - imported here, not inside the first timed preview
+        emit_every = 1.0 / ctl.emit_hz
+        new_steps: list[int] = []
+        new_losses: list[float] = []
+        t_start = time.perf_counter()
+        last_emit = last_snap = t_start
+        next_preview = t_start + ctl.first_preview_after
+        split = ctl.time_split  # wall seconds of this worker by activity (the bench prints them)
+        cpu0 = time.thread_time()
+        rate_t, rate_step = t_start, ctl.step
+        reason, message = "paused", ""
+        lr = None
+        first_step = ctl.step
+
+        def report(now: float) -> None:
+            nonlocal new_steps, new_losses, rate_t, rate_step, cpu0
+            c = time.thread_time()
+            split["cpu"] += c - cpu0  # this thread's CPU seconds, kept current for the bench
+            cpu0 = c
+            if now - rate_t > 0.05 and ctl.step > rate_step:
+                inst = (ctl.step - rate_step) / (now - rate_t)
+                ctl.its = inst if ctl.its <= 0 else 0.7 * ctl.its + 0.3 * inst
+                rate_t, rate_step = now, ctl.step
+            self.progress.emit(
+                TrainProgress(
+                    step=ctl.step,
+                    steps=np.asarray(new_steps, dtype=np.int64),
+                    losses=np.asarray(new_losses, dtype=np.float64),
+                    bin_losses=ctl.bins.means(),
+                    its=ctl.its,
+                    elapsed=ctl.elapsed_before,
+                    lr=lr,
+                )
+            )
+            new_steps, new_losses = [], []
+
+        try:
+            while not self.stop_event.is_set():
+                limit = ctl.limit_reached(ctl.elapsed_before)
+                if limit:
+                    reason = limit
+                    break
+                if self.max_steps is not None and ctl.step - first_step >= self.max_steps:
+                    break
+                a = time.perf_counter()
+                stats = trainer.step()
+                now = time.perf_counter()
+                split["step"] += now - a
+                ctl.step = int(stats.step)
+                ctl.elapsed_before = float(stats.seconds)
+                lr = stats.lr
+                new_steps.append(ctl.step)
+                new_losses.append(float(stats.loss))
+                ctl.bins.update(stats)
+                if now - last_emit >= emit_every:
+                    report(now)
+                    last_emit = now
+                    split["report"] += time.perf_counter() - now
+                if now - last_snap >= ctl.snapshot_interval:
+                    a = time.perf_counter()
+                    self.snapshot.emit(trainer.snapshot())
+                    last_snap = time.perf_counter()
+                    split["snapshot"] += last_snap - a
+                if ctl.preview_n > 0 and now >= next_preview:
+                    a = time.perf_counter()
+                    x = preview_samples(trainer.snapshot(), ctl.preview_n, ctl.preview_steps, self.stop_event.is_set)
+                    if x is not None:
+                        self.preview.emit(x)
+                    b = time.perf_counter()
+                    split["preview"] += b - a
+                    # at most ~5 % of the worker's time goes to previews, however slow the machine
+                    next_preview = b + min(max(ctl.preview_interval, 20.0 * (b - a)), 10.0)
+        except Exception as exc:  # noqa: BLE001 - reported to the user; the UI keeps running
+            from playground.core.training.trainer import TrainingDiverged
+
+            reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
+            message = str(exc) or type(exc).__name__
+            if reason == "error":
+                message = f"{type(exc).__name__}: {message}"
+        split["wall"] += time.perf_counter() - t_start
+        ctl.step = int(trainer.step_count)  # after a divergence: the restored good step
+        ctl.elapsed_before = float(trainer.train_seconds)
+        report(time.perf_counter())
+        try:  # the final weights (after a divergence: the last good ones the trainer restored)
+            final = trainer.snapshot()
+            self.snapshot.emit(final)
+            if reason in ("steps", "seconds") and ctl.preview_n > 0:  # a natural end: show what was learned
+                x = preview_samples(final, ctl.preview_n, ctl.preview_steps, self.stop_event.is_set)
+                if x is not None:
+                    self.preview.emit(x)
+        except Exception:  # noqa: BLE001
+            pass
+        self.ended.emit(self, reason, message)

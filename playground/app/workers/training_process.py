@@ -1,0 +1,264 @@
+"""The training worker PROCESS: the Qt-free `Trainer` steps in a spawned process with its own GIL, and the pool of
+such processes.
+
+Why a process: a trainer thread in the UI process needs the GIL after every torch op, and the UI thread holds it for
+most of each animation frame (pyqtgraph painting, numpy, Python glue): measured with `bench ui`, a training thread
+kept only ~35 % of its headless it/s while t animated. A spawned process (multiprocessing 'spawn', one torch thread)
+has its own GIL. It is started on the first Play and kept (idle) for later runs; a process that does not answer in
+time (closing the window) is terminated. PLAYGROUND_TRAIN_IN_PROCESS=0 (or TrainingController(in_process=False))
+trains in the reader thread instead (`use_process_default`).
+
+Protocol. The UI side (`training_loop.TrainingLoop`) sends a 'run' job with the recipe and, when the process does not
+already hold the same state, the trainer's full state (`trainer_state`); the process answers with ('progress', ...)
+about `emit_every` seconds, ('snapshot', ...) EMA weights every `snapshot_interval` s, ('preview', ...) samples, and
+finally ('ended', run_id, reason, message, state, preview). 'pause' stops the run after its current step (or inside
+a preview) within milliseconds; 'config' changes the live settings (steps, seconds, lr, batch); 'quit' ends the
+process. `_child_main` is the spawn target, imported in the child by this module's path (keep it Qt-free and light).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import time
+
+import numpy as np
+import torch
+
+from playground.app.workers.trainer_state import export_trainer_state, import_trainer_state
+
+_CHILD: dict = {}  # in the worker process: {'token': ..., 'trainer': Trainer}
+
+
+def _child_main(conn) -> None:
+    """Entry point of the worker process: run jobs until 'quit' or the pipe closes."""
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    import playground.core.training.trainer  # noqa: F401 - warm up while the UI side builds its trainer
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "quit":
+            return
+        if msg[0] == "run" and _child_run(conn, msg[1]) == "quit":
+            return
+
+
+def _child_run(conn, job: dict) -> str:  # one loop, like TrainingLoop._run_thread
+    from playground.core.training.trainer import Trainer, TrainingDiverged
+
+    run_id = job["run_id"]
+    flags = {"stop": False, "quit": False}
+
+    def send(*m) -> None:
+        conn.send(m)
+
+    def poll() -> None:  # commands that arrived (non-blocking)
+        while conn.poll():
+            m = conn.recv()
+            if m[0] == "quit":
+                flags["stop"] = flags["quit"] = True
+            elif len(m) > 1 and m[1] != run_id:
+                continue
+            elif m[0] == "pause":
+                flags["stop"] = True
+            elif m[0] == "config":
+                for k, v in m[2].items():
+                    setattr(trainer.config, k, v)
+
+    trainer = None
+    try:
+        if _CHILD.get("token") != job["token"] or _CHILD.get("trainer") is None:
+            _CHILD.clear()
+            trainer = Trainer(*job["recipe"])
+            if job.get("pool") is not None:  # exactly the UI-side pool (the recipe's data are its de-normalised copy)
+                trainer.pool = job["pool"].to(trainer.device, torch.float32).contiguous()
+            _CHILD.update(token=job["token"], trainer=trainer)
+        trainer = _CHILD["trainer"]
+        if job["state"] is not None:
+            import_trainer_state(trainer, job["state"])
+        for k, v in job["config"].items():
+            setattr(trainer.config, k, v)
+    except Exception as exc:  # noqa: BLE001
+        _CHILD.clear()
+        send("ended", run_id, "error", f"Cannot start training: {exc}", None)
+        return ""
+    if job["preview_n"] > 0:
+        import playground.core.sampling.samplers  # noqa: F401 - imported here, not inside the first timed preview
+
+    class _Stop(Exception):
+        pass
+
+    def check(_info) -> None:
+        poll()
+        if flags["stop"]:
+            raise _Stop
+
+    hist0 = len(trainer.history.step)
+    first_step = trainer.step_count
+    t_start = time.perf_counter()
+    last_emit = last_snap = t_start
+    next_preview = t_start + job["first_preview_after"]
+    cpu0 = time.thread_time()
+    rate_t, rate_step, its = t_start, trainer.step_count, float(job["its"])
+    new_steps: list[int] = []
+    new_losses: list[float] = []
+    reason, message, lr = "paused", "", None
+    bins = None
+
+    def report(now: float) -> None:
+        nonlocal new_steps, new_losses, rate_t, rate_step, cpu0, its
+        c = time.thread_time()
+        if now - rate_t > 0.05 and trainer.step_count > rate_step:
+            inst = (trainer.step_count - rate_step) / (now - rate_t)
+            its = inst if its <= 0 else 0.7 * its + 0.3 * inst
+            rate_t, rate_step = now, trainer.step_count
+        send("progress", run_id, int(trainer.step_count), np.asarray(new_steps, np.int64),
+             np.asarray(new_losses, np.float64), bins, its, float(trainer.train_seconds), lr, c - cpu0)
+        cpu0 = c
+        new_steps, new_losses = [], []
+
+    max_steps, emit_every = job["max_steps"], job["emit_every"]
+    try:
+        while True:
+            poll()
+            if flags["stop"]:
+                break
+            cfg = trainer.config
+            if cfg.steps and trainer.step_count >= cfg.steps:
+                reason = "steps"
+                break
+            if cfg.seconds and trainer.train_seconds >= cfg.seconds:
+                reason = "seconds"
+                break
+            if max_steps is not None and trainer.step_count - first_step >= max_steps:
+                break
+            stats = trainer.step()
+            now = time.perf_counter()
+            lr = stats.lr
+            new_steps.append(int(stats.step))
+            new_losses.append(float(stats.loss))
+            b = getattr(stats, "bin_loss", None)
+            if b is not None:
+                bins = np.array(b, dtype=np.float64, copy=True).reshape(-1)
+            if now - last_emit >= emit_every:
+                report(now)
+                last_emit = now
+            if now - last_snap >= job["snapshot_interval"]:
+                with torch.no_grad(), trainer._lock:
+                    ema = trainer.ema_flat.detach().to("cpu", copy=True).numpy()
+                send("snapshot", run_id, int(trainer.step_count), ema)
+                last_snap = time.perf_counter()
+            if job["preview_n"] > 0 and now >= next_preview:
+                a = time.perf_counter()
+                try:
+                    x = trainer.snapshot().sample(job["preview_n"], sampler="em", steps=job["preview_steps"], seed=1,
+                                                  callback=check, class_labels=job["preview_labels"])
+                    send("preview", run_id, x)
+                except _Stop:
+                    pass
+                b2 = time.perf_counter()
+                next_preview = b2 + min(max(job["preview_interval"], 20.0 * (b2 - a)), 10.0)
+    except Exception as exc:  # noqa: BLE001
+        reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
+        message = str(exc) or type(exc).__name__
+        if reason == "error":
+            message = f"{type(exc).__name__}: {message}"
+        bins = None if trainer.history.bin_loss is None else np.array(trainer.history.bin_loss, np.float64)
+    report(time.perf_counter())
+    try:
+        state = export_trainer_state(trainer, history_from=hist0)
+    except Exception as exc:  # noqa: BLE001
+        state, reason, message = None, "error", f"{type(exc).__name__}: {exc}"
+        _CHILD.clear()
+    preview = None
+    if state is not None and reason in ("steps", "seconds") and job["preview_n"] > 0 and not flags["stop"]:
+        try:  # a natural end: show what was learned
+            preview = trainer.snapshot().sample(job["preview_n"], sampler="em", steps=job["preview_steps"], seed=1,
+                                                callback=check, class_labels=job["preview_labels"])
+        except Exception:  # noqa: BLE001
+            preview = None
+    send("ended", run_id, reason, message, state, preview)
+    return "quit" if flags["quit"] else ""
+
+
+class WorkerProcess:
+    """One worker process and its pipe; remembers which trainer state it holds (token, step)."""
+
+    def __init__(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_child_main, args=(child,), daemon=True, name="playground-trainer")
+        self.proc.start()
+        child.close()
+        self.token = None
+        self.step = -1
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.terminate()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def quit(self, timeout: float = 1.0) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.send(("quit",))
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.kill()
+            self.proc.join(1.0)
+
+
+_IDLE: list[WorkerProcess] = []
+_ALL: list[WorkerProcess] = []
+_POOL_LOCK = threading.Lock()
+
+
+def acquire_worker() -> WorkerProcess:
+    """An idle live worker process, or a new one (started now: it imports torch while the caller goes on)."""
+    with _POOL_LOCK:
+        while _IDLE:
+            w = _IDLE.pop()
+            if w.alive():
+                return w
+        w = WorkerProcess()
+        _ALL[:] = [x for x in _ALL if x.alive()]
+        _ALL.append(w)
+        return w
+
+
+def release_worker(w: WorkerProcess) -> None:
+    """Give a worker that finished its run cleanly back to the idle pool."""
+    with _POOL_LOCK:
+        if w.alive() and w not in _IDLE:
+            _IDLE.append(w)
+
+
+def stop_worker_processes(timeout: float = 1.0) -> None:
+    """Quit every worker process (at exit)."""
+    with _POOL_LOCK:
+        workers = list(_ALL)
+        _ALL.clear()
+        _IDLE.clear()
+    for w in workers:
+        w.quit(timeout)
+
+
+atexit.register(stop_worker_processes)
+
+
+def use_process_default() -> bool:
+    """Train in a worker process unless PLAYGROUND_TRAIN_IN_PROCESS is 0 / false / no / off."""
+    return os.environ.get("PLAYGROUND_TRAIN_IN_PROCESS", "1").strip().lower() not in ("0", "false", "no", "off")
