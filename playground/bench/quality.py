@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse_overrides(items: list[str]) -> dict:
     from dataclasses import fields
 
-    from playground.core.training.trainer import TrainConfig
+    from playground.core.training.config import TrainConfig
 
     types = {f.name: f.type for f in fields(TrainConfig)}
     out = {}
@@ -109,7 +109,8 @@ def evaluate_nll(model, target, n: int, seed: int) -> dict:
 
 
 def _trainer(target, args, overrides: dict, seconds: float):
-    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
 
     cfg = TrainConfig(
         **{"steps": None, "seconds": seconds, "seed": args.seed, "device": args.device, "threads": args.threads,

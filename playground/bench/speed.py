@@ -66,7 +66,8 @@ def _sync(device: torch.device) -> None:
 def measure_training(args) -> dict:
     from playground.bench.quality import _parse_overrides
     from playground.core.nets.build import network_from_config
-    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
     from playground.data.targets.spec import load_target
 
     over = {k: getattr(args, k) for k in ("batch", "hidden", "depth") if getattr(args, k) is not None}

@@ -299,7 +299,8 @@ def describe_run(args, source: ScoreSource, steps: int) -> str:
 def run_training(trainer, out: Path, data: str) -> int:
     """Run `trainer` to its config's limits with console progress, save `out` and print the summary (last line
     JSON); Ctrl-C saves what was trained (exit 130), a divergence writes nothing (CLIError)."""
-    from playground.core.training.trainer import ConsoleProgress, TrainingDiverged
+    from playground.core.training.config import TrainingDiverged
+    from playground.core.training.console import ConsoleProgress
 
     cfg = trainer.config
     progress = ConsoleProgress(cfg.steps, cfg.seconds)

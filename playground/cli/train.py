@@ -70,7 +70,8 @@ def add_train_command(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
     from playground.data.images.datasets import is_image_spec
 
     if args.data and is_image_spec(args.data):

@@ -12,7 +12,8 @@ from playground import cli
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
     from playground.data.targets.presets import make_preset
 
     target = make_preset("moons")

@@ -109,18 +109,3 @@ def test_train_diverges_cleanly(tmp_path):
     assert r.returncode == 2
     assert "training diverged at step" in r.stderr and "Nothing was written" in r.stderr
     assert not (tmp_path / "d.safetensors").exists()
-
-
-def test_progress_bar_on_a_terminal():
-    import io
-
-    from playground.core.training.trainer import ConsoleProgress, StepStats
-
-    buf = io.StringIO()
-    bar = ConsoleProgress(total_steps=100, stream=buf, tty=True, hz=1e9)
-    for i in range(1, 101):
-        bar(StepStats(i, 0.5, 1e-3, i * 0.01))
-    bar.close()
-    text = buf.getvalue()
-    assert text.count("\r") >= 50 and text.endswith("\n")
-    assert "step 100/100" in text and "100%" in text and "it/s" in text and "ETA" in text and "loss 0.5000" in text

@@ -210,7 +210,7 @@ class TrainingController(QObject):
         try:
             stats = trainer.step()
         except Exception as exc:  # noqa: BLE001
-            from playground.core.training.trainer import TrainingDiverged
+            from playground.core.training.config import TrainingDiverged
 
             reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
             self._on_ended(reason, str(exc) or type(exc).__name__)

@@ -276,7 +276,7 @@ class TrainingLoop(QThread):
                     # at most ~5 % of the worker's time goes to previews, however slow the machine
                     next_preview = b + min(max(ctl.preview_interval, 20.0 * (b - a)), 10.0)
         except Exception as exc:  # noqa: BLE001 - reported to the user; the UI keeps running
-            from playground.core.training.trainer import TrainingDiverged
+            from playground.core.training.config import TrainingDiverged
 
             reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
             message = str(exc) or type(exc).__name__

@@ -52,7 +52,8 @@ def _child_main(conn) -> None:
 
 
 def _child_run(conn, job: dict) -> str:  # one loop, like TrainingLoop._run_thread
-    from playground.core.training.trainer import Trainer, TrainingDiverged
+    from playground.core.training.config import TrainingDiverged
+    from playground.core.training.trainer import Trainer
 
     run_id = job["run_id"]
     flags = {"stop": False, "quit": False}

@@ -22,7 +22,7 @@ IMAGE_PREVIEW_STEPS = 30  # Euler-Maruyama steps of that preview (a rough look, 
 
 def train_config(state: AppState, threads: int = 1, **overrides):
     """A TrainConfig from the app's settings (names shared with Settings), one torch thread by default."""
-    from playground.core.training.trainer import TrainConfig
+    from playground.core.training.config import TrainConfig
 
     s = state.settings.to_dict()
     names = {f.name for f in fields(TrainConfig)}

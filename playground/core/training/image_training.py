@@ -12,7 +12,8 @@ in about a minute on 2 CPU threads (`python -m playground bench images`).
 
 from __future__ import annotations
 
-from playground.core.training.trainer import TrainConfig, Trainer
+from playground.core.training.config import TrainConfig
+from playground.core.training.trainer import Trainer
 from playground.data.images.datasets import ImageDataset
 
 IMAGE_TRAIN_DEFAULTS: dict = {

@@ -374,7 +374,8 @@ def test_panels_handle_an_empty_target(qtbot, keep):
 
 
 def test_real_score_model_drives_score_and_sampling_panels(qtbot, keep):
-    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
 
     st = make_state(n_particles=500, sample_steps=30, n_trajectories=8)
     tr = Trainer(TrainConfig(steps=100, hidden=32, depth=2, device="cpu", threads=1), data=st.target_samples)

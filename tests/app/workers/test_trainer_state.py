@@ -3,7 +3,8 @@
 import numpy as np
 
 from playground.app.workers.trainer_state import export_trainer_state, import_trainer_state, recipe_for
-from playground.core.training.trainer import TrainConfig, Trainer
+from playground.core.training.config import TrainConfig
+from playground.core.training.trainer import Trainer
 from playground.data.targets.presets import make_preset
 
 

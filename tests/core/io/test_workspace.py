@@ -26,7 +26,8 @@ from playground.core.io.workspace import (
     target_from_spec,
     target_to_spec,
 )
-from playground.core.training.trainer import TrainConfig, Trainer
+from playground.core.training.config import TrainConfig
+from playground.core.training.trainer import Trainer
 from playground.data.targets.gmm_components import Component, components_target
 from playground.data.targets.gmm_file import load_gmm_json
 from playground.data.targets.points import load_points

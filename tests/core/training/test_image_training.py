@@ -13,7 +13,8 @@ from playground.core.evaluation.image_quality import nearest_distance
 from playground.core.evaluation.reference_classifier import classifier_scores, train_classifier
 from playground.core.io.image_grid import image_grid, save_image_grid
 from playground.core.training.image_training import image_train_config, image_trainer
-from playground.core.training.trainer import TrainConfig, Trainer
+from playground.core.training.config import TrainConfig
+from playground.core.training.trainer import Trainer
 from playground.data.images.datasets import load_image_dataset
 
 TINY = {"base_channels": 8, "channel_mults": (1, 2), "batch": 32, "warmup": 5, "seed": 0}

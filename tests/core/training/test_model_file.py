@@ -19,7 +19,8 @@ from playground.core.training.model_file import (
     read_model_file,
     save_model,
 )
-from playground.core.training.trainer import TrainConfig, Trainer
+from playground.core.training.config import TrainConfig
+from playground.core.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,13 +8,10 @@ import pytest
 import torch
 
 from playground.core.diffusion.objectives import Objective
-from playground.core.training.trainer import (
-    StepStats,
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    resolve_device,
-)
+from playground.core.training.config import TrainConfig, TrainingDiverged
+from playground.core.training.device import resolve_device
+from playground.core.training.history import StepStats
+from playground.core.training.trainer import Trainer
 
 M = np.array([2.0, -1.0])
 S = 0.5

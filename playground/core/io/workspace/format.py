@@ -112,7 +112,7 @@ class Workspace:
 
     def train_history(self):
         """The history as a `TrainHistory` (empty lists when the workspace holds none)."""
-        from playground.core.training.trainer import TrainHistory
+        from playground.core.training.history import TrainHistory
 
         h = self.history
         kw = {k: np.asarray(h[k]).tolist() for k in ("step", "loss", "lr", "seconds") if k in h}

@@ -1,0 +1,109 @@
+"""A Trainer saved to, and resumed from, one model file: EMA + raw weights, Adam state, RNG, step, loss history and
+running per-time-bin losses (`save_trainer`), so that `resume_trainer` continues the run where it stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from playground.core.diffusion.normalization import Normalization
+from playground.core.training.config import TrainConfig
+from playground.core.training.model_file import ModelFileError, read_model_file, save_model
+
+
+def save_trainer(trainer, path) -> None:
+    """One model file with EMA + raw weights, optimizer and trainer state (resumable with `Trainer.resume`)."""
+    if trainer._pending:
+        trainer._flush_pending(trainer.lr_at(trainer.step_count))
+    model = trainer.snapshot("ema")
+    raw = {k: v.detach().cpu() for k, v in trainer.model.net.state_dict().items()}
+    extra: dict[str, torch.Tensor] = {}
+    scalar = []
+    for k, v in trainer._opt_tensors().items():
+        v = torch.as_tensor(v).detach().cpu()
+        if v.ndim == 0:
+            scalar.append(k)
+            v = v.reshape(1)
+        extra["opt." + k] = v
+    extra["trainer.rng"] = trainer.generator.get_state().cpu()
+    arr = trainer.history.as_arrays()
+    extra["trainer.hist_step"] = torch.as_tensor(arr["step"])
+    extra["trainer.hist_loss"] = torch.as_tensor(np.nan_to_num(arr["loss"], nan=0.0, posinf=0.0, neginf=0.0))
+    extra["trainer.hist_lr"] = torch.as_tensor(arr["lr"])
+    extra["trainer.hist_seconds"] = torch.as_tensor(arr["seconds"])
+    bins = trainer.history.bin_loss
+    extra["trainer.bin_loss"] = torch.as_tensor(np.nan_to_num(bins, nan=0.0))
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in trainer.optimizer.state_dict()["param_groups"]]
+    meta = {
+        "step": trainer.step_count,
+        "seconds": trainer.train_seconds,
+        "loss_ref": trainer._loss_ref,
+        "optimizer": "Adam",
+        "param_group": groups[0],
+        "opt_scalar": scalar,
+        "bin_seen": [bool(v) for v in np.isfinite(bins)],
+    }
+    save_model(path, model, raw_state=raw, extra_tensors=extra, trainer_meta=meta)
+
+
+def resume_trainer(trainer_class, path, data, labels=None, **overrides):
+    """A Trainer that continues the run saved in `path` (weights, EMA, optimizer, RNG, step, history).
+
+    data: the same training data (array or callable) as before, and its labels for a class-conditional model;
+    the file's normalisation, SDE and class names are kept.
+    overrides: TrainConfig fields to change (e.g. steps=10000 to extend the horizon, device, threads)."""
+    meta, tensors = read_model_file(path)
+    if "trainer" not in meta:
+        raise ModelFileError(f"{path}: has no trainer state (saved by save_model, not Trainer.save); cannot resume")
+    mcfg = meta["config"]
+    cfg_dict = dict(mcfg.get("training", {}))
+    cfg_dict.update(overrides)
+    cfg = TrainConfig.from_dict(cfg_dict)
+    norm = Normalization.from_dict(mcfg["normalization"])
+    sde_cfg = mcfg["sde"]
+    if sde_cfg.get("name") == "ve":
+        cfg.sigma_max = float(sde_cfg["sigma_max"])
+    tr = trainer_class(cfg, data, normalization=norm, labels=labels, class_names=mcfg.get("class_names"))
+    tr.info = dict(mcfg.get("training", {}).get("info", {}) or {})
+    load_trainer_state(tr, path, meta, tensors)
+    return tr
+
+
+def load_trainer_state(trainer, path, meta: dict, tensors: dict) -> None:
+    """Restore the trainer state of a model file (read by read_model_file) into `trainer`, built from its config."""
+    tmeta = meta["trainer"]
+    try:
+        ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+        raw = {k[4:]: v for k, v in tensors.items() if k.startswith("raw.")}
+        with torch.no_grad():
+            trainer.model.net.load_state_dict(raw)  # copies into the flat buffers (views)
+            trainer.ema.load_state_dict(ema)
+        state = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                name = k[4:]
+                v = v.reshape(()) if name in tmeta.get("opt_scalar", []) else v
+                state[name] = v.to(trainer.device).clone()
+        if state:
+            if state["exp_avg"].shape != trainer.flat.shape:
+                raise ValueError(f"optimizer state has {state['exp_avg'].numel()} entries, "
+                                 f"the network {trainer.flat.numel()}")
+            trainer.optimizer.state[trainer.flat_param] = state
+        trainer.optimizer.param_groups[0].update(
+            {k: v for k, v in tmeta.get("param_group", {}).items() if k in trainer.optimizer.param_groups[0]}
+        )
+        trainer.generator.set_state(tensors["trainer.rng"].to(torch.uint8))
+        h = trainer.history
+        h.step = tensors["trainer.hist_step"].tolist()
+        h.loss = tensors["trainer.hist_loss"].tolist()
+        h.lr = tensors["trainer.hist_lr"].tolist()
+        h.seconds = tensors["trainer.hist_seconds"].tolist()
+        bins = tensors["trainer.bin_loss"].numpy().astype(np.float64)
+        seen = np.asarray(tmeta.get("bin_seen", [True] * len(bins)), dtype=bool)
+        h.bin_loss = np.where(seen, bins, np.nan)
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise ModelFileError(f"{path}: trainer state cannot be restored ({type(e).__name__}: {e})") from None
+    trainer.step_count = int(tmeta["step"])
+    trainer.train_seconds = float(tmeta["seconds"])
+    trainer._loss_ref = tmeta.get("loss_ref")
+    trainer._save_good()
