@@ -227,7 +227,7 @@ def test_target_files(folder, suffix, data):
 @fuzz(30)
 @given(data=st.data(), suffix=st.sampled_from([".png", ".jpg"]))
 def test_image_folder(folder, data, suffix):
-    from playground.data.images.datasets import load_image_dataset
+    from playground.data.images.spec import load_image_dataset
 
     root = folder / "images"
     root.mkdir(exist_ok=True)
@@ -244,7 +244,7 @@ def test_image_folder(folder, data, suffix):
 @fuzz(40)
 @given(data=st.data(), which=st.sampled_from(["images", "labels"]), gz=st.booleans())
 def test_idx_files(folder, data, which, gz):
-    from playground.data.images.datasets import load_image_dataset
+    from playground.data.images.spec import load_image_dataset
 
     root = folder / "mnist"
     root.mkdir(exist_ok=True)

@@ -32,7 +32,7 @@ from playground.core.evaluation.image_quality import nearest_distance
 from playground.core.evaluation.reference_classifier import classifier_scores, train_classifier
 from playground.core.training.image_training import IMAGE_TRAIN_DEFAULTS, image_train_config, image_trainer
 from playground.core.training.config import TrainConfig
-from playground.data.images.datasets import load_image_dataset
+from playground.data.images.spec import load_image_dataset
 
 TARGET = 0.9
 PF_ODE = ("ode_heun", 50)  # the deterministic sampler reported next to the bench's sampler

@@ -25,7 +25,8 @@ def add_download_command(sub) -> None:
 
 def cmd_download(args) -> int:
     """Fetch MNIST or Fashion-MNIST (gzipped IDX, SHA-256 checked) into the cache and print the spec to train on."""
-    from playground.data.images.datasets import download_idx_dataset, load_idx_dataset
+    from playground.data.images.download import download_idx_dataset
+    from playground.data.images.idx_dataset import load_idx_dataset
 
     start = time.perf_counter()
     folder = download_idx_dataset(args.kind, cache_dir=args.cache, splits=tuple(args.splits),

@@ -16,7 +16,7 @@ IMAGE_SUFFIXES = (".png", ".npy")
 def cmd_train_images(args) -> int:
     """Train a UNet on an image dataset and write the model file."""
     from playground.core.training.image_training import image_train_config, image_trainer
-    from playground.data.images.datasets import load_image_dataset
+    from playground.data.images.spec import load_image_dataset
 
     for flag, key in (("--hidden", "hidden"), ("--depth", "depth"), ("--pool", "pool"), ("--noise", "noise")):
         if getattr(args, key) is not None:
@@ -114,7 +114,7 @@ def cmd_eval_images(args, model) -> int:
     """Sample an image model and compare with its dataset (classifier, nearest images, SWD); --nll: bits/dim."""
     from playground.core.evaluation.image_likelihood import bits_per_dim
     from playground.core.evaluation.image_quality import image_sample_report
-    from playground.data.images.datasets import is_image_spec, load_image_dataset
+    from playground.data.images.spec import is_image_spec, load_image_dataset
 
     if not args.data or not is_image_spec(args.data):
         raise CLIError("eval of an image model needs --data SPEC, an image dataset (e.g. the one it was trained on)")

@@ -72,7 +72,7 @@ def add_train_command(sub) -> None:
 def cmd_train(args) -> int:
     from playground.core.training.config import TrainConfig
     from playground.core.training.trainer import Trainer
-    from playground.data.images.datasets import is_image_spec
+    from playground.data.images.spec import is_image_spec
 
     if args.data and is_image_spec(args.data):
         return cmd_train_images(args)

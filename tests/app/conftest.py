@@ -88,7 +88,7 @@ def keep(qtbot, _hold_qt_widgets):
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's 8x8 digits as an ImageDataset (image-mode tests)."""
-    from playground.data.images.datasets import load_image_dataset
+    from playground.data.images.spec import load_image_dataset
 
     return load_image_dataset("digits")
 

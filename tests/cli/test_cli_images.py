@@ -99,7 +99,7 @@ def test_download_fetches_checks_and_prints_the_spec(tmp_path, capsys, monkeypat
     checksum is one error line and leaves no file behind."""
     import hashlib
 
-    from playground.data.images import datasets as image_data
+    from playground.data.images import download as image_download
     from playground.data.images.idx import write_idx
 
     mirror = tmp_path / "mirror"
@@ -112,7 +112,7 @@ def test_download_fetches_checks_and_prints_the_spec(tmp_path, capsys, monkeypat
             path = write_idx(mirror / name, array)
             files[name] = (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
     entry = {"mirrors": (mirror.as_uri() + "/",), "files": files}
-    monkeypatch.setitem(image_data.IDX_DOWNLOADS, "mnist", entry)
+    monkeypatch.setitem(image_download.IDX_DOWNLOADS, "mnist", entry)
     cache = tmp_path / "cache"
     code, out, err = run(capsys, "download", "mnist", "--cache", cache)
     assert code == 0, err
@@ -123,7 +123,7 @@ def test_download_fetches_checks_and_prints_the_spec(tmp_path, capsys, monkeypat
     code, out, _ = run(capsys, "download", "mnist", "--cache", cache, "--splits", "test")
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["images"] == 5
     bad = {**entry, "files": {k: (v[0], "0" * 64) for k, v in files.items()}}
-    monkeypatch.setitem(image_data.IDX_DOWNLOADS, "mnist", bad)
+    monkeypatch.setitem(image_download.IDX_DOWNLOADS, "mnist", bad)
     code, _, err = run(capsys, "download", "mnist", "--cache", tmp_path / "other")
     assert code == 2 and err.splitlines()[-1].startswith("error:") and "SHA-256 mismatch" in err
     assert not any((tmp_path / "other" / "mnist").iterdir())

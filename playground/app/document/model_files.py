@@ -94,7 +94,7 @@ class ModelFiles:
     def dataset_of(self, model) -> tuple:
         """(ImageDataset or None, its spec, a note when there is none) for an image model: the dataset its file names,
         reused when it is the one loaded now, else loaded (a wait cursor: the small sets take well under a second)."""
-        from playground.data.images.datasets import is_image_spec, load_image_dataset
+        from playground.data.images.spec import is_image_spec, load_image_dataset
 
         c, h, _w = model.image_shape
         info = model.config.get("info") if isinstance(model.config.get("info"), dict) else {}

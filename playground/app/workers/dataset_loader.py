@@ -22,7 +22,8 @@ class DatasetLoader(QThread):
         self.spec, self.size, self.rgb = spec, size, rgb
 
     def run(self) -> None:
-        from playground.data.images.datasets import DataWarning, load_image_dataset
+        from playground.data.images.dataset import DataWarning
+        from playground.data.images.spec import load_image_dataset
 
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -60,7 +61,7 @@ class DatasetDownloader(QThread):
         self.progress.emit(name, done, total)
 
     def run(self) -> None:
-        from playground.data.images.datasets import download_idx_dataset
+        from playground.data.images.download import download_idx_dataset
 
         try:
             folder = download_idx_dataset(self.kind, self.cache_dir, splits=("train",), progress=self._progress)

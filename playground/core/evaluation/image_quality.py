@@ -11,7 +11,7 @@ import torch
 
 from playground.core.evaluation.metrics import sliced_wasserstein
 from playground.core.evaluation.reference_classifier import classifier_scores, train_classifier
-from playground.data.images.datasets import ImageDataset
+from playground.data.images.dataset import ImageDataset
 
 
 def nearest_distance(queries: np.ndarray, references: np.ndarray, exclude: np.ndarray | None = None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from playground.core.training.config import TrainConfig
 from playground.core.training.trainer import Trainer
-from playground.data.images.datasets import ImageDataset
+from playground.data.images.dataset import ImageDataset
 
 IMAGE_TRAIN_DEFAULTS: dict = {
     "network": "unet",

@@ -31,7 +31,7 @@ from playground.app.widgets.image_view import GRID_PAD  # noqa: E402
 from playground.app.widgets.inpaint_views import masked_rgb  # noqa: E402
 from playground.app.widgets.mask_canvas import MaskCanvas  # noqa: E402
 from playground.app.workers.inpaint_worker import InpaintJob, run_inpaint  # noqa: E402
-from playground.data.images.datasets import ImageDataset  # noqa: E402
+from playground.data.images.dataset import ImageDataset  # noqa: E402
 from tests.app.image_helpers import make_state, not_blank, show  # noqa: E402
 
 PANEL_SIZE = (800, 800)

@@ -12,7 +12,7 @@ from playground.app.workers.training_setup import (
     trains_classes,
     training_recipe,
 )
-from playground.data.images.datasets import make_shapes
+from playground.data.images.shapes import make_shapes
 from playground.data.targets.presets import make_preset
 
 

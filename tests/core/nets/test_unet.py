@@ -99,7 +99,8 @@ def test_config_round_trip():
 def test_dsm_steps_on_digits_lower_the_loss():
     """Plain eps-prediction DSM on the 8x8 digits with a VP SDE: 25 Adam steps lower a fixed-noise loss
     (from 1.0 to about 0.2; asserted: below 0.6)."""
-    from playground.data.images.datasets import load_image_dataset, to_model_space
+    from playground.data.images.dataset import to_model_space
+    from playground.data.images.spec import load_image_dataset
 
     ds = load_image_dataset("digits")
     x0_all = to_model_space(ds.tensor())

@@ -15,7 +15,7 @@ from playground.core.io.image_grid import image_grid, save_image_grid
 from playground.core.training.image_training import image_train_config, image_trainer
 from playground.core.training.config import TrainConfig
 from playground.core.training.trainer import Trainer
-from playground.data.images.datasets import load_image_dataset
+from playground.data.images.spec import load_image_dataset
 
 TINY = {"base_channels": 8, "channel_mults": (1, 2), "batch": 32, "warmup": 5, "seed": 0}
 

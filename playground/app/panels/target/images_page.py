@@ -207,7 +207,7 @@ class ImageDatasetChooser(QWidget):
         c = self.current_choice()
         if c.key not in ("mnist", "fashion") or self.downloader is not None:
             return False
-        from playground.data.images.datasets import IDX_DOWNLOADS, default_cache_dir
+        from playground.data.images.download import IDX_DOWNLOADS, default_cache_dir
 
         files = IDX_DOWNLOADS[c.key]["files"]
         megabytes = sum(size for name, (size, _sha) in files.items() if name.startswith("train")) / 1e6

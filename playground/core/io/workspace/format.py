@@ -87,7 +87,7 @@ class Workspace:
         Raises DataError when it cannot be loaded (e.g. its files moved)."""
         if self.images is None:
             return None
-        from playground.data.images.datasets import load_image_dataset
+        from playground.data.images.spec import load_image_dataset
 
         return load_image_dataset(self.images["spec"], self.images.get("size"), bool(self.images.get("rgb", False)))
 

@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 
 from playground.app.state import AppState, Settings  # noqa: E402
 from playground.app.panels.target.images_page import ImageDatasetChooser  # noqa: E402
-from playground.data.images import datasets as image_data  # noqa: E402
+from playground.data.images import download as image_download  # noqa: E402
 from playground.data.images.idx import write_idx  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
 
@@ -29,7 +29,7 @@ def mirror(tmp_path, monkeypatch):
         path = write_idx(folder / name, array)
         files[name] = (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
     entry = {"mirrors": (folder.as_uri() + "/",), "files": files}
-    monkeypatch.setitem(image_data.IDX_DOWNLOADS, "mnist", entry)
+    monkeypatch.setitem(image_download.IDX_DOWNLOADS, "mnist", entry)
     monkeypatch.setenv("DIFFUSION_PLAYGROUND_CACHE", str(tmp_path / "cache"))
     return entry
 
@@ -58,7 +58,7 @@ def test_download_fills_the_path_and_the_set_loads(keep, qtbot, mirror, tmp_path
 
 def test_a_bad_checksum_is_a_message_and_no_file(keep, qtbot, mirror, tmp_path, monkeypatch):
     bad = {**mirror, "files": {k: (v[0], "f" * 64) for k, v in mirror["files"].items()}}
-    monkeypatch.setitem(image_data.IDX_DOWNLOADS, "mnist", bad)
+    monkeypatch.setitem(image_download.IDX_DOWNLOADS, "mnist", bad)
     chooser = make_chooser(keep)
     with qtbot.waitSignal(chooser.failed, timeout=10000) as got:
         assert chooser.download(confirm=False)
