@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from playground.data.images.dataset import DataWarning, ImageDataset, check_size
+from playground.data.targets.raster import open_image
 from playground.data.targets.target import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -27,12 +28,12 @@ def _is_hidden(p: Path) -> bool:
 
 
 def _open_image(path: Path, rgb: bool):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    img = open_image(path, path)  # its size checked from the header before decoding (decompression bombs)
     try:
-        img = Image.open(path)
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from None
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)

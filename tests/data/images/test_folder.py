@@ -10,6 +10,7 @@ from playground.data.images.dataset import DataWarning
 from playground.data.images.folder import load_image_folder
 from playground.data.images.spec import load_image_dataset
 from playground.data.targets.target import DataError
+from tests.data.bombs import png_claiming
 
 
 def _png(path, size=(12, 12), value=200, mode="L"):
@@ -75,6 +76,10 @@ def test_folder_bad_cases(tmp_path):
     _png(broken / "good.png")
     (broken / "bad.png").write_bytes(b"this is not a png")
     with pytest.raises(DataError, match=r"bad.png: not a readable image"):
+        load_image_folder(broken)
+    # a few hundred bytes claiming 9,000 x 9,000 pixels: refused from its header, never decoded
+    (broken / "bad.png").write_bytes(png_claiming(9000, 9000))
+    with pytest.raises(DataError, match=r"bad.png: image too large: 9,000 x 9,000 pixels .* limit is 64 Mpx"):
         load_image_folder(broken)
     # loose images next to class folders
     mix = tmp_path / "mixlayout"
