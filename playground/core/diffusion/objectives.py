@@ -1,4 +1,4 @@
-"""Training objectives: denoising score matching with three weightings, and sliced score matching.
+"""Training objectives: denoising score matching with three weightings, sliced score matching, flow matching.
 
 Everything is computed in normalised space on a `ScoreModel` (see model.py). Per-sample losses are averaged over
 the data dimensions, so a perfect eps-model on N(m, s^2 I) data reaches alpha^2 s^2 / (alpha^2 s^2 + sigma^2) at t.
@@ -14,11 +14,20 @@ eps_hat = -sigma s_theta(y_t, t), lambda(t) ||s_theta - grad log p(y_t | y0)||^2
                          -> w = (s^2 + sd^2) / sd^2; noise ln s ~ N(P_mean, P_std^2), mapped to
                          t = sde.t_of_sigma_edm(s), clamped to [eps, 1]. P_mean defaults to EDM's -1.2 scaled to
                          the data std, -1.2 + ln(sd / 0.5); P_std = 1.2.
-The network's output kind (eps, score, x0, edm) only changes how eps_hat is formed (ScoreModel.eps_norm).
+The network's output kind (eps, score, x0, edm, v) only changes how eps_hat is formed (ScoreModel.eps_norm).
 
 Sliced score matching (Song et al. 2019), variance-reduced: lambda(t) [1/2 ||s||^2 + v^T grad_y (v^T s)] at
 y_t ~ p_t with v ~ N(0, I) (`n_projections` probes averaged), lambda as above (sigma^2 w). It needs no knowledge of
 p(y_t | y0) but a double backward pass. At the true score of N(0, I) its per-dimension value is -1/2.
+
+Conditional flow matching (Lipman et al. 2023, Eq. 9 with the Gaussian path of Eq. 10; with the rf SDE this is
+rectified flow, Liu et al. 2023): ||v_theta(y_t, t) - (alpha' y0 + sigma' eps)||^2 (per-dimension mean; for rf the
+target is eps - y0), v_theta the network's velocity in any output kind (ScoreModel.predict('v'); 'v' is the natural
+one). Its minimiser is the marginal velocity E[alpha' y0 + sigma' eps | y_t] = f y - g^2 s / 2, the PF-ODE drift. In
+eps terms it is DSM with weight k_eps(t)^2 = (g^2 / 2 sigma)^2 on ||eps_hat - eps||^2 (rf: 1 / (1 - t)^2). Times: weighting
+'song' draws t ~ U(eps, T) with unit weight (the papers' choice); 'edm' draws EDM's log-normal noise levels, for rf a
+logit-normal t (ln sigma_edm = logit t; Esser et al. 2024), also with unit weight; 'likelihood' is not defined for it.
+For VP the target's sigma' eps grows like 1 / sqrt(t) as t -> 0 (a noisy but valid loss); rf's stays O(1).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import torch
 
 from playground.core.diffusion.sde import SDE, bcast
 
-OBJECTIVES = ("dsm", "ssm")
+OBJECTIVES = ("dsm", "ssm", "fm")
 WEIGHTINGS = ("song", "likelihood", "edm")
 T_EPS = 1e-5
 EDM_P_MEAN = -1.2
@@ -39,7 +48,7 @@ EDM_P_STD = 1.2
 class Objective:
     """A training loss: `loss(model, y0, generator) -> (per-sample loss (N,), t (N,))`.
 
-    kind: 'dsm' or 'ssm'; weighting: 'song', 'likelihood' or 'edm'; sigma_data: std of the normalised data (EDM);
+    kind: 'dsm', 'ssm' or 'fm'; weighting: 'song', 'likelihood' or 'edm'; sigma_data: std of the normalised data (EDM);
     eps: smallest training time; importance: importance-sample t for the likelihood weighting; n_projections: SSM
     probes per sample.
     """
@@ -60,6 +69,9 @@ class Objective:
             raise ValueError(f"unknown objective {kind!r}; choose one of {OBJECTIVES}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {weighting!r}; choose one of {WEIGHTINGS}")
+        if kind == "fm" and weighting == "likelihood":
+            raise ValueError("flow matching takes weighting 'song' (t ~ U(eps, T)) or 'edm' (log-normal noise levels), "
+                             "not 'likelihood'")
         self.sde = sde
         self.kind = kind
         self.weighting = weighting
@@ -144,6 +156,8 @@ class Objective:
         t = self.sample_t(len(y0), generator, y0.device, y0.dtype)
         if self.kind == "dsm":
             return self.dsm(model, y0, t, generator, class_labels=class_labels), t
+        if self.kind == "fm":
+            return self.fm(model, y0, t, generator, class_labels=class_labels), t
         return self.ssm(model, y0, t, generator, class_labels=class_labels), t
 
     def dsm(self, model, y0, t, generator=None, noise=None, class_labels=None) -> torch.Tensor:
@@ -160,14 +174,22 @@ class Objective:
             per = per * self._Z
         return per
 
+    def fm(self, model, y0, t, generator=None, noise=None, class_labels=None) -> torch.Tensor:
+        """Conditional flow matching: per-dimension mean of ||v_theta(y_t, t) - (alpha' y0 + sigma' eps)||^2."""
+        alpha, std = self.sde.marginal_coefficients(t)
+        d_alpha, d_std = self.sde.marginal_derivatives(t)
+        if noise is None:
+            noise = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
+        y = torch.addcmul(bcast(alpha, y0) * y0, bcast(std, y0), noise)
+        target = torch.addcmul(bcast(d_alpha, y0) * y0, bcast(d_std, y0), noise)
+        v_hat = model.predict("v", y, t, class_labels)
+        return (v_hat - target).square().reshape(len(y0), -1).mean(1)
+
     def ssm(self, model, y0, t, generator=None, class_labels=None) -> torch.Tensor:
         alpha, std = self.sde.marginal_coefficients(t)
         noise = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
         y = (bcast(alpha, y0) * y0 + bcast(std, y0) * noise).detach().requires_grad_(True)
-        out, a, s = model.net_output(y, t) if class_labels is None else model.net_output(y, t, class_labels)
-        from playground.core.diffusion.parameterization import to_score
-
-        score = to_score(model.output, out, y, a, s)
+        score = model.predict("score", y, t, class_labels)
         d = y0[0].numel()
         n = len(y0)
         sq = 0.5 * score.reshape(n, -1).square().sum(1)

@@ -1,4 +1,10 @@
-"""Forward SDEs (VP, sub-VP, VE), their discretisations and reverse-time forms (Song et al. 2021, Sec. 3, App. B-D).
+"""Forward SDEs (VP, sub-VP, VE, rectified flow), their discretisations and reverse-time forms (Song et al. 2021, Sec. 3,
+App. B-D).
+
+Every SDE here is linear, f(x, t) = f(t) x, with Gaussian marginals x_t = alpha(t) x0 + sigma(t) eps. Such a path has
+the velocity d x_t / dt = alpha' x0 + sigma' eps = k_x x_t + k_eps eps with k_x = f and k_eps = g^2 / (2 sigma)
+(alpha' = f alpha, sigma' = g^2 / (2 sigma) + f sigma, from d(sigma^2)/dt = 2 f sigma^2 + g^2); the marginal velocity
+E[v | x_t] = f x - g^2 s / 2 is the PF-ODE drift (SCIENCE.md, "Gaussian paths, velocity and flow matching").
 
 Every method broadcasts over any data shape: x is (N, ...) (N x 2 points or N x C x H x W images) and t is a
 scalar or a per-sample tensor of shape (N,). Per-sample coefficients come back with shape (N,); `bcast` reshapes
@@ -7,6 +13,7 @@ them against x.
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
 from typing import Callable
@@ -56,8 +63,12 @@ class SDE(ABC):
 
     # ---- continuous SDE -------------------------------------------------------------------------------------
     @abstractmethod
+    def drift_coefficient(self, t: torch.Tensor) -> torch.Tensor:
+        """f(t) of the linear drift f(x, t) = f(t) x, shape of t."""
+
     def drift(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
-        """f(x, t)."""
+        """f(x, t) = f(t) x."""
+        return bcast(self.drift_coefficient(time_vector(t, x)), x) * x
 
     @abstractmethod
     def diffusion(self, t: torch.Tensor) -> torch.Tensor:
@@ -66,6 +77,18 @@ class SDE(ABC):
     @abstractmethod
     def marginal_coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(alpha(t), sigma(t)) with x_t | x0 ~ N(alpha x0, sigma^2 I)."""
+
+    def marginal_derivatives(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alpha'(t), sigma'(t)): alpha' = f alpha, sigma' = g^2 / (2 sigma) + f sigma (the module docstring)."""
+        alpha, std = self.marginal_coefficients(t)
+        f, g = self.drift_coefficient(t), self.diffusion(t)
+        return f * alpha, g * g / (2 * std) + f * std
+
+    def velocity_coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(k_x, k_eps) with the path velocity alpha' x0 + sigma' eps = k_x x_t + k_eps eps: k_x = f, k_eps = g^2 / (2 sigma)."""
+        _, std = self.marginal_coefficients(t)
+        g = self.diffusion(t)
+        return self.drift_coefficient(t), g * g / (2 * std)
 
     def sde(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f(x, t), g(t)) with g of shape (N,)."""
@@ -196,8 +219,8 @@ class VPSDE(SDE):
         """log alpha(t) = -t^2 (b1 - b0) / 4 - t b0 / 2."""
         return -0.25 * t * t * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
 
-    def drift(self, x, t):
-        return -0.5 * bcast(self.beta(time_vector(t, x)), x) * x
+    def drift_coefficient(self, t):
+        return -0.5 * self.beta(t)
 
     def diffusion(self, t):
         return torch.sqrt(self.beta(t))
@@ -276,8 +299,11 @@ class VESDE(SDE):
     def sigma(self, t: torch.Tensor) -> torch.Tensor:
         return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
 
+    def drift_coefficient(self, t):
+        return torch.zeros_like(torch.as_tensor(t))
+
     def drift(self, x, t):
-        return torch.zeros_like(x)
+        return torch.zeros_like(x)  # constant in x: the likelihood's autograd divergence skips it
 
     def diffusion(self, t):
         return self.sigma(t) * math.sqrt(2 * math.log(self.sigma_max / self.sigma_min))
@@ -307,7 +333,71 @@ class VESDE(SDE):
         return {"name": self.name, "N": self.N, "sigma_min": self.sigma_min, "sigma_max": self.sigma_max}
 
 
-SDE_CLASSES: dict[str, type[SDE]] = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE}
+class RFSDE(SDE):
+    """Rectified flow (Liu et al. 2023; the straight Gaussian path of Lipman et al. 2023): x_t = (1 - t) x0 + t eps.
+
+    As an SDE (a = 1 - t, b = t in f = a'/a, g^2 = d(b^2)/dt - 2 (a'/a) b^2): f(x, t) = -x / (1 - t),
+    g(t)^2 = 2t / (1 - t); the path velocity is a' x0 + b' eps = eps - x0, and the PF-ODE drift f x - g^2 s / 2 is the
+    flow-matching velocity field E[eps - x0 | x_t]. At t = 1 the marginal is the prior N(0, I) exactly, but f and g
+    blow up there (and the score-to-velocity conversion divides by 1 - t), so the process runs on [0, T] with
+    T = T_MAX = 1 - 1e-3: samplers start from N(0, I) at T (the true marginal there is N(1e-3 x0, 0.999^2 I): a
+    prior mismatch ~7x smaller than VP's alpha(1) = 0.0067), training draws t <= T and the likelihood integrates to
+    T. They stop at sampling_eps = 1e-2, where sigma_edm = t / (1 - t) = 0.0101 is the noise level at which VP
+    (t = 1e-3) and VE (t = 1e-5) stop, so samplers, their final denoise and the likelihood's default start see the
+    same noise level under every SDE. marginal_coefficients, sigma_edm and t_of_sigma_edm are exact on [0, 1].
+
+    Discrete form (reverse diffusion, the corrector's alpha_i): the exact Gaussian transition between neighbouring
+    points s < t of the sampling grid, x_t = r x_s + sqrt(t^2 - r^2 s^2) z with r = (1 - t) / (1 - s), as DDPM's is
+    for VP; alpha_i = r^2 (VP: 1 - beta_i).
+    """
+
+    name = "rf"
+    T = 1.0 - 1e-3
+    sampling_eps = 1e-2
+
+    def drift_coefficient(self, t):
+        return -1.0 / (1.0 - torch.as_tensor(t))
+
+    def diffusion(self, t):
+        t = torch.as_tensor(t)
+        return torch.sqrt(2 * t / (1.0 - t))
+
+    def marginal_coefficients(self, t):
+        t = torch.as_tensor(t)
+        return 1.0 - t, t.clone()
+
+    def marginal_derivatives(self, t):
+        t = torch.as_tensor(t)
+        return torch.full_like(t, -1.0), torch.ones_like(t)
+
+    def velocity_coefficients(self, t):
+        """v = eps - x0 = (eps - x_t) / (1 - t): k_x = -1 / (1 - t), k_eps = 1 / (1 - t)."""
+        k = 1.0 / (1.0 - torch.as_tensor(t))
+        return -k, k
+
+    def t_of_sigma_edm(self, sigma):
+        """sigma_edm = t / (1 - t), so t = 1 / (1 + 1 / sigma) (0 at sigma = 0, 1 at sigma = inf)."""
+        return 1.0 / (1.0 + 1.0 / torch.as_tensor(sigma))
+
+    def _grid_transition(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(r, var) of x_t = r x_s + sqrt(var) z from the previous grid point s = t - (T - eps) / (N - 1) (s = 0 first)."""
+        s = (t - (self.T - self.sampling_eps) / (self.N - 1)).clamp(min=0.0)
+        r = (1.0 - t) / (1.0 - s)
+        return r, (t * t - r * r * s * s).clamp(min=0.0)
+
+    def discretize(self, x, t):
+        t = time_vector(t, x)
+        r, var = self._grid_transition(t)
+        return bcast(r - 1.0, x) * x, torch.sqrt(var)
+
+    def langevin_alpha(self, t):
+        r, _ = self._grid_transition(torch.as_tensor(t, dtype=torch.float64))
+        return (r * r).to(torch.float32)
+
+
+SDE_CLASSES: dict[str, type[SDE]] = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE, "rf": RFSDE}
+SDE_PARAMETERS = ("beta_min", "beta_max", "sigma_min", "sigma_max", "N")
+"""Keyword parameters some SDE takes; `make_sde` passes each SDE the ones it has."""
 
 
 def sde_from_config(cfg: dict) -> SDE:
@@ -320,11 +410,17 @@ def sde_from_config(cfg: dict) -> SDE:
 
 
 def make_sde(name: str, sigma_max: float | None = None, **kwargs) -> SDE:
-    """Build an SDE by name ('vp', 'subvp', 've'); VE takes sigma_max."""
-    if name == "ve":
-        if sigma_max is not None:
-            kwargs["sigma_max"] = sigma_max
-        return VESDE(**kwargs)
+    """Build an SDE by name: 'vp' / 'subvp' (beta_min, beta_max), 've' (sigma_min, sigma_max), 'rf' (none).
+
+    Parameters of SDE_PARAMETERS that the chosen SDE lacks are ignored (one set of settings serves every SDE);
+    sigma_max None keeps VE's default. Any other keyword is an error."""
     if name not in SDE_CLASSES:
         raise ValueError(f"unknown SDE {name!r}; choose one of {sorted(SDE_CLASSES)}")
-    return SDE_CLASSES[name](**kwargs)
+    cls = SDE_CLASSES[name]
+    if sigma_max is not None:
+        kwargs["sigma_max"] = sigma_max
+    unknown = set(kwargs) - set(SDE_PARAMETERS)
+    if unknown:
+        raise TypeError(f"make_sde got unknown parameters {sorted(unknown)}")
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in kwargs.items() if k in accepted})

@@ -4,8 +4,9 @@ Both formats hold the same graph, `DataSpaceModule` (normalisation, SDE coeffici
 baked in, so a user needs nothing from this package to run it):
 
     inputs   x  float32 (N, *shape)  a point x_t in DATA space (shape = (D,) for point models, e.g. (2,))
-             t  float32 (N,)         diffusion time in [0, 1] (T = 1; data at t = 0). Keep t >= ~1e-3: like the
-                                     PyTorch model, the score grows as 1 / sigma(t) when t -> 0.
+             t  float32 (N,)         diffusion time in [0, 1] (data at t = 0; the rf SDE's T = 0.999, and t
+                                     above it is evaluated at T). Keep t >= ~1e-3: like the PyTorch model,
+                                     the score grows as 1 / sigma(t) when t -> 0.
     outputs  score     float32 (N, *shape)  grad_x log p_t(x), the score of the data-space marginal at time t
              denoised  float32 (N, *shape)  E[x_0 | x_t = x], the denoiser (Tweedie) in data space
     N is a dynamic batch dimension ('batch'); the model's EMA weights (whatever weights the ScoreModel holds).
@@ -44,8 +45,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.core.diffusion.parameterization import to_score
-from playground.core.diffusion.sde import bcast
 from playground.core.io.atomic import atomic_write
 from playground.version import __version__
 
@@ -96,6 +95,10 @@ class _Float64Coefficients:
         alpha, std = self._sde.marginal_coefficients(t.to(torch.float64))
         return alpha.to(t.dtype), std.to(t.dtype)
 
+    def velocity_coefficients(self, t: torch.Tensor):
+        k_x, k_eps = self._sde.velocity_coefficients(t.to(torch.float64))
+        return k_x.to(t.dtype), k_eps.to(t.dtype)
+
 
 class DataSpaceModule(nn.Module):
     """forward(x, t) -> (score, denoised), both in data space; see the module docstring. Built from a ScoreModel
@@ -117,12 +120,10 @@ class DataSpaceModule(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor):
         m = self.model
         y = m.to_norm(x)
+        t = t.clamp(max=m.sde.T)  # as ScoreModel.predict: past T (rectified flow: 0.999) the model answers at T
         out, alpha, std = m.net_output(y, t)
-        score = to_score(self.output, out, y, alpha, std)
-        if self.output in ("x0", "edm"):
-            d = out
-        else:
-            d = (y + bcast(std * std, y) * score) / bcast(alpha, y)
+        score = m.convert_output(out, y, t, alpha, std, "score")
+        d = m.convert_output(out, y, t, alpha, std, "x0")
         return score / self.scale, m.to_data(d)
 
 

@@ -33,6 +33,9 @@ from playground.core.diffusion.sde import SDE, ScoreFn, bcast, time_vector
 DivergenceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """divergence_fn(x, t) -> div_x s(x, t) (the Laplacian of log p_t), shape (N,); t has shape (N,)."""
 
+ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+"""torchdiffeq's adaptive solvers (they take the step_t option)."""
+
 EXACT_MAX_DIM = 16
 """With divergence='auto', data with at most this many dimensions per sample gets the exact divergence."""
 
@@ -203,6 +206,9 @@ def _solve(score_fn, sde, x, eps, divergence, divergence_fn, probe, rtol, atol, 
 
     t_span = torch.tensor([eps, sde.T], dtype=x.dtype, device=x.device)
     delta0 = torch.zeros(len(x), dtype=x.dtype, device=x.device)
+    # An adaptive solver steps past the end and interpolates back unless told to stop at it: step_t keeps every stage
+    # inside [eps, T] (rectified flow's drift has a pole at t = 1, just past its T = 0.999).
+    options = {"step_t": t_span[1:]} if method in ADAPTIVE_METHODS else None
     with torch.no_grad():
-        xs, deltas = odeint(rhs, (x, delta0), t_span, rtol=rtol, atol=atol, method=method)
+        xs, deltas = odeint(rhs, (x, delta0), t_span, rtol=rtol, atol=atol, method=method, options=options)
     return (xs[-1], deltas[-1]), nfe

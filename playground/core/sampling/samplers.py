@@ -202,20 +202,20 @@ def ancestral(
 
     VP: beta_i = 1 - (alpha(t_i) / alpha(t_{i+1}))^2, x <- (x + beta_i s) / sqrt(1 - beta_i) + sqrt(beta_i) z.
     VE: x <- x + (s_i^2 - s_{i+1}^2) s + sqrt(s_{i+1}^2 (s_i^2 - s_{i+1}^2) / s_i^2) z with s_i = sigma(t_i).
-    sub-VP has no ancestral form; use reverse_diffusion, pc or ddim(eta=1) there.
+    Any other SDE (sub-VP, rf): a draw from the posterior q(x_s | x_t, x0 = D(x_t)) of the path's exact Gaussian
+    transition s = t_{i+1} -> t = t_i (DDPM's posterior, Ho et al. 2020 Eq. 6-7, for the path's alpha and sigma),
+    which is the DDIM step at eta = 1.
     """
-    if isinstance(sde, SubVPSDE) or not isinstance(sde, (VPSDE, VESDE)):
-        raise ValueError(  # noqa: TRY004 - a valid SDE this sampler does not support, not a wrong type
-            f"ancestral sampling is defined for the VP and VE SDEs only, not {sde.name!r}; "
-            "use reverse_diffusion, pc or ddim (eta=1) instead"
-        )
     run = _Run(score_fn, sde, x_T, steps, callback, trajectory_stride, denoise_last)
     grid = _time_grid(sde, steps + 1)
+    general = isinstance(sde, SubVPSDE) or not isinstance(sde, (VPSDE, VESDE))
     x = x_T
     for i in range(steps):
         (alpha, std), (alpha_next, std_next) = _coefficients(sde, grid[i]), _coefficients(sde, grid[i + 1])
         s = run.score(x, time_vector(grid[i], x))
-        if isinstance(sde, VESDE):
+        if general:
+            x = _ddim_step(x, s, (alpha, std), (alpha_next, std_next), 1.0, generator)
+        elif isinstance(sde, VESDE):
             jump = std * std - std_next * std_next
             x = x + jump * s + math.sqrt(std_next * std_next * jump / (std * std)) * _noise(x, generator)
         else:
@@ -363,17 +363,26 @@ def ddim(
     grid = _time_grid(sde, steps + 1)
     x = x_T
     for i in range(steps):
-        (alpha, std), (alpha_next, std_next) = _coefficients(sde, grid[i]), _coefficients(sde, grid[i + 1])
-        s = run.score(x, time_vector(grid[i], x))
-        x0 = (x + std * std * s) / alpha
-        eps = -std * s
-        forward_var = max(std * std - (alpha / alpha_next) ** 2 * std_next * std_next, 0.0)
-        var = min(eta * eta * std_next * std_next * forward_var / (std * std), std_next * std_next)
-        x = alpha_next * x0 + math.sqrt(std_next * std_next - var) * eps
-        if var > 0:
-            x = x + math.sqrt(var) * _noise(x, generator)
+        now, nxt = _coefficients(sde, grid[i]), _coefficients(sde, grid[i + 1])
+        x = _ddim_step(x, run.score(x, time_vector(grid[i], x)), now, nxt, eta, generator)
         x = run.finish_step(i, grid[i + 1], x)
     return run.result(x)
+
+
+def _ddim_step(
+    x: torch.Tensor, score: torch.Tensor, now: tuple[float, float], nxt: tuple[float, float], eta: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:  # fmt: skip
+    """One DDIM step from (alpha, std) = now to nxt given the score at x (see `ddim`)."""
+    (alpha, std), (alpha_next, std_next) = now, nxt
+    x0 = (x + std * std * score) / alpha
+    eps = -std * score
+    forward_var = max(std * std - (alpha / alpha_next) ** 2 * std_next * std_next, 0.0)
+    var = min(eta * eta * std_next * std_next * forward_var / (std * std), std_next * std_next)
+    x = alpha_next * x0 + math.sqrt(std_next * std_next - var) * eps
+    if var > 0:
+        x = x + math.sqrt(var) * _noise(x, generator)
+    return x
 
 
 def karras_sigmas(n_points: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> list[float]:

@@ -23,13 +23,13 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     """Everything that defines a training run (stored in model files; names match the app's Settings)."""
 
-    sde: str = "vp"
+    sde: str = "vp"  # vp | subvp | ve | rf (rectified flow)
     beta_min: float = 0.1
     beta_max: float = 20.0
     sigma_min: float = 0.01
     sigma_max: float | None = None  # VE only; None: suggested from the normalised data
-    output: str = "eps"  # eps | score | x0 | edm
-    objective: str = "dsm"  # dsm | ssm
+    output: str = "eps"  # eps | score | x0 | edm | v
+    objective: str = "dsm"  # dsm | ssm | fm (flow matching: weighting song = uniform t, edm = log-normal noise levels)
     weighting: str = "song"  # song | likelihood | edm
     hidden: int = 128
     depth: int = 3
@@ -84,12 +84,15 @@ class TrainConfig:
     def validate(self) -> None:
         from playground.core.diffusion.objectives import OBJECTIVES, WEIGHTINGS
         from playground.core.diffusion.parameterization import OUTPUT_KINDS
+        from playground.core.diffusion.sde import SDE_CLASSES
 
         checks = [
-            (self.sde in ("vp", "subvp", "ve"), f"sde must be vp, subvp or ve, got {self.sde!r}"),
+            (self.sde in SDE_CLASSES, f"sde must be one of {tuple(SDE_CLASSES)}, got {self.sde!r}"),
             (self.output in OUTPUT_KINDS, f"output must be one of {OUTPUT_KINDS}, got {self.output!r}"),
             (self.objective in OBJECTIVES, f"objective must be one of {OBJECTIVES}, got {self.objective!r}"),
             (self.weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}"),
+            (self.objective != "fm" or self.weighting != "likelihood",
+             "objective fm takes weighting song (uniform t) or edm (log-normal noise levels), not likelihood"),
             (self.lr_schedule in ("cosine", "constant"), f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
             (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"), f"bad device {self.device!r}"),
             (self.batch >= 1 and self.hidden >= 1 and self.depth >= 1, "batch, hidden and depth must be >= 1"),

@@ -19,6 +19,9 @@ normalised data std, 1 by default; c_in = 1 for VP) and c_noise = ln(sigma_edm) 
   score -> score = F
   x0    -> D = F                                   score = (alpha D - x_t) / sigma^2
   edm   -> D = c_skip y + c_out F(c_in y, c_noise) on y = x_t / alpha at sigma_edm (Karras et al. 2022, sigma_data = sd)
+  v     -> v = F, the velocity d x_t / dt (flow matching)   score = (f x_t - v) 2 / g^2 (the PF-ODE drift solved for s)
+Every prediction converts to every other kind exactly (`predict`, `parameterization.convert`). Times above sde.T
+(rectified flow: T = 0.999, where the path is singular at t = 1) are evaluated at T.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from torch import nn
 
 from playground.core.diffusion.normalization import Normalization
-from playground.core.diffusion.parameterization import OUTPUT_KINDS, edm_coefficients, to_score
+from playground.core.diffusion.parameterization import OUTPUT_KINDS, convert, edm_coefficients
 from playground.core.diffusion.sde import SDE, ScoreFn, bcast, sde_from_config, time_vector
 
 
@@ -36,7 +39,7 @@ class ScoreModel(nn.Module):
     """A trained (or training) score model; see the module docstring for its spaces and parameterisations.
 
     net: the raw network, forward(x, c_noise) -> like x. sde: the SDE in normalised space. output: 'eps', 'score',
-    'x0' or 'edm'. normalization: data <-> normalised map. sigma_data: std of the normalised data (EDM's sd and the
+    'x0', 'edm' or 'v'. normalization: data <-> normalised map. sigma_data: std of the normalised data (EDM's sd and the
     input scaling). config: free-form dict stored in model files (training settings, steps, loss, ...).
     class_names: names of a class-conditional network's classes (index = label). Image models (a network with
     `data_shape`, e.g. the UNet) keep data flat (N, C*H*W) internally; `sample` returns (n, C, H, W) in [0, 1].
@@ -91,7 +94,8 @@ class ScoreModel(nn.Module):
 
     def net_output(self, y: torch.Tensor, t: torch.Tensor, class_labels=None):
         """The model's natural output at normalised x_t = y: (out, alpha, sigma), where out is eps_hat (eps),
-        the score (score) or the denoiser D (x0, edm). Differentiable; y (N, ...) and t (N,) on the model's device."""
+        the score (score), the denoiser D (x0, edm) or the velocity (v). Differentiable; y (N, ...) and t (N,) on the
+        model's device, t <= sde.T."""
         alpha, std, c_in, c_noise = self.coefficients(t)
         if self.output == "edm":
             sigma = std / alpha
@@ -102,37 +106,40 @@ class ScoreModel(nn.Module):
         inp = y if c_in is None else bcast(c_in, y) * y
         return self._net(inp, c_noise, class_labels), alpha, std
 
+    def convert_output(self, out: torch.Tensor, y: torch.Tensor, t: torch.Tensor, alpha: torch.Tensor,
+                       std: torch.Tensor, kind: str) -> torch.Tensor:
+        """`net_output`'s out (with its alpha, sigma at t) as a prediction of `kind` ('eps', 'score', 'x0', 'v')."""
+        velocity = self.sde.velocity_coefficients(t) if "v" in (self.output, kind) else None
+        return convert(out, self.output, kind, y, alpha, std, velocity)
+
+    def predict(self, kind: str, y: torch.Tensor, t: torch.Tensor, class_labels=None) -> torch.Tensor:
+        """The network's prediction of `kind` ('eps', 'score', 'x0' or 'v') at normalised x_t = y; differentiable.
+        y (N, ...) and t (N,) on the model's device; t above sde.T is evaluated at T."""
+        t = t.clamp(max=self.sde.T)
+        out, alpha, std = self.net_output(y, t, class_labels)
+        return self.convert_output(out, y, t, alpha, std, kind)
+
     def eps_norm(self, y: torch.Tensor, t: torch.Tensor, class_labels=None) -> torch.Tensor:
         """eps_hat = -sigma * score in normalised space (what the objectives compare with the true noise)."""
-        out, alpha, std = self.net_output(y, t, class_labels)
-        if self.output == "eps":
-            return out
-        if self.output == "score":
-            return -bcast(std, y) * out
-        return (y - bcast(alpha, y) * out) / bcast(std, y)
+        return self.predict("eps", y, t, class_labels)
+
+    def _predict_any(self, kind: str, y: torch.Tensor, t: float | torch.Tensor, class_labels=None) -> torch.Tensor:
+        """`predict` for any float dtype and device of y and a scalar or (N,) t; returns y's dtype and device."""
+        p = next(self.net.parameters())
+        yy = y.to(p.device, p.dtype)
+        return self.predict(kind, yy, time_vector(t, yy), class_labels).to(y.device, y.dtype)
 
     def score_norm(self, y: torch.Tensor, t: float | torch.Tensor, class_labels=None) -> torch.Tensor:
         """grad_y log p_t(y) in normalised space; any float dtype in, the same dtype out."""
-        dtype = y.dtype
-        p = next(self.net.parameters())
-        yy = y.to(p.device, p.dtype)
-        tt = time_vector(t, yy)
-        out, alpha, std = self.net_output(yy, tt, class_labels)
-        return to_score(self.output, out, yy, alpha, std).to(y.device, dtype)
+        return self._predict_any("score", y, t, class_labels)
 
     def denoise_norm(self, y: torch.Tensor, t: float | torch.Tensor, class_labels=None) -> torch.Tensor:
         """E[y0 | y_t] in normalised space (Tweedie)."""
-        dtype = y.dtype
-        p = next(self.net.parameters())
-        yy = y.to(p.device, p.dtype)
-        tt = time_vector(t, yy)
-        out, alpha, std = self.net_output(yy, tt, class_labels)
-        if self.output in ("x0", "edm"):
-            d = out
-        else:
-            score = to_score(self.output, out, yy, alpha, std)
-            d = (yy + bcast(std * std, yy) * score) / bcast(alpha, yy)
-        return d.to(y.device, dtype)
+        return self._predict_any("x0", y, t, class_labels)
+
+    def velocity_norm(self, y: torch.Tensor, t: float | torch.Tensor, class_labels=None) -> torch.Tensor:
+        """The velocity field E[alpha' y0 + sigma' eps | y_t] = f y - g^2 s / 2 (the PF-ODE drift) in normalised space."""
+        return self._predict_any("v", y, t, class_labels)
 
     # ---- data space ---------------------------------------------------------------------------------------------
     def to_norm(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,22 +156,32 @@ class ScoreModel(nn.Module):
     def mean(self) -> np.ndarray:
         return np.asarray(self.normalization.mean, dtype=np.float64)
 
+    def _data_space(self, kind: str, x, t, class_labels=None):
+        """A prediction of `kind` at data-space x (N, D) and t (float or (N,)), mapped to data space."""
+        xt, back = _as_tensor(x)
+        tt = torch.as_tensor(np.asarray(t) if not torch.is_tensor(t) else t, dtype=xt.dtype)
+        with torch.no_grad():
+            out = self._predict_any(kind, self.to_norm(xt), time_vector(tt, xt), class_labels)
+        if kind == "score":
+            out = out / self.scale
+        elif kind == "v":
+            out = out * self.scale
+        else:
+            out = self.to_data(out)
+        return back(out)
+
     def score(self, x, t, class_labels=None):
         """Score of the data-space marginal p_t at x (N, D): numpy in -> numpy out, tensor in -> tensor out.
         t: a float or a per-sample array (N,)."""
-        xt, back = _as_tensor(x)
-        tt = torch.as_tensor(np.asarray(t) if not torch.is_tensor(t) else t, dtype=xt.dtype)
-        with torch.no_grad():
-            s = self.score_norm(self.to_norm(xt), time_vector(tt, xt), class_labels) / self.scale
-        return back(s)
+        return self._data_space("score", x, t, class_labels)
 
     def denoise(self, x, t, class_labels=None):
         """E[x0 | x_t = x] in data space; numpy in -> numpy out."""
-        xt, back = _as_tensor(x)
-        tt = torch.as_tensor(np.asarray(t) if not torch.is_tensor(t) else t, dtype=xt.dtype)
-        with torch.no_grad():
-            d = self.to_data(self.denoise_norm(self.to_norm(xt), time_vector(tt, xt), class_labels))
-        return back(d)
+        return self._data_space("x0", x, t, class_labels)
+
+    def velocity(self, x, t, class_labels=None):
+        """The data-space velocity field dx/dt of the PF-ODE (flow matching's v) at x; numpy in -> numpy out."""
+        return self._data_space("v", x, t, class_labels)
 
     def cond_score_fn(self, space: str = "norm"):
         """(x, t, class_labels) -> score, class_labels None for the unconditional score: the `cond_score_fn` of

@@ -7,7 +7,7 @@ import torch
 
 from playground.core.diffusion.exact_score import EmpiricalScore
 from playground.data.targets.gaussian_mixture import GaussianMixture
-from playground.core.diffusion.sde import VESDE, VPSDE, SubVPSDE
+from playground.core.diffusion.sde import RFSDE, VESDE, VPSDE, SubVPSDE
 from playground.core.sampling.samplers import em
 
 GMM = GaussianMixture(
@@ -15,7 +15,7 @@ GMM = GaussianMixture(
     [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
     [[[1.0, 0.6], [0.6, 0.5]], [[0.3, -0.2], [-0.2, 0.8]], [[0.6, 0.0], [0.0, 0.1]]],
 )
-SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0)}
+SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0), "rf": RFSDE()}
 TIMES = [1e-3, 0.05, 0.3, 1.0]
 
 

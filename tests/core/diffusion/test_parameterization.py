@@ -1,4 +1,4 @@
-"""Output-kind conversions (eps / score / x0) and EDM preconditioning against exact values."""
+"""Output-kind conversions (eps / score / x0 / v) and EDM preconditioning against exact values."""
 
 import math
 
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from playground.core.diffusion.parameterization import (
     OUTPUT_KINDS,
+    convert,
     edm_coefficients,
     edm_denoise,
     eps_to_score,
@@ -19,6 +20,7 @@ from playground.core.diffusion.parameterization import (
     x0_to_eps,
     x0_to_score,
 )
+from playground.core.diffusion.sde import RFSDE, VESDE, VPSDE, SubVPSDE
 
 positive = st.floats(min_value=1e-3, max_value=1.0)
 noise_level = st.floats(min_value=1e-3, max_value=50.0)
@@ -60,7 +62,56 @@ def test_unknown_output_kind_is_rejected():
     x = torch.zeros(2, 2)
     with pytest.raises(ValueError, match="unknown output kind"):
         to_score("velocity", x, x, torch.ones(2), torch.ones(2))
-    assert OUTPUT_KINDS == ("eps", "score", "x0", "edm")
+    with pytest.raises(ValueError, match="velocity coefficients"):
+        to_score("v", x, x, torch.ones(2), torch.ones(2))
+    with pytest.raises(ValueError, match="unknown output kind"):
+        convert(x, "eps", "nope", x, torch.ones(2), torch.ones(2))
+    assert OUTPUT_KINDS == ("eps", "score", "x0", "edm", "v")
+
+
+SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0), "rf": RFSDE()}
+
+
+@pytest.mark.parametrize("name", SDES)
+def test_velocity_conversions_are_exact_for_every_sde(name):
+    """From one (x0, eps) pair at x_t = alpha x0 + sigma eps the four predictions are the exact eps, -eps / sigma, x0
+    and alpha' x0 + sigma' eps; every kind converts to every other (and back) to float64 rounding."""
+    sde = SDES[name]
+    x0, eps = _batch(3, (5, 2))
+    t = torch.tensor([1e-3, 0.1, 0.4, 0.8, sde.T], dtype=torch.float64)
+    alpha, std = sde.marginal_coefficients(t)
+    d_alpha, d_std = sde.marginal_derivatives(t)
+    velocity = sde.velocity_coefficients(t)
+    x = alpha[:, None] * x0 + std[:, None] * eps
+    truth = {"eps": eps, "score": -eps / std[:, None], "x0": x0, "v": d_alpha[:, None] * x0 + d_std[:, None] * eps}
+    for source, out in truth.items():
+        for target, expect in truth.items():
+            got = convert(out, source, target, x, alpha, std, velocity)
+            torch.testing.assert_close(got, expect, rtol=1e-9, atol=1e-9)
+            back = convert(got, target, source, x, alpha, std, velocity)
+            torch.testing.assert_close(back, out, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", SDES)
+def test_velocity_of_the_score_is_the_pf_ode_drift(name):
+    """v = f x - g^2 s / 2 (SCIENCE.md): the velocity a score implies is the probability-flow ODE's drift."""
+    sde = SDES[name]
+    x, score = _batch(4, (5, 2))
+    t = torch.tensor([1e-3, 0.2, 0.5, 0.7, sde.T], dtype=torch.float64)
+    alpha, std = sde.marginal_coefficients(t)
+    v = convert(score, "score", "v", x, alpha, std, sde.velocity_coefficients(t))
+    drift, _ = sde.reverse(lambda y, tt: score, probability_flow=True).sde(x, t)
+    torch.testing.assert_close(v, drift, rtol=1e-9, atol=1e-9)
+
+
+def test_rectified_flow_velocity_is_eps_minus_x0():
+    x0, eps = _batch(5, (6, 2))
+    sde = RFSDE()
+    t = torch.linspace(0.01, sde.T, 6, dtype=torch.float64)
+    x = (1 - t)[:, None] * x0 + t[:, None] * eps
+    alpha, std = sde.marginal_coefficients(t)
+    v = convert(eps, "eps", "v", x, alpha, std, sde.velocity_coefficients(t))
+    torch.testing.assert_close(v, eps - x0, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,26 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from playground.core.diffusion.sde import VESDE, VPSDE, SubVPSDE, make_sde, sde_from_config, suggest_sigma_max
+from playground.core.diffusion.sde import (
+    RFSDE,
+    VESDE,
+    VPSDE,
+    SubVPSDE,
+    make_sde,
+    sde_from_config,
+    suggest_sigma_max,
+)
 from playground.core.sampling.samplers import ode_heun, ode_rk45
 
-SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0)}
+SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=10.0), "rf": RFSDE()}
 TIMES = torch.tensor([1e-5, 1e-3, 0.05, 0.3, 0.7, 1.0], dtype=torch.float64)
 
 
 def _closed_form(name: str, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(alpha, std) from SCIENCE.md: VP std^2 = 1 - alpha^2, sub-VP std = 1 - alpha^2, VE std = s_min (s_max/s_min)^t."""
+    """(alpha, std) from SCIENCE.md: VP std^2 = 1 - alpha^2, sub-VP std = 1 - alpha^2, VE std = s_min (s_max/s_min)^t,
+    rectified flow (1 - t, t)."""
+    if name == "rf":
+        return 1 - t, t
     log_alpha = -0.25 * t**2 * (20.0 - 0.1) - 0.5 * t * 0.1
     alpha = torch.exp(log_alpha)
     if name == "vp":
@@ -35,26 +46,29 @@ def test_marginal_coefficients_match_closed_form(name):
 
 @pytest.mark.parametrize("name", SDES)
 def test_marginal_solves_the_moment_odes(name):
-    """d alpha/dt = -beta alpha / 2 (VP, sub-VP) or 0 (VE); d var/dt = 2 a(t) var + g^2 with a = f / x (Sarkka & Solin 2019, Eq. 5.51)."""
+    """d alpha/dt = -beta alpha / 2 (VP, sub-VP), 0 (VE), -alpha / (1 - t) (rf); d var/dt = 2 a(t) var + g^2 with a = f / x
+    (Sarkka & Solin 2019, Eq. 5.51). Solved up to the SDE's T (rf: 0.999, before its drift's pole at t = 1)."""
     sde = SDES[name]
+    times = TIMES.clamp(max=sde.T)
     drift_rate = lambda t: float(sde.drift(torch.ones(1, 1, dtype=torch.float64), torch.tensor([t], dtype=torch.float64)))
     g2 = lambda t: float(sde.diffusion(torch.tensor(t, dtype=torch.float64))) ** 2
     var0 = 0.01**2 if name == "ve" else 0.0  # VE's marginal std is sigma_min at t = 0 (score_sde's convention)
     sol = solve_ivp(
         lambda t, y: [drift_rate(t) * y[0], 2 * drift_rate(t) * y[1] + g2(t)],
-        (0.0, 1.0), [1.0, var0], t_eval=TIMES.numpy(), rtol=1e-10, atol=1e-14, method="DOP853",
+        (0.0, sde.T), [1.0, var0], t_eval=times.numpy(), rtol=1e-10, atol=1e-14, method="DOP853",
     )  # fmt: skip
-    alpha, std = sde.marginal_coefficients(TIMES)
+    alpha, std = sde.marginal_coefficients(times)
     np.testing.assert_allclose(sol.y[0], alpha.numpy(), rtol=1e-7)
     np.testing.assert_allclose(np.sqrt(sol.y[1]), std.numpy(), rtol=1e-5, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", SDES)
-def test_forward_simulation_matches_marginal(name):
-    """Monte Carlo: 10000 paths of the forward SDE by 400 small Euler-Maruyama steps hit N(alpha x0, std^2 I) at t = 0.4."""
+@pytest.mark.parametrize("name, t_end", [(name, 0.4) for name in SDES] + [("rf", 0.95)])
+def test_forward_simulation_matches_marginal(name, t_end):
+    """Monte Carlo: 10000 paths of the forward SDE by small Euler-Maruyama steps (h = 1e-3; rf to 0.95, where its
+    drift -x / (1 - t) and g^2 = 2t / (1 - t) are 20x and 38x their t = 0 size, h = 2.5e-4) hit N(alpha x0, std^2 I)."""
     sde = SDES[name]
     g = torch.Generator().manual_seed(0)
-    n, t_end, n_steps = 10000, 0.4, 400
+    n, n_steps = 10000, round(t_end * (1000 if t_end <= 0.5 else 4000))
     x0 = torch.tensor([1.5, -0.5], dtype=torch.float64).expand(n, 2)
     x = x0 + (0.01 * torch.randn(n, 2, generator=g, dtype=torch.float64) if name == "ve" else 0.0)
     h = t_end / n_steps
@@ -170,3 +184,62 @@ def test_standard_normal_under_vp_pf_ode_is_the_identity(solver):
     denoised = solver(lambda x, t: -x, sde, x_T, steps=20).x
     alpha_eps = float(sde.marginal_coefficients(torch.tensor(sde.sampling_eps, dtype=torch.float64))[0])
     torch.testing.assert_close(denoised, alpha_eps * x_T, rtol=0, atol=1e-10)
+
+
+def test_rectified_flow_is_the_linear_sde_of_its_path():
+    """x_t = (1 - t) x0 + t eps: f = a'/a = -1/(1 - t), g^2 = d(b^2)/dt - 2 (a'/a) b^2 = 2t/(1 - t); the path velocity
+    alpha' x0 + sigma' eps = eps - x0; at t = 1 the marginal is the prior N(0, I) and sigma_edm = t / (1 - t) is infinite."""
+    sde = RFSDE()
+    t = torch.tensor([0.0, 1e-3, 0.3, 0.9, sde.T], dtype=torch.float64)
+    x = torch.randn(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(sde.drift(x, t), -x / (1 - t)[:, None])
+    torch.testing.assert_close(sde.diffusion(t) ** 2, 2 * t / (1 - t))
+    d_alpha, d_std = sde.marginal_derivatives(t)
+    assert torch.equal(d_alpha, -torch.ones_like(t)) and torch.equal(d_std, torch.ones_like(t))
+    general = super(RFSDE, sde).marginal_derivatives(t[1:])  # the family's formula f alpha, g^2 / (2 sigma) + f sigma
+    torch.testing.assert_close(general, (d_alpha[1:], d_std[1:]))
+    torch.testing.assert_close(super(RFSDE, sde).velocity_coefficients(t[1:]), sde.velocity_coefficients(t[1:]))
+    alpha, std = sde.marginal_coefficients(torch.tensor([1.0], dtype=torch.float64))
+    assert (float(alpha), float(std)) == (0.0, 1.0) and sde.prior_std == 1.0
+    assert float(sde.sigma_edm(torch.tensor(1.0))) == math.inf and float(sde.t_of_sigma_edm(torch.tensor(math.inf))) == 1.0
+    assert float(sde.t_of_sigma_edm(torch.tensor(0.0))) == 0.0
+    assert sde.T == pytest.approx(0.999) and sde.sampling_eps == pytest.approx(1e-2)
+
+
+def test_rectified_flow_discrete_form_is_the_exact_transition_between_grid_points():
+    """discretize: x_t = r x_s + sqrt(var) z from the previous grid point s keeps the marginals exactly
+    (alpha_t = r alpha_s, sigma_t^2 = r^2 sigma_s^2 + var), like DDPM for VP; the corrector's alpha_i is r^2."""
+    sde = RFSDE(N=11)
+    grid = torch.linspace(sde.sampling_eps, sde.T, sde.N, dtype=torch.float64)
+    x = torch.ones(sde.N, 1, dtype=torch.float64)
+    f, G = sde.discretize(x, grid)
+    r = (1 + f[:, 0]).double()
+    prev = torch.cat([torch.zeros(1, dtype=torch.float64), grid[:-1]])
+    (a_t, s_t), (a_s, s_s) = sde.marginal_coefficients(grid), sde.marginal_coefficients(prev)
+    torch.testing.assert_close(r * a_s, a_t)
+    torch.testing.assert_close(r * r * s_s * s_s + G * G, s_t * s_t)
+    torch.testing.assert_close(sde.langevin_alpha(grid), (r * r).float())
+
+
+def test_make_sde_passes_each_sde_its_own_parameters():
+    settings = {"beta_min": 0.2, "beta_max": 10.0, "sigma_min": 0.02, "sigma_max": 6.0}
+    assert make_sde("vp", **settings).config() == {"name": "vp", "N": 1000, "beta_min": 0.2, "beta_max": 10.0}
+    assert make_sde("ve", **settings).config() == {"name": "ve", "N": 1000, "sigma_min": 0.02, "sigma_max": 6.0}
+    assert make_sde("rf", **settings).config() == {"name": "rf", "N": 1000}
+    with pytest.raises(TypeError, match="unknown parameters"):
+        make_sde("rf", beta_mx=3.0)
+
+
+@pytest.mark.parametrize("solver", [ode_rk45, ode_heun])
+def test_standard_normal_under_rf_pf_ode_maps_the_prior_to_itself(solver):
+    """Data N(0, I) under rf: p_t = N(0, s(t)^2 I) with s(t)^2 = (1 - t)^2 + t^2, the score is -x / s^2 and the PF-ODE
+    scales every sample by s(t) / s(T): from T to eps it maps x_T to x_T s(eps) / s(T) (0.991: the identity but for the
+    ends' offsets from 0 and 1)."""
+    sde = make_sde("rf")
+    s2 = lambda t: (1 - t) ** 2 + t**2  # noqa: E731
+    x_T = torch.randn(500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = solver(lambda x, t: -x / s2(t)[:, None], sde, x_T, steps=20, denoise_last=False)
+    ratio = math.sqrt(s2(sde.sampling_eps) / s2(sde.T))
+    assert abs(ratio - 1) < 1e-2
+    # dopri5 at rtol = atol = 1e-5; 20 Heun steps: a relative error of 1e-4 (second order, h = 0.05)
+    torch.testing.assert_close(out.x, ratio * x_T, rtol=1e-6 if solver is ode_rk45 else 2e-4, atol=1e-6)

@@ -39,7 +39,7 @@ from playground.core.training.model import ScoreModel
 
 ATOL = 1e-4
 FLOOR_FACTOR = 4.0
-KINDS = [("vp", "eps"), ("subvp", "x0"), ("vp", "score"), ("ve", "edm")]
+KINDS = [("vp", "eps"), ("subvp", "x0"), ("vp", "score"), ("ve", "edm"), ("rf", "v")]
 
 
 def make_model(sde: str, output: str, seed: int = 0) -> ScoreModel:
@@ -238,3 +238,15 @@ def test_trajectory_npy_and_refusals(tmp_path):
     with pytest.raises(ValueError, match="numeric"):
         save_samples(tmp_path / "s.npy", np.array([["a", "b"]]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tr.npy"]
+
+
+def test_rectified_flow_velocity_model_exports_with_its_end_point(tmp_path):
+    """An rf / v model (the path's pole at t = 1, T = 0.999) exports like the others; t = 1 answers as at T, finitely."""
+    model = make_model("rf", "v")
+    report = export_torch(model, tmp_path / "rf.pt2", n_check=64)
+    assert_check(report.check)
+    x, _ = example_inputs(model, 16, seed=2)
+    with torch.no_grad():
+        outs = [o.numpy() for o in torch.export.load(str(tmp_path / "rf.pt2")).module()(x, torch.ones(16))]
+    assert all(np.isfinite(o).all() for o in outs)
+    assert_matches(outs, model, x, torch.full((16,), model.sde.T))

@@ -76,10 +76,11 @@ def _model(output: str, sde: str = "vp", norm=None) -> ScoreModel:
     return ScoreModel(net, s, output, norm or Normalization((1.5, -2.0), 3.0)).eval()
 
 
-@pytest.mark.parametrize("output", ["eps", "score", "x0", "edm"])
-@pytest.mark.parametrize("sde", ["vp", "subvp", "ve"])
+@pytest.mark.parametrize("output", ["eps", "score", "x0", "edm", "v"])
+@pytest.mark.parametrize("sde", ["vp", "subvp", "ve", "rf"])
 def test_output_kinds_are_consistent(output, sde):
-    """eps_hat = -sigma s, Tweedie's D = (y + sigma^2 s) / alpha, and the data-space maps (module docstring)."""
+    """eps_hat = -sigma s, Tweedie's D = (y + sigma^2 s) / alpha, v = f y - g^2 s / 2 (the PF-ODE drift), and the
+    data-space maps (module docstring)."""
     m = _model(output, sde)
     y = torch.randn(64, 2, dtype=torch.float64)
     t = torch.rand(64, dtype=torch.float64) * 0.9 + 0.05
@@ -90,8 +91,12 @@ def test_output_kinds_are_consistent(output, sde):
     torch.testing.assert_close(eps, -std[:, None] * s, rtol=1e-4, atol=1e-4)
     d = m.denoise_norm(y, t)
     torch.testing.assert_close(d, (y + std[:, None] ** 2 * s) / alpha[:, None], rtol=1e-4, atol=1e-4)
+    v = m.velocity_norm(y, t)
+    drift, _ = m.sde.reverse(lambda yy, tt: s, probability_flow=True).sde(y, t)
+    torch.testing.assert_close(v, drift, rtol=1e-4, atol=1e-4)
     # data space: x = mean + scale y
     x = m.to_data(y)
+    torch.testing.assert_close(m.velocity(x, t), 3.0 * v, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(m.score(x, t), s / 3.0, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(m.denoise(x, t), m.to_data(d), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(m.score_fn()(x, t), s / 3.0, rtol=1e-5, atol=1e-6)

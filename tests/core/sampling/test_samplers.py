@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from playground.data.targets.gaussian_mixture import GaussianMixture
-from playground.core.diffusion.sde import VESDE, VPSDE, SubVPSDE
+from playground.core.diffusion.sde import RFSDE, VESDE, VPSDE, SubVPSDE
 from playground.core.evaluation.metrics import swd_report
 from playground.core.sampling.samplers import SAMPLERS, StepInfo, karras_sigmas, sample
 
@@ -17,7 +17,7 @@ GMM3 = GaussianMixture(
     [[[1.0, 0.6], [0.6, 0.5]], [[0.3, -0.2], [-0.2, 0.8]], [[0.6, 0.0], [0.0, 0.1]]],
 )
 TARGETS = {"gaussian": GAUSSIAN, "gmm3": GMM3}
-SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=20.0)}
+SDES = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(sigma_max=20.0), "rf": RFSDE()}
 # VE: the PF-ODE carries the prior's mismatch N(0, s_max^2 I) vs p_T to the samples; at s_max = 10 the Gaussian's
 # mean, 1.1 from the origin, already costs the ODE samplers a ratio of 1.26 even with dopri5. At 20 it is gone.
 N_SAMPLES = 8000  # swd_report splits it into 4 chunks of 2000, each against its own fresh target set
@@ -54,9 +54,22 @@ SWD_CASES = [
     ("gmm3", "subvp", "pc", 150, {}),
     ("gmm3", "subvp", "pc", 150, {"predictor": "em"}),
     ("gmm3", "subvp", "ode_heun", 25, {}),
+    ("gmm3", "subvp", "ancestral", 200, {}),
     ("gmm3", "ve", "reverse_diffusion", 200, {}),
     ("gmm3", "ve", "ancestral", 200, {}),
     ("gmm3", "ve", "edm_heun", 18, {}),
+    # rectified flow: every sampler (the reverse SDE is stiff near T = 0.999, g^2 = 2t / (1 - t); EM stays stable)
+    ("gaussian", "rf", "langevin", 400, {"step_size": 0.02}),
+    ("gmm3", "rf", "em", 100, {}),
+    ("gmm3", "rf", "reverse_diffusion", 200, {}),
+    ("gmm3", "rf", "ancestral", 200, {}),
+    ("gmm3", "rf", "pc", 150, {}),
+    ("gmm3", "rf", "ode_euler", 50, {}),
+    ("gmm3", "rf", "ode_heun", 10, {}),
+    ("gmm3", "rf", "ode_rk45", 2, {}),
+    ("gmm3", "rf", "ddim", 100, {"eta": 1.0}),
+    ("gmm3", "rf", "edm_heun", 18, {}),
+    ("gmm3", "rf", "annealed_langevin", 1000, {}),
 ]
 
 
@@ -200,6 +213,28 @@ def test_sample_is_reproducible_and_draws_from_the_prior():
     assert given.x.shape == (50, 2)
 
 
+def test_rectified_flow_ddim_is_euler_on_the_pf_ode():
+    """On the straight path x_t = (1 - t) x0 + t eps, DDIM's x_s = (1 - s) x0_hat + s eps_hat is x_t + (s - t)(eps_hat -
+    x0_hat): exactly an Euler step of the PF-ODE, whose drift is the velocity eps_hat - x0_hat."""
+    sde = SDES["rf"]
+    x_T = torch.randn(40, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    score = GMM3.score_fn(sde)
+    a, b = SAMPLERS["ddim"](score, sde, x_T, steps=12), SAMPLERS["ode_euler"](score, sde, x_T, steps=12)
+    torch.testing.assert_close(a.x, b.x, rtol=0, atol=1e-10)
+
+
+def test_ancestral_beyond_vp_and_ve_is_ddim_at_eta_one():
+    """sub-VP and rf have no closed-form ancestral step of their own: theirs is the DDPM posterior of the path's Markov
+    chain, i.e. ddim(eta=1), drawing the same noise."""
+    for sde in (SDES["subvp"], SDES["rf"]):
+        x_T = torch.randn(30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        runs = [
+            SAMPLERS[name](GMM3.score_fn(sde), sde, x_T, steps=15, generator=torch.Generator().manual_seed(2), **opt).x
+            for name, opt in (("ancestral", {}), ("ddim", {"eta": 1.0}))
+        ]
+        torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=1e-12)
+
+
 def test_ddim_is_deterministic_at_eta_zero():
     sde = SDES["vp"]
     x_T = torch.randn(30, 2, generator=torch.Generator().manual_seed(0))
@@ -226,8 +261,6 @@ def test_edm_sigma_grid_follows_karras_and_the_sde_range():
 def test_invalid_requests_raise_clear_errors():
     score = lambda x, t: -x
     x_T = torch.zeros(4, 2)
-    with pytest.raises(ValueError, match="VP and VE"):
-        SAMPLERS["ancestral"](score, SDES["subvp"], x_T, steps=3)
     with pytest.raises(ValueError, match="beta_max / N < 1"):
         SAMPLERS["reverse_diffusion"](score, SDES["vp"], x_T, steps=10)
     with pytest.raises(ValueError, match="unknown predictor"):
