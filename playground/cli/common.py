@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-SDE_NAMES = ("vp", "subvp", "ve")
+SDE_NAMES = ("vp", "subvp", "ve", "rf")
 
 
 POINT_SUFFIXES = (".npy", ".csv")
@@ -55,7 +55,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 def add_sde_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("SDE")
-    g.add_argument("--sde", choices=SDE_NAMES, default="vp", help="forward SDE (default vp)")
+    g.add_argument("--sde", choices=SDE_NAMES, default="vp", help="forward SDE (default vp; rf: rectified flow)")
     g.add_argument("--sigma-max", type=positive_float, default=None, metavar="S",
                    help="VE sigma_max (default: the target's largest pairwise distance)")
 

@@ -73,8 +73,9 @@ def cmd_sample(args) -> int:
 def add_eval_command(sub) -> None:
     p = sub.add_parser("eval", help="sample and compare with the target (SWD, optional NLL); last line JSON",
                        description="Sample with a score and report the sliced Wasserstein distance to the target "
-                       "against the floor of two independent target sets; with --nll also the mean PF-ODE NLL of "
-                       "fresh target samples. The last line of stdout is one JSON object.")
+                       "against the floor of two independent target sets; for an ODE sampler (ode_*, ddim at eta 0, "
+                       "edm_heun without churn) also the straightness of its paths (Liu et al. 2023); with --nll the "
+                       "mean PF-ODE NLL of fresh target samples. The last line of stdout is one JSON object.")
     add_score_source_args(p)
     add_data_args(p)
     add_sde_args(p)
@@ -104,7 +105,8 @@ def cmd_eval(args) -> int:
     if source.target is None:
         raise CLIError("eval needs a target: give --data SPEC")
     target = source.target
-    result, steps = run_sampler(args, source)
+    deterministic = is_deterministic(args)
+    result, steps = run_sampler(args, source, trajectory_stride=1 if deterministic else 0)
     report = swd_report(result.x.detach().cpu().numpy(), lambda n, seed: target.sample(n, seed), seed=args.seed)
     summary: dict[str, Any] = dict(report.as_dict())
     summary.update(sampler=args.sampler, steps=steps, nfe=result.nfe, sde=source.sde.name, n=args.n, data=target.name)
@@ -112,6 +114,12 @@ def cmd_eval(args) -> int:
         summary.update(model=source.info["model"], model_steps=source.info["model_steps"])
     print(f"sampled {args.n} points: {describe_run(args, source, steps)}; NFE {result.nfe}")
     print(f"SWD {report.swd:.4f}  floor {report.swd_floor:.4f}  ratio {report.swd_ratio:.3f}")
+    if deterministic:
+        from playground.core.evaluation.straightness import straightness
+
+        summary["straightness"] = straightness(result.trajectory, result.times)
+        print(f"straightness {summary['straightness']:.4f} (Liu et al.: mean int ||(x_0 - x_T) - dx/du||^2 du over the "
+              f"{len(result.times)}-frame ODE paths, data units^2; 0 = straight)")
     if args.nll:
         summary.update(nll_metrics(args, source))
         entropy = summary["entropy"]
@@ -122,6 +130,16 @@ def cmd_eval(args) -> int:
                   "memorisation, not the target's density")
     print(json.dumps(summary))
     return 0
+
+
+def is_deterministic(args) -> bool:
+    """True for a sampler that integrates the PF-ODE (the ode_* samplers, ddim at eta 0, edm_heun without churn):
+    its trajectory is a flow's path, whose straightness eval reports."""
+    if args.sampler in ("ode_euler", "ode_heun", "ode_rk45"):
+        return True
+    if args.sampler == "ddim":
+        return not args.eta
+    return args.sampler == "edm_heun" and not args.S_churn
 
 
 def nll_metrics(args, source: ScoreSource) -> dict:

@@ -19,6 +19,9 @@ IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--classes", "classe
 
 
 def add_train_command(sub) -> None:
+    from playground.core.diffusion.objectives import OBJECTIVES, WEIGHTINGS
+    from playground.core.diffusion.parameterization import OUTPUT_KINDS
+
     p = sub.add_parser("train", help="train a score model on a target; write a .safetensors model file",
                        description="Train a score network on samples of a target (preset, image, points or GMM) and "
                        "write one .safetensors model file (EMA and raw weights, config, optimizer state). Progress "
@@ -26,18 +29,22 @@ def add_train_command(sub) -> None:
                        "--seconds or both (default 5000 steps); Ctrl-C stops early and still saves.")
     add_data_args(p)
     g = p.add_argument_group("model")
-    g.add_argument("--sde", choices=SDE_NAMES, default="vp", help="forward SDE (default vp)")
+    g.add_argument("--sde", choices=SDE_NAMES, default="vp",
+                   help="forward SDE (default vp; rf: rectified flow x_t = (1 - t) x0 + t eps)")
     g.add_argument("--sigma-max", type=positive_float, default=None, metavar="S",
                    help="VE sigma_max in normalised units (data / scale; default: the largest pairwise distance of "
                    "the normalised data)")
-    g.add_argument("--objective", choices=("dsm", "ssm"), default="dsm",
-                   help="denoising or sliced score matching (default dsm)")
-    g.add_argument("--weighting", choices=("song", "likelihood", "edm"), default=None,
+    g.add_argument("--objective", choices=OBJECTIVES, default="dsm",
+                   help="dsm: denoising score matching (default), ssm: sliced score matching, fm: conditional flow "
+                   "matching on the velocity (with --sde rf: rectified flow)")
+    g.add_argument("--weighting", choices=WEIGHTINGS, default=None,
                    help="song: sigma^2, likelihood: g^2 (importance-sampled t), edm: EDM weight and noise levels "
-                   "(default song; image datasets edm)")
-    g.add_argument("--output", choices=("eps", "score", "x0", "edm"), default=None,
-                   help="what the network predicts (default eps, image datasets edm; edm with --weighting edm trains "
-                   "fastest)")
+                   "(default song; image datasets edm). With fm: song = t uniform, edm = EDM's log-normal noise "
+                   "levels, both unweighted; likelihood does not apply")
+    g.add_argument("--output", choices=OUTPUT_KINDS, default=None,
+                   help="what the network predicts: eps, score, x0, edm (EDM-preconditioned denoiser) or v (velocity); "
+                   "default v with --objective fm, else eps (image datasets edm); edm with --weighting edm trains "
+                   "fastest. Every kind trains with every objective (the loss converts it)")
     g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
     g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
     g = p.add_argument_group("image datasets (a UNet)")
@@ -74,6 +81,8 @@ def cmd_train(args) -> int:
     from playground.core.training.trainer import Trainer
     from playground.data.images.spec import is_image_spec
 
+    if args.objective == "fm" and args.output is None:
+        args.output = "v"  # flow matching learns the velocity field
     if args.data and is_image_spec(args.data):
         return cmd_train_images(args)
     for flag, key in IMAGE_TRAIN_FLAGS:
@@ -92,7 +101,9 @@ def cmd_train(args) -> int:
     trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed))
     trainer.info["data"] = args.data
     limits = " and ".join(x for x in (f"{cfg.steps} steps" if cfg.steps else "", f"{cfg.seconds:g} s" if cfg.seconds else "") if x)
-    print(f"training on {target.name}: {cfg.sde} SDE, {cfg.objective} ({cfg.weighting} weighting), {cfg.output} output, "
+    times = {"song": "t uniform", "edm": "EDM noise levels"}.get(cfg.weighting) if cfg.objective == "fm" else None
+    objective = f"fm ({times})" if times else f"{cfg.objective} ({cfg.weighting} weighting)"
+    print(f"training on {target.name}: {cfg.sde} SDE, {objective}, {cfg.output} output, "
           f"MLP {cfg.hidden} x {cfg.depth}, batch {cfg.batch}, lr {cfg.lr:g}, {trainer.device} with {trainer.threads} "
           f"threads; until {limits}", flush=True)
     return run_training(trainer, out, args.data)

@@ -93,6 +93,19 @@ def test_eval_last_line_is_json(files, tmp_path):
     assert set(out) >= {"swd", "swd_floor", "swd_ratio"} and "nll" not in out
 
 
+def test_rectified_flow_exact_eval_reports_straightness(tmp_path, capsys, monkeypatch):
+    """eval --exact --sde rf: an ODE sampler's JSON has the straightness of its paths, a stochastic one's has none."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["eval", "--exact", "--sde", "rf", "--data", "8gaussians", "--sampler", "ode_euler", "--steps", "30",
+                     "--n", "1000"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["sde"] == "rf" and out["nfe"] == 31 and out["swd_ratio"] < 1.5 and out["straightness"] > 0
+    assert cli.main(["eval", "--exact", "--sde", "rf", "--data", "8gaussians", "--sampler", "em", "--steps", "50",
+                     "--n", "1000"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "straightness" not in out and out["swd_ratio"] < 1.5
+
+
 def test_bad_file_exits_2_with_one_line(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     r = run_cli("sample", "--exact", "--data", "broken.json", "--n", "10", "--out", "o.npy", cwd=tmp_path)
@@ -119,6 +132,9 @@ def test_bad_file_exits_2_with_one_line(tmp_path):
         (["eval", "--exact", "--data", "empty.csv"], "empty.csv"),
         (["eval", "--exact", "--data", "moons", "--sde", "ve", "--sigma-max", "0.001"], "sigma"),
         (["bench", "nosuchbench"], "nosuchbench"),
+        (["sample", "--exact", "--data", "moons", "--sde", "rf", "--sigma-max", "5", "--out", "o.npy"], "--sigma-max"),
+        (["train", "--data", "moons", "--objective", "fm", "--weighting", "likelihood", "--out", "m.safetensors"],
+         "not likelihood"),
     ],
 )
 def test_bad_input_is_one_error_line(argv, needle, tmp_path, monkeypatch, capsys):

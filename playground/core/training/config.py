@@ -34,8 +34,9 @@ class TrainConfig:
     hidden: int = 128
     depth: int = 3
     n_freqs: int = 8
-    # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit; None: 8 for the 'x0' and 'edm'
-    # outputs, 0 for 'eps' and 'score' (there, -eps/sigma amplifies their small-t wiggles: poor likelihoods)
+    # Fourier features of the input coordinates, 0.25 .. x_freq_max cycles per unit; None: 8 for the 'x0', 'edm' and 'v'
+    # outputs, 0 for 'eps' and 'score' (there, -eps/sigma amplifies their small-t wiggles: poor likelihoods; for 'v'
+    # on rf, 3000 steps on checkerboard: NLL - H 0.14 with them, 0.30 without)
     x_freqs: int | None = None
     x_freq_max: float = 4.0
     activation: str = "silu"
@@ -74,7 +75,7 @@ class TrainConfig:
         """x_freqs with None resolved by the output kind (see the field)."""
         if self.x_freqs is not None:
             return int(self.x_freqs)
-        return 8 if self.output in ("x0", "edm") else 0
+        return 8 if self.output in ("x0", "edm", "v") else 0
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

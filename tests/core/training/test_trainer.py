@@ -217,6 +217,11 @@ def test_snapshot_is_a_cpu_copy_safe_while_training():
         dict(output="edm", weighting="edm", sde="ve"),
         dict(weighting="likelihood"),
         dict(objective="ssm"),
+        dict(sde="rf"),
+        dict(sde="rf", objective="fm", output="v"),
+        dict(sde="rf", objective="fm", output="v", weighting="edm"),
+        dict(sde="rf", objective="ssm", output="v"),
+        dict(objective="fm", output="eps"),
     ],
 )
 def test_every_setting_trains(kw):
@@ -232,7 +237,10 @@ def test_config_round_trip_and_validation():
     assert TrainConfig(output="eps", x_freqs=4).resolved_x_freqs() == 4
     cfg = TrainConfig(sde="ve", sigma_max=3.0, steps=None, seconds=2.5)
     assert TrainConfig.from_dict({**cfg.to_dict(), "unknown": 1}) == cfg
-    for bad in (dict(sde="x"), dict(output="x"), dict(lr=-1.0), dict(weighting="x"), dict(device="tpu")):
+    assert TrainConfig(output="v").resolved_x_freqs() == 8
+    bad_settings = (dict(sde="x"), dict(output="x"), dict(lr=-1.0), dict(weighting="x"), dict(device="tpu"),
+                    dict(objective="fm", weighting="likelihood"))
+    for bad in bad_settings:
         with pytest.raises(ValueError):
             Trainer(TrainConfig(**bad), gaussian(100, 0))
     with pytest.raises(ValueError):
@@ -267,3 +275,35 @@ def test_deferred_checks_as_on_gpus():
         bad.run()
     assert bad.step_count == bad._good["step"] and torch.equal(bad.flat, bad._good["flat"])
     assert bool(torch.isfinite(bad.flat).all()) and len(bad.history.loss) == bad.step_count
+
+
+def test_flow_matching_learns_the_velocity_of_a_gmm():
+    """600 steps of rectified flow (fm, v output) on a 3-component GMM: the learned velocity field is far closer to the
+    exact one, v = f y - g^2 s / 2 from the mixture's closed-form score, than the untrained network's (10x in mean
+    squared error), and its Heun samples are far closer to the target (SWD ratio)."""
+    from playground.core.evaluation.metrics import swd_report
+    from playground.data.targets.gaussian_mixture import GaussianMixture
+
+    gmm = GaussianMixture([0.5, 0.3, 0.2], [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
+                          [[[0.3, 0.1], [0.1, 0.2]], [[0.2, 0.0], [0.0, 0.3]], [[0.4, 0.0], [0.0, 0.1]]])
+    data = lambda n, seed: gmm.sample(n, torch.Generator().manual_seed(seed)).numpy()  # noqa: E731
+    cfg = TrainConfig(sde="rf", objective="fm", output="v", steps=600, **SMALL)
+    trainer = Trainer(cfg, data)
+    untrained = trainer.snapshot("raw")
+    trainer.run()
+    model = trainer.snapshot()
+    exact_norm = trainer.normalization.gmm_to_norm(gmm)
+    g = torch.Generator().manual_seed(3)
+    y0 = model.to_norm(torch.as_tensor(data(20000, 9), dtype=torch.float64))
+    t = 0.02 + 0.96 * torch.rand(len(y0), generator=g, dtype=torch.float64)
+    alpha, std = model.sde.marginal_coefficients(t)
+    y = alpha[:, None] * y0 + std[:, None] * torch.randn(y0.shape, generator=g, dtype=torch.float64)
+    exact = model.sde.reverse(exact_norm.score_fn(model.sde), probability_flow=True).sde(y, t)[0]
+    errors = {}
+    for name, m in (("trained", model), ("untrained", untrained)):
+        errors[name] = float((m.velocity_norm(y, t) - exact).square().sum(1).mean())
+    assert errors["trained"] < 0.1 * errors["untrained"], errors
+    ratios = {name: swd_report(m.sample(4000, sampler="ode_heun", steps=20, seed=1), data, seed=2).swd_ratio
+              for name, m in (("trained", model), ("untrained", untrained))}
+    # the untrained network outputs v = 0: its samples are the prior, a blob with the data's mean and scale (ratio ~3)
+    assert ratios["trained"] < 1.5 and ratios["untrained"] > 2 * ratios["trained"], ratios
