@@ -31,7 +31,8 @@ import torch
 DATASETS = ("moons", "8gaussians", "checkerboard")
 BENCH_CONFIG = {"output": "edm", "weighting": "edm", "batch": 768}
 """TrainConfig fields the benchmark sets on top of the defaults (EDM preconditioning and noise levels train fastest;
-`--set output=eps weighting=song` measures Song et al.'s textbook setting)."""
+`--set output=eps weighting=song` measures Song et al.'s textbook setting; `--set objective=fm sde=rf` rectified flow,
+with the velocity output and, from here, EDM's log-normal noise levels: `weighting=song` for uniform t)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_overrides(items: list[str]) -> dict:
+def parse_overrides(items: list[str]) -> dict:
+    """TrainConfig fields from KEY=VALUE strings (typed by the field; 'none' is None)."""
     from dataclasses import fields
 
     from playground.core.training.config import TrainConfig
@@ -108,7 +110,18 @@ def evaluate_nll(model, target, n: int, seed: int) -> dict:
     return out
 
 
-def _trainer(target, args, overrides: dict, seconds: float):
+def bench_overrides(items: list[str], base: dict | None = None) -> dict:
+    """`base` (default BENCH_CONFIG) updated by the KEY=VALUE items; objective=fm without an output trains the
+    velocity ('v'), as `train --objective fm` does."""
+    user = parse_overrides(items)
+    out = {**(BENCH_CONFIG if base is None else base), **user}
+    if user.get("objective") == "fm" and "output" not in user:
+        out["output"] = "v"
+    return out
+
+
+def budget_trainer(target, args, overrides: dict, seconds: float):
+    """A Trainer for `seconds` of training (its lr schedule's horizon) on a fresh pool of target samples."""
     from playground.core.training.config import TrainConfig
     from playground.core.training.trainer import Trainer
 
@@ -127,10 +140,10 @@ def run_dataset(name: str, args, overrides: dict) -> dict:
     evaluate = lambda tr: evaluate_swd(
         tr.snapshot(), target, args.n, args.sampler, args.sample_steps, args.seed + 1, args.repeats
     )
-    trainer = _trainer(target, args, overrides, args.seconds) if args.mode == "anytime" else None
+    trainer = budget_trainer(target, args, overrides, args.seconds) if args.mode == "anytime" else None
     for c in sorted(args.checkpoints):
         if args.mode == "budget":
-            trainer = _trainer(target, args, overrides, c)
+            trainer = budget_trainer(target, args, overrides, c)
             trainer.run()
         else:
             trainer.run(max_seconds=max(0.0, c - trainer.train_seconds))
@@ -141,7 +154,7 @@ def run_dataset(name: str, args, overrides: dict) -> dict:
         )
     if not args.no_nll:
         if args.mode == "budget":
-            trainer = _trainer(target, args, overrides, args.seconds)
+            trainer = budget_trainer(target, args, overrides, args.seconds)
             trainer.run()
         else:
             trainer.run(max_seconds=max(0.0, args.seconds - trainer.train_seconds))
@@ -188,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         args.n = min(args.n, 4000)
         args.nll_n = min(args.nll_n, 500)
         args.repeats = min(args.repeats, 2)
-    overrides = {**BENCH_CONFIG, **_parse_overrides(args.set)}
+    overrides = bench_overrides(args.set)
     torch.set_num_threads(args.threads)
     print(
         f"bench quality: torch {torch.__version__}, {platform.processor() or platform.machine()}, "
