@@ -264,7 +264,11 @@ class EquationsDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        self.browser.setHtml(state_equations_html(self.state))
+        try:
+            html = state_equations_html(self.state)
+        except ValueError as exc:  # settings this page does not cover (e.g. a rectified-flow model opened from a file)
+            html = f"<p>No equations page for these settings ({exc}).</p>"
+        self.browser.setHtml(html)
 
     def text(self) -> str:
         return self.browser.toPlainText()
