@@ -69,7 +69,7 @@ SWD_CASES = [
     ("gmm3", "rf", "ode_rk45", 2, {}),
     ("gmm3", "rf", "ddim", 100, {"eta": 1.0}),
     ("gmm3", "rf", "edm_heun", 18, {}),
-    ("gmm3", "rf", "annealed_langevin", 1000, {}),
+    ("gmm3", "rf", "annealed_langevin", 800, {}),
 ]
 
 
