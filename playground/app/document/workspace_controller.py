@@ -117,6 +117,7 @@ class WorkspaceController(QObject):
         st.targetChanged.connect(self.mark_dirty)
         st.imagesChanged.connect(self.mark_dirty)
         st.settingsChanged.connect(self.mark_dirty)
+        st.modelChanged.connect(self.mark_dirty)  # a new snapshot: the autosave must hold it, even after the last progress
         c = window.controller
         c.progressed.connect(self._on_progress)
         c.resetDone.connect(self.mark_dirty)

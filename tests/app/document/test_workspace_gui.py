@@ -214,3 +214,25 @@ def test_open_dispatches_models_and_workspaces(windows, qtbot, tmp_path):
     w2 = windows("b")
     assert w2.open_path(str(model)) and w2.state.model is not None and w2.controller.step == 10
     assert w2.workspace.path is None and w2.workspace.dirty  # an opened model is a change to the document
+
+
+def test_a_model_snapshot_after_the_last_autosave_is_autosaved_too(windows, tmp_path):
+    """The run's last progress report can be autosaved before its final model snapshot arrives (seen under load):
+    the snapshot itself is a change, so the next autosave holds the model and a crash loses nothing."""
+    from playground.app.document.autosave import find_recoverable_autosave
+    from playground.app.workers.training_progress import TrainProgress
+    from playground.core.io.workspace import load_workspace
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
+
+    w = windows("snap", "8gaussians")
+    c = w.controller
+    c.progressed.emit(TrainProgress(5, np.arange(1, 6), np.ones(5), None, 10.0, 0.0))  # steps done, no model yet
+    assert w.workspace.autosave_now() is not None
+    tr = Trainer(TrainConfig(hidden=16, depth=1, batch=64, steps=3, threads=1), w.state.target_samples)
+    tr.run()
+    w.state.set_model(tr.snapshot())  # the final snapshot arrives after that autosave
+    path = w.workspace.autosave_now()
+    assert path is not None, "the model snapshot was not treated as a change: the autosave lacks the model"
+    assert load_workspace(path).load_model() is not None
+    assert find_recoverable_autosave(tmp_path / "autosave") is None  # this window holds its own session (alive)
