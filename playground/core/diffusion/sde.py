@@ -335,7 +335,8 @@ class RFSDE(SDE):
     T. They stop at sampling_eps = 1e-2, where sigma_edm = t / (1 - t) = 0.0101 is the noise level at which VP
     (t = 1e-3) and VE (t = 1e-5) stop, so samplers, their final denoise and the likelihood's default start see the
     same noise level under every SDE (likelihoods start at likelihood_eps = 1e-5, as for every SDE: there the data
-    are scaled by 1 - 1e-5 and blurred by 1e-5). marginal_coefficients, sigma_edm and t_of_sigma_edm are exact on [0, 1].
+    are scaled by 1 - 1e-5 and blurred by 1e-5). marginal_coefficients, sigma_edm and t_of_sigma_edm are exact on
+    [0, 1].
 
     Discrete form (reverse diffusion, the corrector's alpha_i): the exact Gaussian transition of `SDE.discretize`
     between grid points s < t, x_t = r x_s + sqrt(t^2 - r^2 s^2) z with r = (1 - t) / (1 - s); alpha_i = r^2.

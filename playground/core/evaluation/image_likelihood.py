@@ -40,7 +40,8 @@ def pixel_bits_per_dim(score_norm: ScoreFn, sde: SDE, normalization: Normalizati
     The images are dequantised (`dequantize`, seed `seed`), normalised, and integrated along the PF-ODE from eps
     (default sde.likelihood_eps; divergence 'hutchinson' with `probe` probes, or 'exact'; in float64 on `device`);
     the normalisation's log-det Jacobian (D ln 2 for y = 2x - 1) is added, so the figure is for dequantised pixel
-    space with the 8-bit offset log2(256) = 8. Returns {'bpd', 'bpd_sem' (its standard error over the images), 'nfe', 'n', 'eps', 'probe'}."""
+    space with the 8-bit offset log2(256) = 8. Returns {'bpd', 'bpd_sem' (its standard error over the images),
+    'nfe', 'n', 'eps', 'probe'}."""
     x = torch.as_tensor(dequantize(images, seed)).reshape(len(images), -1)
     y = normalization.to_norm(x).to(device)
     res = log_likelihood(score_norm, sde, y, eps=eps, divergence=divergence, probe=probe, rtol=tol, atol=tol,

@@ -9,14 +9,15 @@ bounds it for every data point x through the forward transition p_0t(x' | x):
                                       + 1/2 int_0^T E[g^2 |s_theta(x_t, t) - grad log p_0t(x_t | x)|^2] dt
                                       - 1/2 int_0^T E[g^2 |grad log p_0t(x_t | x)|^2 + 2 div f(x_t, t)] dt,
 
-and averaged over the data it is Theorem 1: KL(p || p^SDE_theta) <= J_SM(theta; g^2) + KL(p_T || pi), with
-J_SM = 1/2 int E_p_t[g^2 |s_theta - grad log p_t|^2] dt (their Eq. 3): with the exact score and pi = p_T the bound is
-tight, and in expectation the gap is exactly J_SM + KL(p_T || pi) (the tests check both on a Gaussian).
+Averaged over the data, E_p[L^DSM] - H(p) = J_SM(theta; g^2) + KL(p_T || pi) >= KL(p || p^SDE_theta), Theorem 1's
+bound, with J_SM = 1/2 int E_p_t[g^2 |s_theta - grad log p_t|^2] dt (their Eq. 3): with the exact score and
+pi = p_T the bound is tight, and otherwise its mean gap is exactly J_SM + KL(p_T || pi) (the tests check both on a
+Gaussian).
 
-As in `log_likelihood`, x is read at t = eps (default `sde.likelihood_eps`) and the SDE runs on [eps, T], so the bound is
-on the same density p_eps that the PF-ODE likelihood evaluates (no Gaussian decoder term; score_flow's eps_offset
-would bound p_0 instead). Estimator, for the linear SDEs here (f = c(t) x, x_t = a x + sqrt(v) e with (a, v) =
-`SDE.transition_coefficients(eps, t)`, grad log p_0t = -e / sqrt(v)):
+As in `log_likelihood`, x is read at t = eps (default `sde.likelihood_eps`) and the SDE runs on [eps, T], so the
+bound is on the same density p_eps that the PF-ODE likelihood evaluates (no Gaussian decoder term; score_flow's
+eps_offset would bound p_0 instead). Estimator, for the linear SDEs here (f = c(t) x, x_t = a x + sqrt(v) e with
+(a, v) = `SDE.transition_coefficients(eps, t)`, grad log p_0t = -e / sqrt(v)):
 
 - -E log pi(x_T) is exact for the Gaussian prior N(0, P^2 I): D/2 log(2 pi P^2) + (a_T^2 |x|^2 + D v_T) / (2 P^2);
 - int E[div f] dt = D log a_T exactly (a_T = exp(int c dt));

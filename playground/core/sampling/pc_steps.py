@@ -34,7 +34,7 @@ CorrectorFn = Callable[[ScoreFn, SDE, torch.Tensor, float, float, float, "torch.
 def em_predictor(
     score_fn: ScoreFn, sde: SDE, x: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """Euler-Maruyama step of the reverse SDE dx = [f - g^2 s] dt + g dw_bar from t to t_next (Song et al. 2021, Eq. 6)."""
+    """Euler-Maruyama step of the reverse SDE dx = [f - g^2 s] dt + g dw_bar, t -> t_next (Song et al. 2021, Eq. 6)."""
     h = t - t_next
     drift, g = sde.reverse(score_fn).sde(x, t)
     return x - drift * h + bcast(g, x) * math.sqrt(h) * noise(x, generator)
@@ -43,7 +43,7 @@ def em_predictor(
 def reverse_diffusion_predictor(
     score_fn: ScoreFn, sde: SDE, x: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """x <- x - f_i + G_i^2 s + G_i z, undoing the forward step t_next -> t (Song et al. 2021, App. E; `SDE.discretize`)."""
+    """x <- x - f_i + G_i^2 s + G_i z, undoing the forward step t_next -> t (SDE.discretize; Song et al. 2021, App. E)."""
     rev_f, G = sde.reverse(score_fn).discretize(x, t, t_next)
     return x - rev_f + bcast(G, x) * noise(x, generator)
 
@@ -53,7 +53,7 @@ def ddim_step(
     generator: torch.Generator | None,
 ) -> torch.Tensor:  # fmt: skip
     """One DDIM step (Song, Meng & Ermon 2021, Eq. 12) from (alpha, std) = now to nxt given the score at x (see
-    `samplers.ddim`); eta = 1 draws from the posterior of the path's exact transition (DDPM's, Ho et al. 2020, Eq. 7)."""
+    `samplers.ddim`); eta = 1 draws from the posterior of the path's exact transition (DDPM's, Ho et al. 2020 Eq. 7)."""
     (alpha, std), (alpha_next, std_next) = now, nxt
     x0 = (x + std * std * score) / alpha
     eps = -std * score
