@@ -3,7 +3,7 @@
 8x8 digits (scikit-learn's 1,797, split 80/20 with --seed): a reference classifier (`ImageClassifier`, a small MLP
 with an outlier class learnt from synthetic non-images) is trained on the real training digits and scored on the
 held-out test digits, on uniform noise and on blends of two test digits (references: no generator should beat the
-real digits, and non-digits should not count as confident). Then two UNets train for --seconds
+real digits, and non-digits should not count as confident). Then two UNets train for --seconds (or --steps)
 of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` (EDM output and weighting, as
 `bench quality`; --set overrides them), and sample with EDM's stochastic Heun sampler (--sampler, --sample-steps,
 --churn):
@@ -41,6 +41,9 @@ PF_ODE = ("ode_heun", 50)  # the deterministic sampler reported next to the benc
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground bench images", description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=60.0, help="training seconds per digits model (default 60)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train each digits model for this many steps instead of --seconds (a budget that does not "
+                   "depend on the machine's load)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--n", type=int, default=500, help="generated digits per model (default 500)")
     p.add_argument("--sampler", default="edm_heun", help="sampler for the generated digits (default edm_heun)")
@@ -84,8 +87,9 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def train_digits(train, args, overrides: dict, classes: bool):
-    """(EMA model, steps done) after --seconds of training on the training digits."""
-    cfg = image_train_config(seconds=args.seconds, steps=None, seed=args.seed, device="cpu", threads=args.threads,
+    """(EMA model, steps done) after --seconds (or --steps) of training on the training digits."""
+    seconds, steps = (None, args.steps) if args.steps else (args.seconds, None)
+    cfg = image_train_config(seconds=seconds, steps=steps, seed=args.seed, device="cpu", threads=args.threads,
                              **overrides)
     trainer = image_trainer(train, cfg, classes=classes)
     trainer.run()
@@ -137,7 +141,8 @@ def main(argv: list[str]) -> int:
     settings = {**IMAGE_TRAIN_DEFAULTS, **overrides}
     churn = f", S_churn {args.churn:g}" if args.sampler == "edm_heun" else ""
     print(f"bench images: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} "
-          f"threads; digits {len(train)} train / {len(test)} test; {args.seconds:g} s per model; sampler "
+          f"threads; digits {len(train)} train / {len(test)} test; "
+          f"{f'{args.steps} steps' if args.steps else f'{args.seconds:g} s'} per model; sampler "
           f"{args.sampler} ({args.sample_steps} steps{churn}); settings {settings}", flush=True)
     rows: list[tuple[str, str, str]] = []
 
@@ -160,7 +165,7 @@ def main(argv: list[str]) -> int:
         scores = classifier_scores(clf, x)
         nn_gen = float(nearest_distance(x, train.images).mean())
         note = (f"target >= {TARGET:.0%}: {'met' if scores.confident >= TARGET else 'NOT met'}; {steps} steps, "
-                f"{args.n} samples in {secs:.1f} s")
+                f"sigma_data {model.sigma_data:.3f}, {args.n} samples in {secs:.1f} s")
         rows.append(("unconditional: confident", f"{scores.confident:.1%}", note))
         ode = classifier_scores(clf, generate(model, args, sampler=PF_ODE)[0])
         rows.append(("unconditional: confident, PF-ODE", f"{ode.confident:.1%}",

@@ -74,15 +74,18 @@ def add_score_source_args(p: argparse.ArgumentParser) -> argparse._MutuallyExclu
 # Sampler options: (flag, keyword of the sampler function, type, help). Only the ones given are passed, and only to a
 # sampler that takes them.
 SAMPLER_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
-    ("--snr", "snr", positive_float, "pc: Langevin corrector signal-to-noise ratio r (default 0.16)"),
+    ("--predictor", "predictor", str,
+     "pc: reverse_diffusion (default), em, ancestral (VP, VE) or none (corrector only)"),
+    ("--corrector", "corrector", str,
+     "pc: langevin (default; step 2 alpha (snr |z| / |s|)^2), ald (annealed Langevin, 2 alpha (snr std)^2) or none"),
+    ("--snr", "snr", positive_float, "pc: the corrector's signal-to-noise ratio r (default 0.16)"),
     ("--n-corrector", "n_corrector", int, "pc: corrector steps per predictor step (default 1)"),
-    ("--predictor", "predictor", str, "pc: reverse_diffusion or em"),
     ("--eta", "eta", float, "ddim: 0 deterministic, 1 ~ ancestral (default 0)"),
     ("--rtol", "rtol", positive_float, "ode_rk45: relative tolerance (default 1e-5)"),
     ("--atol", "atol", positive_float, "ode_rk45: absolute tolerance (default 1e-5)"),
     ("--churn", "S_churn", float, "edm_heun: S_churn (default 0)"),
     ("--step-size", "step_size", positive_float, "langevin: step size in squared data units"),
-    ("--levels", "levels", positive_int, "annealed_langevin: number of noise levels (default 10)"),
+    ("--levels", "levels", positive_int, "annealed_langevin: number of noise levels (default 30)"),
 ]
 
 
@@ -123,6 +126,14 @@ def fill_count_defaults(args, image: bool, nll_n_points: int = 1000, nll_n_image
         args.n = args.n_default_images if image else args.n_default_points
     if getattr(args, "nll_n", 0) is None:
         args.nll_n = nll_n_images if image else nll_n_points
+
+
+def likelihood_eps(args, sde) -> float:
+    """--nll-eps or the SDE's likelihood_eps (1e-5), checked against the SDE's T."""
+    eps = args.nll_eps if args.nll_eps is not None else sde.likelihood_eps
+    if eps >= sde.T:
+        raise CLIError(f"--nll-eps must be < {sde.T}")
+    return eps
 
 
 def load_image_model(args):

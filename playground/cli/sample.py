@@ -17,6 +17,7 @@ from playground.cli.common import (
     check_output_path,
     describe_run,
     fill_count_defaults,
+    likelihood_eps,
     load_image_model,
     positive_float,
     positive_int,
@@ -75,7 +76,8 @@ def add_eval_command(sub) -> None:
                        description="Sample with a score and report the sliced Wasserstein distance to the target "
                        "against the floor of two independent target sets; for an ODE sampler (ode_*, ddim at eta 0, "
                        "edm_heun without churn) also the straightness of its paths (Liu et al. 2023); with --nll the "
-                       "mean PF-ODE NLL of fresh target samples. The last line of stdout is one JSON object.")
+                       "mean PF-ODE NLL of fresh target samples, with --elbo the ELBO's bound on the reverse SDE's. "
+                       "The last line of stdout is one JSON object.")
     add_score_source_args(p)
     add_data_args(p)
     add_sde_args(p)
@@ -84,12 +86,20 @@ def add_eval_command(sub) -> None:
     g = p.add_argument_group("likelihood")
     g.add_argument("--nll", action="store_true",
                    help="mean NLL (nats) of fresh target samples by the PF-ODE (exact divergence, dopri5); for an "
-                   "image model bits/dim of dataset images (Hutchinson divergence)")
+                   "image model bits/dim of dequantised dataset images (Hutchinson divergence)")
+    g.add_argument("--elbo", action="store_true",
+                   help="the continuous-time ELBO (Song, Durkan, Murray & Ermon 2021, Thm 3) of the same samples: a "
+                   "bound on the reverse SDE's NLL, next to the PF-ODE's exact NLL")
     g.add_argument("--nll-n", type=positive_int, default=None, metavar="N",
-                   help="target samples for --nll (default 1000; 100 images for an image model)")
+                   help="target samples for --nll / --elbo (default 1000; 100 images for an image model)")
     g.add_argument("--nll-eps", type=positive_float, default=None, metavar="T",
-                   help="time where the ODE starts (default: the SDE's sampling_eps, 1e-3 VP/sub-VP, 1e-5 VE)")
+                   help="time the likelihood starts from (default 1e-5, the reference likelihood eps; the samplers "
+                   "stop at 1e-3 on VP / sub-VP)")
     g.add_argument("--nll-tol", type=positive_float, default=1e-5, metavar="TOL", help="dopri5 rtol = atol (default 1e-5)")
+    g.add_argument("--probe", default=None, metavar="KIND",
+                   help="Hutchinson probes for image bits/dim: rademacher (default) or gaussian")
+    g.add_argument("--elbo-times", type=positive_int, default=64, metavar="K",
+                   help="stratified times per sample for --elbo, even (default 64; 2 score calls each)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -98,6 +108,7 @@ def cmd_eval(args) -> int:
 
     image_model = load_image_model(args)
     fill_count_defaults(args, image_model is not None)
+    check_likelihood_args(args, image_model is not None)
     if image_model is not None:
         return cmd_eval_images(args, image_model)
     reject_class_args(args)
@@ -123,11 +134,15 @@ def cmd_eval(args) -> int:
     if args.nll:
         summary.update(nll_metrics(args, source))
         entropy = summary["entropy"]
-        print(f"NLL {summary['nll']:.4f} nats (t = {summary['nll_eps']:g}, {args.nll_n} target samples, "
+        print(f"NLL {summary['nll']:.4f} nats (PF-ODE from t = {summary['nll_eps']:g}, {args.nll_n} target samples, "
               f"NFE {summary['nll_nfe']}); entropy {'unknown' if entropy is None else f'{entropy:.4f}'}")
         if source.divergence_fn is None and getattr(args, "exact", False):
             print("note: the exact score of a point set is that of its points smoothed to t = eps; its NLL measures "
                   "memorisation, not the target's density")
+    if args.elbo:
+        summary.update(elbo_metrics(args, source))
+        print(f"ELBO bound {summary['elbo_nll']:.4f} +- {summary['elbo_sem']:.4f} nats (reverse SDE's NLL <= this; "
+              f"t = {summary['nll_eps']:g}, {args.elbo_times} times x 2 per sample, {args.nll_n} target samples)")
     print(json.dumps(summary))
     return 0
 
@@ -142,19 +157,48 @@ def is_deterministic(args) -> bool:
     return args.sampler == "edm_heun" and not args.S_churn
 
 
-def nll_metrics(args, source: ScoreSource) -> dict:
-    """Mean PF-ODE NLL of fresh target samples, and the target's entropy where known."""
+def check_likelihood_args(args, image: bool) -> None:
+    """--probe and --elbo-times are valid, and --probe only where Hutchinson's estimator runs (image models)."""
+    from playground.core.sampling.likelihood import PROBES
+
+    if args.probe is not None:
+        if not image:
+            raise CLIError("--probe applies to image models' bits/dim (2D likelihoods use the exact divergence)")
+        if args.probe not in PROBES:
+            raise CLIError(f"--probe {args.probe!r}: choose one of {', '.join(PROBES)}")
+        if not args.nll:
+            raise CLIError("--probe needs --nll")
+    if args.elbo_times % 2:
+        raise CLIError(f"--elbo-times must be even (adjacent strata give the standard error), got {args.elbo_times}")
+
+
+def likelihood_samples(args, source: ScoreSource):
+    """--nll-n fresh target samples (float64), in the model's normalised space for a model."""
     import torch
 
+    x = torch.as_tensor(source.target.sample(args.nll_n, seed=args.seed + 7_000_003), dtype=torch.float64)
+    return source.to_norm(x) if source.to_norm is not None else x
+
+
+def elbo_metrics(args, source: ScoreSource) -> dict:
+    """Mean continuous-time ELBO (a bound on the NLL) of the same fresh target samples as --nll."""
+    from playground.core.sampling.likelihood_bound import likelihood_bound
+
+    eps = likelihood_eps(args, source.sde)
+    res = likelihood_bound(source.score_fn, source.sde, likelihood_samples(args, source), eps=eps,
+                           n_times=args.elbo_times, seed=args.seed, log_det_jacobian=source.log_det_jacobian)
+    sem = float(res.nll_bound.std() / len(res.nll_bound) ** 0.5) if len(res.nll_bound) > 1 else float("nan")
+    return {"elbo_nll": res.mean_nll_bound, "elbo_sem": sem, "elbo_times": args.elbo_times, "elbo_nfe": res.nfe,
+            "nll_eps": eps}
+
+
+def nll_metrics(args, source: ScoreSource) -> dict:
+    """Mean PF-ODE NLL of fresh target samples, and the target's entropy where known."""
     from playground.core.sampling.likelihood import log_likelihood
 
     target, sde = source.target, source.sde
-    x = torch.as_tensor(target.sample(args.nll_n, seed=args.seed + 7_000_003), dtype=torch.float64)
-    if source.to_norm is not None:  # a model: its density lives in normalised space (+ log_det_jacobian)
-        x = source.to_norm(x)
-    eps = args.nll_eps if args.nll_eps is not None else sde.sampling_eps
-    if eps >= sde.T:
-        raise CLIError(f"--nll-eps must be < {sde.T}")
+    x = likelihood_samples(args, source)
+    eps = likelihood_eps(args, sde)
     res = log_likelihood(source.score_fn, sde, x, eps=eps, divergence="exact", divergence_fn=source.divergence_fn,
                          rtol=args.nll_tol, atol=args.nll_tol, log_det_jacobian=source.log_det_jacobian)
     entropy = target.entropy

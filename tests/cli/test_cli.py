@@ -106,6 +106,34 @@ def test_rectified_flow_exact_eval_reports_straightness(tmp_path, capsys, monkey
     assert "straightness" not in out and out["swd_ratio"] < 1.5
 
 
+def test_eval_prints_the_elbo_beside_the_pf_ode_nll_from_eps_1e5(files, tmp_path):
+    """--nll and --elbo of the same 300 fresh samples with the exact GMM score: the bound is tight there, so both sit
+    near the entropy and near each other; the likelihood eps is 1e-5 (printed), not the samplers' 1e-3."""
+    r = run_cli("eval", "--exact", "--data", files["json"], "--steps", "20", "--n", "1000", "--nll", "--elbo",
+                "--nll-n", "300", "--elbo-times", "32", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["nll_eps"] == 1e-5 and "t = 1e-05" in r.stdout and "ELBO bound" in r.stdout
+    assert out["elbo_times"] == 32 and out["elbo_nfe"] == 32
+    assert abs(out["elbo_nll"] - out["nll"]) < 4 * out["elbo_sem"] + 0.05
+    assert abs(out["elbo_nll"] - out["entropy"]) < 0.3
+
+
+def test_pc_options_and_annealed_langevin_on_sub_vp(tmp_path):
+    """Corrector-only PC with the ALD corrector (NFE = steps x n_corrector + 1); annealed Langevin under sub-VP,
+    which used to print swd NaN (its step was thousands of times sigma_i^2), is finite and near the floor."""
+    r = run_cli("sample", "--exact", "--data", "8gaussians", "--sampler", "pc", "--predictor", "none", "--corrector",
+                "ald", "--n-corrector", "2", "--snr", "0.5", "--steps", "10", "--n", "50", "--out", "s.npy",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "NFE 21" in r.stdout and np.isfinite(np.load(tmp_path / "s.npy")).all()
+    r = run_cli("eval", "--exact", "--data", "8gaussians", "--sde", "subvp", "--sampler", "annealed_langevin",
+                "--steps", "300", "--n", "2000", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert np.isfinite(out["swd"]) and out["swd_ratio"] < 1.5
+
+
 def test_bad_file_exits_2_with_one_line(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     r = run_cli("sample", "--exact", "--data", "broken.json", "--n", "10", "--out", "o.npy", cwd=tmp_path)
@@ -135,6 +163,16 @@ def test_bad_file_exits_2_with_one_line(tmp_path):
         (["sample", "--exact", "--data", "moons", "--sde", "rf", "--sigma-max", "5", "--out", "o.npy"], "--sigma-max"),
         (["train", "--data", "moons", "--objective", "fm", "--weighting", "likelihood", "--out", "m.safetensors"],
          "not likelihood"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "pc", "--predictor", "heun", "--out", "o.npy"], "heun"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "pc", "--corrector", "hmc", "--out", "o.npy"], "hmc"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "pc", "--predictor", "none", "--corrector", "none",
+          "--out", "o.npy"], "nothing would move"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "em", "--corrector", "ald", "--out", "o.npy"],
+         "--corrector"),
+        (["sample", "--exact", "--data", "moons", "--sampler", "pc", "--n-corrector", "-1", "--out", "o.npy"],
+         "n_corrector"),
+        (["eval", "--exact", "--data", "moons", "--nll", "--probe", "gaussian"], "--probe applies to image models"),
+        (["eval", "--exact", "--data", "moons", "--elbo", "--elbo-times", "7"], "--elbo-times must be even"),
     ],
 )
 def test_bad_input_is_one_error_line(argv, needle, tmp_path, monkeypatch, capsys):

@@ -57,6 +57,23 @@ def test_eval_prints_bits_per_dim_and_sample_metrics(conditional_model, capsys):
     for key in ("nn_samples", "nn_data", "swd", "swd_floor", "confident", "classifier_accuracy"):
         assert np.isfinite(summary[key]), key
     assert "bits/dim" in out
+    assert summary["nll_eps"] == 1e-5 and summary["nll_probe"] == "rademacher" and summary["dequantized_training"]
+    assert "uniformly dequantised" in out and "t = 1e-05" in out
+
+
+def test_eval_bits_per_dim_with_gaussian_probes_and_the_elbo_bound(conditional_model, capsys):
+    code, out, err = run(capsys, "eval", "--model", conditional_model, "--data", "digits", "--n", 10, "--steps", 2,
+                         "--nll", "--elbo", "--probe", "gaussian", "--nll-n", 2, "--nll-tol", "1e-2",
+                         "--elbo-times", 4)
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["nll_probe"] == "gaussian" and "gaussian probes" in out
+    assert np.isfinite(summary["bpd"]) and np.isfinite(summary["bpd_elbo"]) and summary["elbo_nfe"] == 4
+    assert "ELBO bound" in out and "bits/dim" in out
+    code, _, err = run(capsys, "eval", "--model", conditional_model, "--data", "digits", "--nll", "--probe", "uniform")
+    assert code == 2 and "--probe 'uniform'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "eval", "--model", conditional_model, "--data", "digits", "--probe", "gaussian")
+    assert code == 2 and "--probe needs --nll" in err
 
 
 def test_unconditional_shapes_at_another_size(tmp_path, capsys):
@@ -131,15 +148,17 @@ def test_download_fetches_checks_and_prints_the_spec(tmp_path, capsys, monkeypat
 
 def test_bench_images_prints_every_row(capsys):
     pytest.importorskip("sklearn")
-    code, out, err = run(capsys, "bench", "images", "--seconds", "1.5", "--threads", "1", "--n", "20",
+    code, out, err = run(capsys, "bench", "images", "--steps", "5", "--threads", "1", "--n", "20",
                          "--sample-steps", "4", "--classifier-seconds", "1", "--steps28", "1",
                          "--set", "base_channels=8")
     assert code == 0, err
     head, table = out.split("measure", 1)
     assert "edm_heun (4 steps, S_churn 100)" in head and "'output': 'edm'" in head and "'base_channels': 8" in head
+    assert "5 steps per model" in head and "'dequantize': True" in head
     rows = {line[:40].strip(): line for line in table.splitlines()[1:]}
     assert {"classifier accuracy, real test digits", "unconditional: confident", "unconditional: confident, PF-ODE",
             "nearest training digit: generated", "conditional w=2: asked class", "conditional w=0: asked class",
             "28x28: seconds per 1k steps (cpu)"} <= set(rows)
+    assert "5 steps, sigma_data 0.7" in rows["unconditional: confident"]  # measured from the digits
     accuracy = float(rows["classifier accuracy, real test digits"].split()[5].rstrip("%"))
     assert 50 < accuracy <= 100

@@ -56,6 +56,7 @@ class SDE(ABC):
 
     T: float = 1.0
     sampling_eps: float = 1e-3
+    likelihood_eps: float = 1e-5  # where likelihoods start (score_sde's likelihood eps), below sampling_eps
     name: str = "sde"
 
     def __init__(self, N: int = 1000):
@@ -137,21 +138,45 @@ class SDE(ABC):
     def t_of_sigma_edm(self, sigma: torch.Tensor) -> torch.Tensor:
         """Inverse of sigma_edm."""
 
-    # ---- discretisation -------------------------------------------------------------------------------------
-    def discretize(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f_i, G_i) with x_{i+1} = x_i + f_i + G_i z over a step of 1/N (Euler-Maruyama by default)."""
-        dt = self.T / self.N
-        f, g = self.sde(x, t)
-        return f * dt, g * math.sqrt(dt)
+    # ---- discretisation on any time grid -------------------------------------------------------------------
+    def transition_coefficients(
+        self, t_from: float | torch.Tensor, t_to: float | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(a, v) with x_{t_to} | x_{t_from} ~ N(a x_{t_from}, v I) for t_from <= t_to, in float64.
 
-    def step_index(self, t: torch.Tensor) -> torch.Tensor:
-        """Index i of the discrete step at time t on the sampling grid linspace(T, sampling_eps, N): t_i -> N - 1 - i."""
-        eps = self.sampling_eps
-        return torch.round((t - eps) * (self.N - 1) / (self.T - eps)).long().clamp(0, self.N - 1)
+        a = alpha(t_to) / alpha(t_from), v = std(t_to)^2 - a^2 std(t_from)^2: the exact transition of a linear SDE,
+        whose marginal from 0 splits at t_from (Sarkka & Solin 2019, Sec. 6.1). VP: a^2 = 1 - beta_i, v = beta_i,
+        DDPM's step (Ho et al. 2020); VE: a = 1, v = sigma(t_to)^2 - sigma(t_from)^2, SMLD's (Song et al. 2021, App. B).
+        """
+        t_from = torch.as_tensor(t_from, dtype=torch.float64)
+        t_to = torch.as_tensor(t_to, dtype=torch.float64)
+        alpha_from, std_from = self.marginal_coefficients(t_from)
+        alpha_to, std_to = self.marginal_coefficients(t_to)
+        a = alpha_to / alpha_from
+        return a, (std_to * std_to - a * a * std_from * std_from).clamp_min(0.0)
 
-    def langevin_alpha(self, t: torch.Tensor) -> torch.Tensor:
-        """alpha_i scaling the Langevin corrector's step size (Song et al. 2021, Alg. 4/5)."""
-        return torch.ones_like(torch.as_tensor(t, dtype=torch.float32))
+    def discretize(
+        self, x: torch.Tensor, t: float | torch.Tensor, t_prev: float | torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f_i, G_i) of the forward step t_prev -> t: x_t = x_{t_prev} + f_i + G_i z, f_i = (a - 1) x, G_i = sqrt v.
+
+        The exact Gaussian transition (`transition_coefficients`) over the step, so a sampler's discretisation follows
+        its own time grid; t_prev defaults to t - T / N (score_sde's fixed 1/N step). f_i is evaluated at the x given
+        (the reverse-diffusion predictor evaluates it at the later state, Song et al. 2021, App. E). G_i has shape (N,).
+        """
+        t = time_vector(t, x)
+        t_prev = (t - self.T / self.N).clamp(min=0.0) if t_prev is None else time_vector(t_prev, x)
+        a, v = self.transition_coefficients(t_prev, t)
+        return bcast(a - 1.0, x) * x, torch.sqrt(v).to(x.dtype)
+
+    def langevin_alpha(self, t: float | torch.Tensor, t_prev: float | torch.Tensor) -> torch.Tensor:
+        """alpha_i = a^2 of the step from t_prev to t, scaling the corrector's step (Song et al. 2021, Alg. 4/5).
+
+        1 - beta_i for VP (as in the reference) and, with the same drift, for sub-VP (whose alpha_i the reference code
+        lacks); 1 for VE. Float64, the shape of t.
+        """
+        a, _ = self.transition_coefficients(t_prev, t)
+        return a * a
 
     # ---- reverse time ---------------------------------------------------------------------------------------
     def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> "ReverseSDE":
@@ -182,10 +207,13 @@ class ReverseSDE:
         drift = f - bcast(g * g, x) * score * scale
         return drift, torch.zeros_like(g) if self.probability_flow else g
 
-    def discretize(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reverse of the forward discretisation (the 'reverse diffusion' predictor, Song et al. 2021 Eq. 47)."""
+    def discretize(
+        self, x: torch.Tensor, t: float | torch.Tensor, t_prev: float | torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f_i - G_i^2 s, G_i) undoing the forward step from t_prev to t: x_{t_prev} = x - rev_f + G_i z (the
+        'reverse diffusion' predictor, Song et al. 2021, App. E); the PF-ODE form halves the score term, G = 0."""
         t = time_vector(t, x)
-        f, G = self.forward.discretize(x, t)
+        f, G = self.forward.discretize(x, t, t_prev)
         score = self.score_fn(x, t)
         scale = 0.5 if self.probability_flow else 1.0
         rev_f = f - bcast(G * G, x) * score * scale
@@ -201,16 +229,6 @@ class VPSDE(SDE):
         super().__init__(N)
         self.beta_0 = beta_min
         self.beta_1 = beta_max
-
-    @property
-    def discrete_betas(self) -> torch.Tensor:
-        """DDPM betas: linspace(b0 / N, b1 / N, N) (Ho et al. 2020)."""
-        return torch.linspace(self.beta_0 / self.N, self.beta_1 / self.N, self.N, dtype=torch.float64)
-
-    @property
-    def alphas_cumprod(self) -> torch.Tensor:
-        """alpha-bar_i = prod_{j<=i} (1 - beta_j); matches alpha((i+1)/N)^2 of the continuous VP."""
-        return torch.cumprod(1.0 - self.discrete_betas, 0)
 
     def beta(self, t: torch.Tensor) -> torch.Tensor:
         return self.beta_0 + t * (self.beta_1 - self.beta_0)
@@ -241,17 +259,6 @@ class VPSDE(SDE):
         sigma = torch.as_tensor(sigma)
         return self._t_of_log_alpha(-0.5 * torch.log1p(sigma * sigma))
 
-    def discretize(self, x, t):
-        """DDPM form: x_{i+1} = sqrt(1 - beta_i) x_i + sqrt(beta_i) z."""
-        t = time_vector(t, x)
-        beta = self.discrete_betas.to(x.device, x.dtype)[self.step_index(t)]
-        f = bcast(torch.sqrt(1.0 - beta), x) * x - x
-        return f, torch.sqrt(beta)
-
-    def langevin_alpha(self, t):
-        t = torch.as_tensor(t)
-        return (1.0 - self.discrete_betas.to(t.device))[self.step_index(t)].to(torch.float32)
-
     def config(self):
         return {"name": self.name, "N": self.N, "beta_min": self.beta_0, "beta_max": self.beta_1}
 
@@ -274,9 +281,6 @@ class SubVPSDE(VPSDE):
         alpha = 0.5 * (torch.sqrt(sigma * sigma + 4) - sigma)
         return self._t_of_log_alpha(torch.log(alpha))
 
-    def discretize(self, x, t):
-        return SDE.discretize(self, x, t)
-
 
 class VESDE(SDE):
     """Variance exploding: sigma(t) = s_min (s_max / s_min)^t, f = 0, g = sigma(t) sqrt(2 ln(s_max / s_min)) (SMLD)."""
@@ -290,11 +294,6 @@ class VESDE(SDE):
             raise ValueError(f"VE needs 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
         self.sigma_min = sigma_min
         self.sigma_max = sigma_max
-
-    @property
-    def discrete_sigmas(self) -> torch.Tensor:
-        """SMLD noise levels: geometric from sigma_min to sigma_max."""
-        return torch.exp(torch.linspace(math.log(self.sigma_min), math.log(self.sigma_max), self.N, dtype=torch.float64))
 
     def sigma(self, t: torch.Tensor) -> torch.Tensor:
         return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
@@ -320,15 +319,6 @@ class VESDE(SDE):
     def prior_std(self) -> float:
         return self.sigma_max
 
-    def discretize(self, x, t):
-        """SMLD form: x_i = x_{i-1} + sqrt(sigma_i^2 - sigma_{i-1}^2) z."""
-        t = time_vector(t, x)
-        i = self.step_index(t)
-        sig = self.discrete_sigmas.to(x.device, x.dtype)
-        sigma = sig[i]
-        prev = torch.where(i == 0, torch.zeros_like(sigma), sig[(i - 1).clamp(min=0)])
-        return torch.zeros_like(x), torch.sqrt(sigma * sigma - prev * prev)
-
     def config(self):
         return {"name": self.name, "N": self.N, "sigma_min": self.sigma_min, "sigma_max": self.sigma_max}
 
@@ -344,11 +334,12 @@ class RFSDE(SDE):
     prior mismatch ~7x smaller than VP's alpha(1) = 0.0067), training draws t <= T and the likelihood integrates to
     T. They stop at sampling_eps = 1e-2, where sigma_edm = t / (1 - t) = 0.0101 is the noise level at which VP
     (t = 1e-3) and VE (t = 1e-5) stop, so samplers, their final denoise and the likelihood's default start see the
-    same noise level under every SDE. marginal_coefficients, sigma_edm and t_of_sigma_edm are exact on [0, 1].
+    same noise level under every SDE (likelihoods start at likelihood_eps = 1e-5, as for every SDE: there the data
+    are scaled by 1 - 1e-5 and blurred by 1e-5). marginal_coefficients, sigma_edm and t_of_sigma_edm are exact on
+    [0, 1].
 
-    Discrete form (reverse diffusion, the corrector's alpha_i): the exact Gaussian transition between neighbouring
-    points s < t of the sampling grid, x_t = r x_s + sqrt(t^2 - r^2 s^2) z with r = (1 - t) / (1 - s), as DDPM's is
-    for VP; alpha_i = r^2 (VP: 1 - beta_i).
+    Discrete form (reverse diffusion, the corrector's alpha_i): the exact Gaussian transition of `SDE.discretize`
+    between grid points s < t, x_t = r x_s + sqrt(t^2 - r^2 s^2) z with r = (1 - t) / (1 - s); alpha_i = r^2.
     """
 
     name = "rf"
@@ -378,21 +369,6 @@ class RFSDE(SDE):
     def t_of_sigma_edm(self, sigma):
         """sigma_edm = t / (1 - t), so t = 1 / (1 + 1 / sigma) (0 at sigma = 0, 1 at sigma = inf)."""
         return 1.0 / (1.0 + 1.0 / torch.as_tensor(sigma))
-
-    def _grid_transition(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(r, var) of x_t = r x_s + sqrt(var) z from the previous grid point s = t - (T - eps) / (N - 1) (s = 0 first)."""
-        s = (t - (self.T - self.sampling_eps) / (self.N - 1)).clamp(min=0.0)
-        r = (1.0 - t) / (1.0 - s)
-        return r, (t * t - r * r * s * s).clamp(min=0.0)
-
-    def discretize(self, x, t):
-        t = time_vector(t, x)
-        r, var = self._grid_transition(t)
-        return bcast(r - 1.0, x) * x, torch.sqrt(var)
-
-    def langevin_alpha(self, t):
-        r, _ = self._grid_transition(torch.as_tensor(t, dtype=torch.float64))
-        return (r * r).to(torch.float32)
 
 
 SDE_CLASSES: dict[str, type[SDE]] = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE, "rf": RFSDE}

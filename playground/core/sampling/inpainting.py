@@ -29,16 +29,25 @@ points.
 
 from __future__ import annotations
 
-import copy
-import math
 from typing import Callable
 
 import torch
 
-from playground.core.diffusion.sde import SDE, VPSDE, ScoreFn, SubVPSDE, bcast, time_vector
-from playground.core.sampling.samplers import SampleResult, StepInfo, langevin_corrector_step, tweedie_denoise
+from playground.core.diffusion.sde import SDE, ScoreFn, time_vector
+from playground.core.sampling.pc_steps import PredictorFn, em_predictor, langevin_corrector, reverse_diffusion_predictor
+from playground.core.sampling.samplers import SampleResult, StepInfo, tweedie_denoise
 
-PREDICTORS = ("em", "reverse_diffusion", "ode_euler")
+
+def ode_euler_predictor(
+    score_fn: ScoreFn, sde: SDE, x: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Euler step of the PF-ODE dx/dt = f - g^2 s / 2 from t to t_next (Song et al. 2021, Eq. 13)."""
+    return x - (t - t_next) * sde.reverse(score_fn, probability_flow=True).sde(x, t)[0]
+
+
+PREDICTORS: dict[str, PredictorFn] = {
+    "em": em_predictor, "reverse_diffusion": reverse_diffusion_predictor, "ode_euler": ode_euler_predictor,
+}
 
 
 def _prepare(observation: torch.Tensor, known, x_shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,7 +95,6 @@ def finalize(x: torch.Tensor, observation: torch.Tensor, known) -> torch.Tensor:
     return torch.where(m.bool(), obs, x)
 
 
-
 def inpaint(
     score_fn: ScoreFn,
     sde: SDE,
@@ -118,18 +126,11 @@ def inpaint(
     every trajectory_stride steps (x_T first, the final x last).
     """
     if predictor not in PREDICTORS:
-        raise ValueError(f"unknown predictor {predictor!r}; choose one of {PREDICTORS}")
+        raise ValueError(f"unknown predictor {predictor!r}; choose one of {', '.join(PREDICTORS)}")
     if steps < 1 or corrector_steps < 0 or trajectory_stride < 0:
         raise ValueError(
             f"need steps >= 1, corrector_steps >= 0, trajectory_stride >= 0; got {steps}, {corrector_steps}, "
             f"{trajectory_stride}"
-        )
-    disc = copy.copy(sde)  # the SDE discretised on the sampling grid (the corrector's alpha_i, reverse diffusion)
-    disc.N = steps + 1
-    needs_disc = corrector_steps > 0 or predictor == "reverse_diffusion"
-    if needs_disc and isinstance(sde, VPSDE) and not isinstance(sde, SubVPSDE) and sde.beta_1 >= disc.N:
-        raise ValueError(
-            f"the corrector / reverse-diffusion step needs beta_max / N < 1: use steps >= {math.floor(sde.beta_1)}"
         )
     obs = torch.as_tensor(observation)
     if not obs.is_floating_point():
@@ -151,27 +152,15 @@ def inpaint(
     times = torch.linspace(sde.T, sde.sampling_eps, steps + 1, dtype=torch.float64).tolist()
     states = [x.detach().clone()] if trajectory_stride else []
     kept_t = [float(sde.T)] if trajectory_stride else []
-    reverse = disc.reverse(score) if predictor == "reverse_diffusion" else None
+    step = PREDICTORS[predictor]
     with torch.no_grad():
         x = replace_known(x, obs, m, sde, times[0], generator)
         for i in range(steps):
             t, t_next = times[i], times[i + 1]
             for _ in range(corrector_steps):
-                x = langevin_corrector_step(score, disc, x, t, snr, generator)
+                x = langevin_corrector(score, sde, x, t, t_next, snr, generator)
                 x = replace_known(x, obs, m, sde, t, generator)
-            if predictor == "reverse_diffusion":
-                rev_f, G = reverse.discretize(x, t)
-                x = x - rev_f + bcast(G, x) * _noise(x, generator)
-            else:
-                h = t - t_next
-                tv = time_vector(t, x)
-                f, g = sde.sde(x, tv)
-                g2 = bcast(g * g, x)
-                s = score(x, tv)
-                if predictor == "em":
-                    x = x - (f - g2 * s) * h + bcast(g, x) * math.sqrt(h) * _noise(x, generator)
-                else:
-                    x = x - (f - 0.5 * g2 * s) * h
+            x = step(score, sde, x, t, t_next, generator)
             x = replace_known(x, obs, m, sde, t_next, generator)
             if i == steps - 1:
                 if denoise_last:
@@ -186,6 +175,3 @@ def inpaint(
         return SampleResult(x, nfe)
     return SampleResult(x, nfe, torch.stack(states), torch.tensor(kept_t, dtype=torch.float64))
 
-
-def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)

@@ -5,10 +5,12 @@ change of variables d log p_t(x_t) / dt = -div f~(x_t, t). Integrating the augme
 
     log p_eps(x) = log p_T(x_T) + int_eps^T div f~(x_t, t) dt,
 
-with x_eps = x and p_T the SDE's prior. The divergence is exact (autograd over the D data dimensions, or a
-supplied closed form such as `GaussianMixture.divergence`) for low-dimensional data, and the Hutchinson estimator
-eps^T (d f~ / dx) eps with one Rademacher probe per sample, held fixed over the whole solve (unbiased, because the
-trajectory does not depend on the probe) for images.
+with x_eps = x and p_T the SDE's prior; eps defaults to `sde.likelihood_eps` = 1e-5 (the reference likelihood's; the
+samplers stop at sampling_eps = 1e-3 on VP, where p_eps is visibly smoother than the data). The divergence is exact
+(autograd over the D data dimensions, or a supplied closed form such as `GaussianMixture.divergence`) for
+low-dimensional data, and the Hutchinson (1989) estimator v^T (d f~ / dx) v for images, with one probe v per sample,
+Rademacher (+-1, the lower-variance default) or Gaussian N(0, I), held fixed over the whole solve (unbiased, because
+the trajectory does not depend on the probe; Grathwohl et al. 2019, FFJORD).
 
 Units: nats per sample. For images, bits/dim = -log p / (D ln 2) + offset, with offset = log2(256) = 8 for 8-bit
 data scaled to [0, 1] (the uniform-dequantisation convention of Ho et al. 2020 / Song et al. 2021). If the model
@@ -32,6 +34,9 @@ from playground.core.diffusion.sde import SDE, ScoreFn, bcast, time_vector
 
 DivergenceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """divergence_fn(x, t) -> div_x s(x, t) (the Laplacian of log p_t), shape (N,); t has shape (N,)."""
+
+PROBES = ("rademacher", "gaussian")
+"""Hutchinson probe distributions."""
 
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 """torchdiffeq's adaptive solvers (they take the step_t option)."""
@@ -108,6 +113,17 @@ def rademacher(shape, generator: torch.Generator | None = None, dtype=torch.floa
     return torch.randint(0, 2, shape, generator=generator, device=device).to(dtype) * 2 - 1
 
 
+def hutchinson_probe(
+    kind: str, shape, generator: torch.Generator | None = None, dtype=torch.float32, device="cpu"
+) -> torch.Tensor:
+    """A probe v with E[v v^T] = I, 'rademacher' (+-1) or 'gaussian' (N(0, I)): v^T A v is unbiased for tr A."""
+    if kind == "rademacher":
+        return rademacher(shape, generator, dtype, device)
+    if kind == "gaussian":
+        return torch.randn(shape, generator=generator, dtype=dtype, device=device)
+    raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {kind!r}")
+
+
 def pf_ode_drift(score_fn: ScoreFn, sde: SDE) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """f~(x, t) = f(x, t) - g(t)^2 s(x, t) / 2 with t of shape (N,)."""
 
@@ -123,8 +139,9 @@ def log_likelihood(
     sde: SDE,
     x: torch.Tensor,
     *,
-    eps: float = 1e-5,
+    eps: float | None = None,
     divergence: str = "auto",
+    probe: str = "rademacher",
     divergence_fn: DivergenceFn | None = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
@@ -136,13 +153,15 @@ def log_likelihood(
     dtype: torch.dtype | None = None,
     prior_logp: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> LikelihoodResult:
-    """log p_eps(x) for each sample of x (N, ...) by integrating the augmented PF-ODE from eps to sde.T.
+    """log p_eps(x) for each sample of x (N, ...) by integrating the augmented PF-ODE from eps (default
+    sde.likelihood_eps) to sde.T.
 
     divergence: 'exact' (autograd over all D dimensions, or `divergence_fn` = div s when given), 'hutchinson'
-    (Rademacher probes seeded by `seed`), or 'auto' (exact when `divergence_fn` is given or D <= EXACT_MAX_DIM,
-    else Hutchinson). divergence_fn(x, t) returns the divergence of the *score* (e.g. GaussianMixture.divergence);
-    the drift's divergence is added by autograd. `batch_size` splits x into chunks solved one after another (NFE is
-    summed). `dtype` sets the integration precision (default: x's dtype; the score is called in that dtype).
+    (probes of kind `probe`, 'rademacher' or 'gaussian', seeded by `seed`), or 'auto' (exact when `divergence_fn` is
+    given or D <= EXACT_MAX_DIM, else Hutchinson). divergence_fn(x, t) returns the divergence of the *score* (e.g.
+    GaussianMixture.divergence); the drift's divergence is added by autograd. `batch_size` splits x into chunks
+    solved one after another (NFE is summed). `dtype` sets the integration precision (default: x's dtype; the score
+    is called in that dtype).
     `prior_logp(x_T) -> (N,)` replaces the SDE's prior density at T (default `sde.prior_logp`); tests pass the exact
     marginal p_T to separate the solver's error from the prior mismatch p_T != prior (for VE with a small sigma_max,
     or VP's alpha(1) ~ 0.007, the mismatch is what a trained model also pays).
@@ -150,10 +169,13 @@ def log_likelihood(
     x = torch.as_tensor(x)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"log_likelihood needs a non-empty batch (N, ...), got shape {tuple(x.shape)}")
+    eps = sde.likelihood_eps if eps is None else eps
     if not 0 <= eps < sde.T:
         raise ValueError(f"eps must lie in [0, T), got {eps}")
     if divergence not in ("auto", "exact", "hutchinson"):
         raise ValueError(f"divergence must be 'auto', 'exact' or 'hutchinson', got {divergence!r}")
+    if probe not in PROBES:
+        raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
     dtype = dtype or (x.dtype if x.is_floating_point() else torch.float32)
     x = x.detach().to(dtype)
     dim = x[0].numel()
@@ -166,8 +188,8 @@ def log_likelihood(
     chunks = [x] if not batch_size or batch_size >= len(x) else list(torch.split(x, batch_size))
     parts, nfe = [], 0
     for chunk in chunks:
-        probe = rademacher(chunk.shape, generator, dtype, x.device) if divergence == "hutchinson" else None
-        part, n = _solve(score_fn, sde, chunk, eps, divergence, divergence_fn, probe, rtol, atol, method)
+        v = hutchinson_probe(probe, chunk.shape, generator, dtype, x.device) if divergence == "hutchinson" else None
+        part, n = _solve(score_fn, sde, chunk, eps, divergence, divergence_fn, v, rtol, atol, method)
         parts.append(part)
         nfe += n
     z = torch.cat([p[0] for p in parts])

@@ -55,7 +55,10 @@ class TrainConfig:
     threads: int | None = None
     pool: int = 65536  # points drawn when data is a callable
     time_bins: int = 10
-    sigma_data: float = 1.0  # std of the normalised data
+    sigma_data: float | None = 1.0  # std of the normalised data (EDM's sigma_data, the input scale); None: measured
+    # uniform dequantisation of [0, 1] pixels, redrawn every batch: (255 x + u) / 256 with x rounded to 8-bit levels
+    # (Theis et al. 2016; Ho et al. 2020): the density whose bits/dim (offset 8) bound the 8-bit images'
+    dequantize: bool = False
     edm_p_mean: float | None = None  # EDM noise levels: ln sigma ~ N(p_mean, p_std^2); None: -1.2 + ln(sigma_data / 0.5)
     edm_p_std: float = 1.2
     network: str = "mlp"  # mlp | unet (images, kept flat (N, C*H*W); normalised y = 2x - 1 unless given)
@@ -105,6 +108,8 @@ class TrainConfig:
             (self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}"),
             (0 <= self.label_dropout < 1, f"label_dropout must lie in [0, 1), got {self.label_dropout}"),
             (self.network == "unet" or self.num_classes == 0, "class labels need network 'unet'"),
+            (self.sigma_data is None or (self.sigma_data > 0 and math.isfinite(self.sigma_data)),
+             f"sigma_data must be a positive number or None (measured from the data), got {self.sigma_data}"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -89,7 +89,15 @@ class Trainer:
         self.labels, self.class_names = prepare_labels(labels, len(pool), class_names, cfg, self.device)
         pixels = cfg.network == "unet" and normalization is None
         self.normalization = normalization or (Normalization.pixels(pool.shape[1]) if pixels else Normalization.fit(pool))
+        if cfg.dequantize:
+            if pool.min() < 0 or pool.max() > 1:
+                raise ValueError("dequantize needs pixel data in [0, 1]")
+            pool = np.round(pool * 255.0) / 256.0  # the lower edge of each 8-bit bin; step() adds U(0, 1/256)
         pool_t = self.normalization.to_norm(torch.as_tensor(pool))
+        # the bin width in normalised units (0: no dequantisation)
+        self.dequant_width = 1.0 / (256.0 * self.normalization.scale) if cfg.dequantize else 0.0
+        if cfg.sigma_data is None:  # the std of the (dequantised) normalised data: uniform noise adds width^2 / 12
+            cfg.sigma_data = float(torch.sqrt(pool_t.double().var() + self.dequant_width**2 / 12))
         self.dim = pool.shape[1]
         if cfg.sde == "ve":
             sigma_max = cfg.sigma_max or suggest_sigma_max(self.normalization.to_norm(torch.as_tensor(pool[:2000])))
@@ -196,7 +204,10 @@ class Trainer:
         lr = self.lr_at(n)
         self.optimizer.param_groups[0]["lr"] = lr
         idx = torch.randint(0, len(self.pool), (cfg.batch,), generator=self.generator, device=self.device)
-        per, t = self.objective(self.model, self.pool[idx], self.generator, self._batch_labels(idx))
+        x0 = self.pool[idx]
+        if self.dequant_width:
+            x0 = x0 + self.dequant_width * torch.rand(x0.shape, generator=self.generator, device=self.device)
+        per, t = self.objective(self.model, x0, self.generator, self._batch_labels(idx))
         loss = per.mean()
         self.flat_grad.zero_()
         loss.backward()

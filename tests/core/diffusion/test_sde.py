@@ -1,4 +1,5 @@
-"""SDEs against exact answers: closed-form marginals, the moment ODEs, a forward simulation, DDPM/SMLD discrete forms."""
+"""SDEs against exact answers: closed-form marginals, the moment ODEs, a forward simulation, the exact transitions
+that discretise them on any grid (DDPM / SMLD steps)."""
 
 import math
 
@@ -81,40 +82,66 @@ def test_forward_simulation_matches_marginal(name, t_end):
     torch.testing.assert_close(x.std(0), std.expand(2), rtol=0.03, atol=0)
 
 
-def test_ddpm_alpha_bar_matches_continuous_vp():
-    sde = VPSDE(N=1000)
-    i = torch.arange(sde.N, dtype=torch.float64)
-    continuous = torch.exp(2 * sde.log_alpha((i + 1) / sde.N))
-    assert (sde.alphas_cumprod - continuous).abs().max() < 1e-3
+@pytest.mark.parametrize("name", SDES)
+def test_transition_splits_the_marginal(name):
+    """x_t | x_s ~ N(a x_s, v): a alpha(s) = alpha(t) and a^2 std(s)^2 + v = std(t)^2 for every s < t."""
+    sde = SDES[name]
+    s, t = TIMES[:-1], TIMES[1:]
+    a, v = sde.transition_coefficients(s, t)
+    alpha_s, std_s = _closed_form(name, s)
+    alpha_t, std_t = _closed_form(name, t)
+    torch.testing.assert_close(a * alpha_s, alpha_t)
+    torch.testing.assert_close(a * a * std_s**2 + v, std_t**2)
+    assert (v > 0).all()
 
 
-def test_vp_discretize_is_ddpm_and_ve_discretize_is_smld():
-    """x_{i+1} = sqrt(1 - beta_i) x_i + sqrt(beta_i) z (Ho et al. 2020); x_i = x_{i-1} + sqrt(s_i^2 - s_{i-1}^2) z (SMLD)."""
-    x = torch.randn(5, 2, dtype=torch.float64)
-    vp = VPSDE(N=100)
-    for i in (0, 37, 99):
-        t = torch.full((5,), vp.sampling_eps + i * (vp.T - vp.sampling_eps) / (vp.N - 1), dtype=torch.float64)
+@pytest.mark.parametrize("name", SDES)
+def test_discretize_on_any_grid_reproduces_the_continuous_marginals(name):
+    """Composing discretize(x, t_i, t_{i-1}) over a coarse, uneven grid from x0 at t_0 gives exactly the continuous
+    SDE's marginal N(alpha(t) x0, std(t)^2) at every grid time (mean and variance propagated in closed form: the step
+    is x + f + G z with f linear in x)."""
+    sde = SDES[name]
+    grid = [1e-5, 2e-3, 0.05, 0.06, 0.4, 1.0]
+    x0 = torch.tensor([[1.5, -0.5]], dtype=torch.float64)
+    alpha, std = sde.marginal_coefficients(torch.tensor(grid[0], dtype=torch.float64))
+    mean, var = alpha * x0, std**2 * torch.ones(1, dtype=torch.float64)
+    for t_prev, t in zip(grid, grid[1:]):
+        f, G = sde.discretize(mean, t, t_prev)
+        gain = (mean + f) / mean  # f = (a - 1) x
+        mean, var = mean + f, gain[0, 0] ** 2 * var + G**2
+        alpha, std = sde.marginal_coefficients(torch.tensor(t, dtype=torch.float64))
+        torch.testing.assert_close(mean, alpha * x0)
+        torch.testing.assert_close(var, std**2 * torch.ones(1, dtype=torch.float64))
+
+
+def _t64(t: float) -> torch.Tensor:
+    return torch.tensor(t, dtype=torch.float64)
+
+
+def test_default_step_is_ddpm_on_vp_and_smld_on_ve():
+    """With t_prev = t - 1/N, VP's step is DDPM's x_i = sqrt(1 - beta_i) x_{i-1} + sqrt(beta_i) z (Ho et al. 2020)
+    with beta_i = 1 - exp(-int beta) = beta(t) / N + O(1/N^2), and VE's is SMLD's x_i = x_{i-1} + sqrt(s_i^2 -
+    s_{i-1}^2) z; the Langevin corrector's alpha_i is 1 - beta_i on VP and sub-VP (the reference has none for
+    sub-VP), 1 on VE."""
+    x = torch.randn(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    vp = VPSDE(N=1000)
+    for t in (0.01, 0.37, 1.0):
         f, G = vp.discretize(x, t)
-        beta = vp.discrete_betas[i]
+        beta = G[0] ** 2
+        integral = float(vp.beta(_t64(t)) + vp.beta(_t64(t - 1 / vp.N))) / (2 * vp.N)  # beta(t) is linear
+        assert float(beta) == pytest.approx(-math.expm1(-integral), rel=1e-9)  # = beta(t) / N + O(1 / N^2)
+        assert abs(float(beta) - float(vp.beta(_t64(t))) / vp.N) < 3e-4
         torch.testing.assert_close(f, (torch.sqrt(1 - beta) - 1) * x)
-        torch.testing.assert_close(G, torch.full((5,), float(torch.sqrt(beta)), dtype=torch.float64))
+        assert float(vp.langevin_alpha(t, t - 1 / vp.N)) == pytest.approx(1 - float(beta), abs=1e-12)
+        same_drift = float(vp.langevin_alpha(t, t - 0.001))
+        assert float(SDES["subvp"].langevin_alpha(t, t - 0.001)) == pytest.approx(same_drift)
     ve = VESDE(sigma_max=10.0, N=100)
-    sig = ve.discrete_sigmas
-    for i in (0, 37, 99):
-        t = torch.full((5,), ve.sampling_eps + i * (ve.T - ve.sampling_eps) / (ve.N - 1), dtype=torch.float64)
+    for t in (0.01, 0.5, 1.0):
         f, G = ve.discretize(x, t)
-        prev = sig[i - 1] if i > 0 else 0.0
         assert torch.equal(f, torch.zeros_like(x))
-        torch.testing.assert_close(G, torch.full((5,), float(torch.sqrt(sig[i] ** 2 - prev**2)), dtype=torch.float64))
-
-
-@pytest.mark.parametrize("N", [10, 1000, 4000])
-def test_step_index_walks_the_sampling_grid(N):
-    """On the reference grid linspace(T, eps, N), grid point i is discrete step N - 1 - i, for every i (no repeats)."""
-    for sde in (VPSDE(N=N), VESDE(N=N)):
-        grid = torch.linspace(sde.T, sde.sampling_eps, N, dtype=torch.float64)
-        assert torch.equal(sde.step_index(grid), torch.arange(N - 1, -1, -1))
-        assert torch.equal(sde.step_index(grid.float()), torch.arange(N - 1, -1, -1))
+        expected = math.sqrt(float(ve.sigma(_t64(t)) ** 2 - ve.sigma(_t64(t - 0.01)) ** 2))
+        torch.testing.assert_close(G, torch.full((5,), expected, dtype=torch.float64))
+        assert float(ve.langevin_alpha(t, t - 0.01)) == 1.0
 
 
 @pytest.mark.parametrize("name", SDES)
@@ -207,18 +234,18 @@ def test_rectified_flow_is_the_linear_sde_of_its_path():
 
 
 def test_rectified_flow_discrete_form_is_the_exact_transition_between_grid_points():
-    """discretize: x_t = r x_s + sqrt(var) z from the previous grid point s keeps the marginals exactly
-    (alpha_t = r alpha_s, sigma_t^2 = r^2 sigma_s^2 + var), like DDPM for VP; the corrector's alpha_i is r^2."""
-    sde = RFSDE(N=11)
-    grid = torch.linspace(sde.sampling_eps, sde.T, sde.N, dtype=torch.float64)
-    x = torch.ones(sde.N, 1, dtype=torch.float64)
-    f, G = sde.discretize(x, grid)
-    r = (1 + f[:, 0]).double()
+    """discretize: x_t = r x_s + sqrt(var) z from the previous grid point s keeps the marginals exactly, with
+    r = (1 - t) / (1 - s) and var = t^2 - r^2 s^2 (alpha_t = r alpha_s, sigma_t^2 = r^2 sigma_s^2 + var), like DDPM
+    for VP; the corrector's alpha_i is r^2."""
+    sde = RFSDE()
+    grid = torch.linspace(sde.sampling_eps, sde.T, 11, dtype=torch.float64)
+    x = torch.ones(len(grid), 1, dtype=torch.float64)
     prev = torch.cat([torch.zeros(1, dtype=torch.float64), grid[:-1]])
-    (a_t, s_t), (a_s, s_s) = sde.marginal_coefficients(grid), sde.marginal_coefficients(prev)
-    torch.testing.assert_close(r * a_s, a_t)
-    torch.testing.assert_close(r * r * s_s * s_s + G * G, s_t * s_t)
-    torch.testing.assert_close(sde.langevin_alpha(grid), (r * r).float())
+    f, G = sde.discretize(x, grid, prev)
+    r = 1 + f[:, 0]
+    torch.testing.assert_close(r, (1 - grid) / (1 - prev))
+    torch.testing.assert_close(G * G, grid * grid - r * r * prev * prev)
+    torch.testing.assert_close(sde.langevin_alpha(grid, prev), r * r)
 
 
 def test_make_sde_passes_each_sde_its_own_parameters():

@@ -10,6 +10,7 @@ from playground.core.diffusion.sde import make_sde
 from playground.core.sampling.likelihood import (
     divergence_exact,
     divergence_hutchinson,
+    hutchinson_probe,
     log_likelihood,
     rademacher,
 )
@@ -101,9 +102,10 @@ def test_divergence_helpers_agree_on_a_linear_map():
     assert torch.allclose(est, torch.einsum("ni,ij,nj->n", probe, a, probe))
 
 
-def test_hutchinson_is_unbiased_on_an_image_shaped_2d_problem():
-    """The 2D GMM viewed as (N, 2, 1, 1) 'images': Hutchinson log-likelihoods averaged over probes equal the exact
-    ones (one probe per row, fixed over the solve; rows repeat each point)."""
+@pytest.mark.parametrize("probe", ["rademacher", "gaussian"])
+def test_hutchinson_is_unbiased_on_an_image_shaped_2d_problem(probe):
+    """The 2D GMM viewed as (N, 2, 1, 1) 'images': Hutchinson log-likelihoods averaged over probes (Rademacher or
+    Gaussian) equal the exact ones (one probe per row, fixed over the solve; rows repeat each point)."""
     sde = make_sde("vp")
     pts = _x(4, 3)
     reps = 256
@@ -113,14 +115,26 @@ def test_hutchinson_is_unbiased_on_an_image_shaped_2d_problem():
         return GMM.score(y.reshape(len(y), 2), t, sde).reshape(y.shape)
 
     exact = log_likelihood(score, sde, pts.reshape(-1, 2, 1, 1), divergence="exact")
-    hutch = log_likelihood(score, sde, x, divergence="hutchinson", seed=7)
+    hutch = log_likelihood(score, sde, x, divergence="hutchinson", probe=probe, seed=7)
     assert hutch.divergence == "hutchinson" and hutch.bpd is not None
     est = hutch.logp.reshape(4, reps)
     mean, se = est.mean(1), est.std(1) / math.sqrt(reps)
     assert (est.std(1) > 1e-3).all()  # it is a noisy estimator ...
     assert ((mean - exact.logp).abs() < 4 * se + 1e-3).all()  # ... whose mean is the exact value
-    again = log_likelihood(score, sde, x[:8], divergence="hutchinson", seed=7)
-    assert torch.equal(again.logp, log_likelihood(score, sde, x[:8], divergence="hutchinson", seed=7).logp)
+    again = log_likelihood(score, sde, x[:8], divergence="hutchinson", probe=probe, seed=7)
+    assert torch.equal(again.logp, log_likelihood(score, sde, x[:8], divergence="hutchinson", probe=probe, seed=7).logp)
+    assert hutch.eps == sde.likelihood_eps == 1e-5  # the likelihood's eps, not the samplers' 1e-3
+
+
+def test_probes_have_identity_second_moment():
+    """E[v v^T] = I makes v^T A v unbiased for tr A: Rademacher entries are +-1, Gaussian ones N(0, 1)."""
+    g = torch.Generator().manual_seed(0)
+    for kind in ("rademacher", "gaussian"):
+        v = hutchinson_probe(kind, (200_000, 3), g, torch.float64)
+        torch.testing.assert_close(v.T @ v / len(v), torch.eye(3, dtype=torch.float64), atol=0.02, rtol=0)
+    assert set(hutchinson_probe("rademacher", (50, 3), g).unique().tolist()) == {-1.0, 1.0}
+    with pytest.raises(ValueError, match="probe"):
+        hutchinson_probe("uniform", (2, 2))
 
 
 def test_bits_per_dim_and_log_det_jacobian():
@@ -153,3 +167,5 @@ def test_bad_arguments():
         log_likelihood(lambda v, t: -v, sde, torch.zeros(3, 2), divergence="magic")
     with pytest.raises(ValueError):
         log_likelihood(lambda v, t: -v, sde, torch.zeros(3, 2), eps=1.0)
+    with pytest.raises(ValueError, match="probe"):
+        log_likelihood(lambda v, t: -v, sde, torch.zeros(3, 2), probe="uniform")

@@ -35,6 +35,34 @@ def test_a_few_training_steps_lower_the_loss(digits):
     assert trainer.normalization.log_det_jacobian == pytest.approx(64 * math.log(2))
 
 
+def test_images_train_on_dequantised_pixels_with_measured_sigma_data(digits, tmp_path):
+    """IMAGE_TRAIN_DEFAULTS: each batch is (round(255 x) + u) / 256 normalised (fresh u per batch, inside the pixel's
+    8-bit bin), and sigma_data is the std of those normalised pixels (~0.75 for the digits, not EDM's 0.5 or the
+    2D default 1); both are kept in the model file."""
+    cfg = image_train_config(steps=2, **TINY)
+    assert cfg.dequantize and cfg.sigma_data is None
+    trainer = image_trainer(digits, cfg)
+    seen = []
+    objective = trainer.objective
+    trainer.objective = lambda model, x0, gen, labels: seen.append(x0.clone()) or objective(model, x0, gen, labels)
+    trainer.run()
+    x = trainer.normalization.to_data(seen[0]).double()  # back to [0, 1] pixels
+    idx = torch.randint(0, len(trainer.pool), (TINY["batch"],), generator=torch.Generator().manual_seed(TINY["seed"]))
+    levels = torch.as_tensor(np.round(digits.images.reshape(len(digits), -1) * 255))[idx]
+    assert ((x * 256 >= levels - 1e-4) & (x * 256 < levels + 1 + 1e-4)).all()
+    assert (x < 1).all() and not torch.equal(seen[0], seen[1])
+    pixels = 2 * (np.round(digits.images * 255) + 0.5) / 256 - 1
+    assert trainer.config.sigma_data == pytest.approx(float(np.sqrt(pixels.var() + (1 / 128) ** 2 / 12)), rel=1e-3)
+    assert 0.7 < trainer.config.sigma_data < 0.8 and trainer.model.sigma_data == trainer.config.sigma_data
+    trainer.save(tmp_path / "m.safetensors")
+    loaded = playground.load_model(tmp_path / "m.safetensors")
+    assert loaded.sigma_data == pytest.approx(trainer.config.sigma_data) and loaded.config["dequantize"] is True
+    with pytest.raises(ValueError, match="pixel data in"):
+        Trainer(TrainConfig(dequantize=True, steps=1), np.full((10, 2), 2.0, np.float32))
+    with pytest.raises(ValueError, match="sigma_data"):
+        TrainConfig(sigma_data=-1.0).validate()
+
+
 def test_unet_model_file_round_trip_gives_identical_outputs(digits, tmp_path):
     trainer = image_trainer(digits, image_train_config(steps=5, **TINY), classes=True)
     trainer.run()
@@ -113,6 +141,7 @@ def test_bits_per_dim_and_sample_metrics(digits, tmp_path):
     trainer.run()
     bpd = bits_per_dim(trainer.snapshot(), digits.images[:4], tol=1e-3)
     assert math.isfinite(bpd["bpd"]) and bpd["n"] == 4 and bpd["nfe"] > 0
+    assert bpd["eps"] == 1e-5 and bpd["probe"] == "rademacher" and bpd["dequantized_training"]
     d = nearest_distance(digits.images[:10], digits.images)
     assert np.allclose(d, 0)
     assert (nearest_distance(digits.images[:10], digits.images, exclude=np.arange(10)) > 0).all()
