@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from playground.data.targets.gaussian_mixture import GaussianMixture
-from playground.data.targets.points import FLOAT32_MAX
+from playground.data.targets.point_stream import FLOAT32_MAX
 from playground.data.targets.target import DataError, Target, read_data_file
 
 GMM_KEYS = ("weights", "means", "covariances")
