@@ -83,9 +83,9 @@ def load_gmm_json(path: str | Path) -> Target:
 
     means = _numeric_array(path, spec, "means")
     covariances = _numeric_array(path, spec, "covariances")
-    weights = _numeric_array(path, spec, "weights") if "weights" in spec else np.ones(len(means))
     if means.ndim != 2 or means.shape[1] != 2 or len(means) == 0:
         raise DataError(f"{path}: 'means' must be a non-empty list of [x, y] pairs; got shape {means.shape}")
+    weights = _numeric_array(path, spec, "weights") if "weights" in spec else np.ones(len(means))
     if covariances.ndim != 3 or covariances.shape[1:] != (2, 2):
         raise DataError(f"{path}: 'covariances' must be a list of 2x2 matrices; got shape {covariances.shape}")
     if weights.ndim != 1:

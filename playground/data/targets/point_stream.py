@@ -22,8 +22,9 @@ import numpy as np
 
 from playground.data.targets.target import DataError
 
-BLOCK_BYTES = 4 << 20
-"""Bytes read per block of a CSV (whole lines; a longer line makes its block longer)."""
+BLOCK_BYTES = 512 << 10
+"""Bytes read per block of a CSV (whole lines; a longer line makes its block longer). numpy's reader holds the GIL
+for a whole block: 512 kB (~25,000 lines, some 30 ms) keeps a UI thread beside a reading thread fluid."""
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 """Largest coordinate accepted: Target.sample returns float32."""
 
@@ -39,27 +40,33 @@ class PointSubset:
         self.where = where
         self.seen = 0
         self._rng = np.random.default_rng(seed)
-        self._rows = np.zeros((0, 2))
-        self._keys = np.zeros(0)
-        self._index = np.zeros(0, np.int64)
+        self._rows: list[np.ndarray] = []  # blocks, in stream order
+        self._keys: list[np.ndarray] = []
+        self._held = 0
 
     def add(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
         check_coordinates(rows, self.where, self.seen)
-        keys = self._rng.random(len(rows))
-        index = np.arange(self.seen, self.seen + len(rows))
         self.seen += len(rows)
-        rows, keys, index = (np.concatenate(p) for p in ((self._rows, rows), (self._keys, keys), (self._index, index)))
+        self._rows.append(rows)
+        self._keys.append(self._rng.random(len(rows)))
+        self._held += len(rows)
+        if self._held > 2 * self.limit:  # prune now and then: amortised O(1) per row
+            self._prune()
+
+    def _prune(self) -> None:
+        rows, keys = np.concatenate(self._rows), np.concatenate(self._keys)
         if len(rows) > self.limit:
             keep = np.argpartition(keys, self.limit - 1)[: self.limit]
-            keep.sort()  # positions in the concatenation are in stream order
-            rows, keys, index = rows[keep], keys[keep], index[keep]
-        self._rows, self._keys, self._index = rows, keys, index
+            keep.sort()  # positions in the buffer are in stream order
+            rows, keys = rows[keep], keys[keep]
+        self._rows, self._keys, self._held = [rows], [keys], len(rows)
 
     @property
     def points(self) -> np.ndarray:
         """The rows kept, (min(N, limit), 2) float64, in stream order."""
-        return self._rows
+        self._prune()
+        return self._rows[0]
 
 
 def check_coordinates(rows: np.ndarray, where: str, first_index: int = 0) -> None:
@@ -106,7 +113,7 @@ def _whole_lines(data: bytes, last: bool) -> tuple[bytes, bytes]:
 
 
 def _decode(path: Path, block: bytes, offset: int, first: bool) -> str:
-    """UTF-8 text of a block ('\\r\\n' and '\\r' become '\\n'; a byte-order mark at the start of the file is dropped)."""
+    """UTF-8 text of a block ('\\r\\n' and '\\r' become '\\n'; the file's byte-order mark is dropped)."""
     try:
         text = block.decode("utf-8-sig" if first else "utf-8")
     except UnicodeDecodeError as e:

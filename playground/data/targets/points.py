@@ -8,10 +8,11 @@ the first non-blank line may be a header (it is one when any field is not a numb
 with '#' are skipped. NPY: a numeric (N, 2) array, read without pickle.
 
 Large files. A file over MAX_FILE_BYTES (1 GiB, some 40 million CSV lines) is refused before it is read. A file with
-more than MAX_POINTS points (100,000) keeps a uniform random subset of MAX_POINTS of them (seeded, in file order;
+more than `max_points` points (MAX_POINTS = 100,000 unless the caller asks otherwise: the app keeps 10,000, what its
+views evaluate fluidly) keeps a uniform random subset of that many (seeded, in file order;
 `Target.params['n_points_in_file']` records how many it had and `subset_note` says so in words): every use of the
 exact empirical score costs time and memory in proportion to the set, and 100,000 points already resolve a 2D
-density far below a pixel of the app's views. A CSV is read block by block (`point_stream`); `progress(bytes_done,
+density far below a pixel of a plot. A CSV is read block by block (`point_stream`); `progress(bytes_done,
 bytes_total)` follows the reading and may raise to cancel it.
 """
 
@@ -33,12 +34,13 @@ NUMERIC_KINDS = "iuf"
 """numpy dtype kinds accepted in an NPY file: signed and unsigned integers, floats."""
 
 
-def load_points(path: str | Path, progress: Progress | None = None) -> Target:
-    """A point-set target from a .npy file, or from a CSV text file (any other suffix); at most MAX_POINTS points
-    (module docstring). progress(bytes_done, bytes_total) follows the reading and may raise to stop it."""
+def load_points(path: str | Path, progress: Progress | None = None, max_points: int | None = None) -> Target:
+    """A point-set target from a .npy file, or from a CSV text file (any other suffix); at most `max_points` points
+    (default MAX_POINTS; module docstring). progress(bytes_done, bytes_total) follows the reading and may raise to
+    stop it."""
     where = str(path)
     size = _checked_size(path)
-    subset = PointSubset(MAX_POINTS, where)
+    subset = PointSubset(MAX_POINTS if max_points is None else max_points, where)
     if Path(path).suffix.lower() == ".npy":
         subset.add(_parse_npy(path, read_data_file(path)))
         if progress is not None:
@@ -57,7 +59,7 @@ def subset_note(target: Target) -> str:
     if not n_file or target.points is None:
         return ""
     return (f"{target.name} has {n_file:,} points; a uniform random {len(target.points):,} of them are kept "
-            f"(at most {MAX_POINTS:,}: the exact empirical score costs time in proportion to the set).")
+            "(the exact empirical score costs time in proportion to the set).")
 
 
 def _checked_size(path: str | Path) -> int:

@@ -17,9 +17,11 @@ GMM_SUFFIXES = (".json",)
 FILE_SUFFIXES = IMAGE_SUFFIXES + POINT_SUFFIXES + GMM_SUFFIXES
 
 
-def load_target(spec: str, extent: float = 4.0, noise: float | None = None, progress: Progress | None = None) -> Target:
+def load_target(spec: str, extent: float = 4.0, noise: float | None = None, progress: Progress | None = None,
+                max_points: int | None = None) -> Target:
     """A preset name (any case) or a file path chosen by its suffix; `extent` applies to images, `noise` to presets,
-    `progress(bytes_done, bytes_total)` to point files (`load_points`: it may raise to stop the reading)."""
+    `progress(bytes_done, bytes_total)` and `max_points` to point files (`load_points`: progress may raise to stop
+    the reading; more points than max_points keep a random subset)."""
     if spec.strip().lower() in PRESETS:
         return make_preset(spec.strip().lower(), noise)
     suffix = Path(spec).suffix.lower()
@@ -32,5 +34,5 @@ def load_target(spec: str, extent: float = 4.0, noise: float | None = None, prog
     if suffix in IMAGE_SUFFIXES:
         return load_image(spec, extent)
     if suffix in POINT_SUFFIXES:
-        return load_points(spec, progress)
+        return load_points(spec, progress, max_points)
     return load_gmm_json(spec)
