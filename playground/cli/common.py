@@ -173,11 +173,50 @@ class ScoreSource:
 
 def load_data(args) -> Any:
     """The Target named by --data (DataError for anything wrong with it)."""
+    from playground.data.targets.points import subset_note
     from playground.data.targets.spec import load_target
 
     if not args.data:
         raise CLIError("--data SPEC is required (a preset name or a .png/.jpg/.csv/.npy/.json file)")
-    return load_target(args.data, extent=args.extent, noise=args.noise)
+    progress = ReadProgress(args.data) if _file_size(args.data) >= PROGRESS_BYTES else None
+    try:
+        target = load_target(args.data, extent=args.extent, noise=args.noise, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()  # the line ends before an error message
+    if note := subset_note(target):
+        print(f"note: {note}", file=sys.stderr)
+    return target
+
+
+PROGRESS_BYTES = 16 << 20
+"""--data files from this size on report their reading on stderr (`ReadProgress`)."""
+
+
+def _file_size(spec: str) -> int:
+    try:
+        return Path(spec).stat().st_size
+    except OSError:
+        return 0  # a preset name, or a missing file (the loader says so)
+
+
+class ReadProgress:
+    """Reading a large --data file, on stderr: 'reading big.csv (190 MB): 10% 20% ... 100%'."""
+
+    def __init__(self, spec: str):
+        self.shown = 0
+        from playground.data.targets.points import size_text
+
+        print(f"reading {Path(spec).name} ({size_text(_file_size(spec))}):", end="", file=sys.stderr, flush=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        tenths = 10 * done // max(total, 1)
+        while self.shown < tenths:
+            self.shown += 1
+            print(f" {10 * self.shown}%", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        print(file=sys.stderr, flush=True)
 
 
 def make_sde_for(args, target) -> Any:

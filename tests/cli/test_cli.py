@@ -223,3 +223,24 @@ def test_bench_help_lists_every_benchmark_and_each_benchmark_has_help(capsys):
         assert e.value.code == 0, name
         assert f"usage: python -m playground bench {name}" in capsys.readouterr().out
     assert cli.main(["bench"]) == 0 and "benchmarks:" in capsys.readouterr().out
+
+
+def test_a_large_data_file_reports_its_reading_and_its_subset(tmp_path, monkeypatch, capsys):
+    """--data on a big point file never reads silently: progress on stderr, then the subset note; over the size cap
+    it is one error line. (The progress threshold is lowered here; the subset cap is the real one.)"""
+    from playground.cli import common
+    from playground.data.targets import points
+
+    n = 120_000
+    pts = np.stack([np.arange(n) % 300 / 100.0, np.arange(n) // 300 / 100.0], 1)
+    np.savetxt(tmp_path / "big.csv", pts, fmt="%.2f", delimiter=",", header="x,y", comments="")
+    monkeypatch.setattr(common, "PROGRESS_BYTES", 1 << 20)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sample", "--exact", "--data", "big.csv", "--steps", "2", "--n", "20", "--out", "o.npy"]) == 0
+    err = capsys.readouterr().err
+    assert "reading big.csv (1.2 MB): 10% 20% 30% 40% 50% 60% 70% 80% 90% 100%\n" in err, err
+    assert "note: big.csv has 120,000 points; a uniform random 100,000 of them are kept" in err
+    monkeypatch.setattr(points, "MAX_FILE_BYTES", 1 << 20)
+    assert cli.main(["sample", "--exact", "--data", "big.csv", "--n", "20", "--out", "o.npy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: big.csv: is 1.2 MB; point files up to 1.0 MB are read"), err

@@ -13,7 +13,8 @@ This module is the dialog shell: the choice of item, format and file, the progre
 kind of export is a module of `playground.app.dialogs.export` (samples, pictures, animation, model_export; the
 table of items in `items`), the background work is in `playground.app.workers.export_worker`. Animations render on
 the UI thread a couple of frames per event-loop turn and are then encoded in a worker thread; the progress bar
-follows and Cancel stops either phase. Model exports run in a worker thread on a copy of the model.
+follows and Cancel stops either phase. Model exports run in a worker process (torch's exporters cannot be
+interrupted and hold the GIL); Cancel terminates it.
 `export(key, path, ...)` is the scriptable entry (tests call it); `busy`, `last_ok` / `last_message` and the
 `done(ok, message)` signal report the outcome.
 """
@@ -118,7 +119,7 @@ class ExportDialog(QDialog):
         self.export_btn.setToolTip("Write the file.")
         self.export_btn.clicked.connect(self.export_current)
         self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setToolTip("Stop the running animation export (nothing is written).")
+        self.cancel_btn.setToolTip("Stop the running animation or model export (nothing is written).")
         self.cancel_btn.setEnabled(False)
         self.cancel_btn.clicked.connect(self.cancel)
         self.close_btn = QPushButton("Close")
@@ -236,7 +237,7 @@ class ExportDialog(QDialog):
                 self.progress.setValue(0)
                 return True
             if kind == "model":
-                self._start(ModelExport(self.state.model, path, fmt, self._threads, parent=self), cancellable=False)
+                self._start(ModelExport(self.state.model, path, fmt, parent=self), cancellable=True)
                 self.progress.setRange(0, 0)  # busy indicator: the exporter reports no progress
                 return True
             if kind == "picture":
@@ -303,8 +304,8 @@ class ExportDialog(QDialog):
             self._fail(message)
 
     def cancel(self) -> None:
-        """Stop the running animation export; nothing is written."""
-        if isinstance(self._job, AnimationExport):
+        """Stop the running animation or model export at once; nothing is written."""
+        if self._job is not None:
             self._job.cancel()
 
     # ---- closing -------------------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ class ExportDialog(QDialog):
         self.cancel()
         for th in self._threads:
             if isinstance(th, AnimationEncodeThread):
-                th.cancelled.set()
+                th.cancelled.cancel()
         for th in self._threads:
             th.wait(timeout_ms)
         if any(th.isRunning() for th in self._threads):

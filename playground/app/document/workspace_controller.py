@@ -53,8 +53,9 @@ from playground.core.io.workspace import (
 
 AUTOSAVE_INTERVAL_MS = 60_000
 FILE_FILTER = f"Workspaces (*{SUFFIX});;All files (*)"
-OPEN_FILTER = f"Workspaces and models (*{SUFFIX} *.safetensors);;Workspaces (*{SUFFIX});;Models (*.safetensors);;" \
-              "All files (*)"
+OPEN_FILTER = (f"Workspaces, models and targets (*{SUFFIX} *.safetensors *.png *.jpg *.jpeg *.csv *.npy *.json);;"
+               f"Workspaces (*{SUFFIX});;Models (*.safetensors);;Targets (*.png *.jpg *.jpeg *.csv *.npy *.json);;"
+               "All files (*)")
 
 
 def default_autosave_dir(store: QSettings | None = None) -> Path:
@@ -246,9 +247,14 @@ class WorkspaceController(QObject):
 
     # ---- open ----------------------------------------------------------------------------------------------------
     def open_path(self, path) -> bool:
-        """Open a workspace or a model file (looks_like_workspace decides); a bad file gets one message."""
+        """Open a workspace or a model file (looks_like_workspace decides), or import a target file (by its suffix:
+        an image, points or a GMM); a bad file gets one message."""
+        from playground.data.targets.spec import FILE_SUFFIXES
+
         if looks_like_workspace(path):
             return self.open_workspace(path)
+        if Path(path).suffix.lower() in FILE_SUFFIXES:
+            return bool(self.window.import_target(str(path)))
         return bool(self.window.open_model(str(path)))
 
     def open_workspace(self, path, *, recovered: bool = False, document=None) -> bool:

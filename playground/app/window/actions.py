@@ -32,7 +32,7 @@ def make_actions(window) -> None:
                     "Start over: the default target (two moons) and an untrained model.")
     w.act_open = act("&Open…", w.open_dialog, KEYS.Open,
                      "Open a workspace (.dpw: target, settings, model and training history) or a trained "
-                     "model (.safetensors).")
+                     "model (.safetensors), or import a target file (an image, points or a GMM).")
     w.act_save = act("&Save", w.save_workspace, KEYS.Save,
                      "Save the whole session as a workspace (.dpw): target, settings, time, the trained "
                      "model with its optimiser state, and the loss history.")

@@ -18,10 +18,18 @@ def _wait_at_exit() -> None:
 atexit.register(_wait_at_exit)  # a QThread destroyed while running aborts the process
 
 
+def _running(th: QThread) -> bool:
+    """th.isRunning(); False once its C++ object is gone (deleted after it finished)."""
+    try:
+        return th.isRunning()
+    except RuntimeError:
+        return False
+
+
 def keep_until_finished(th: QThread) -> None:
     """Hold a reference to a stopping thread until it finishes (a QThread destroyed while running aborts)."""
-    _LINGERING[:] = [t for t in _LINGERING if t.isRunning()]
-    if th.isRunning() and th not in _LINGERING:
+    _LINGERING[:] = [t for t in _LINGERING if _running(t)]
+    if _running(th) and th not in _LINGERING:
         _LINGERING.append(th)
 
 
@@ -43,8 +51,9 @@ def wait_for_workers(timeout: float = 10.0) -> bool:
     """Wait for stopped workers that were still finishing (call before the process exits)."""
     deadline = time.perf_counter() + timeout
     for th in list(_LINGERING):
-        th.wait(max(0, int((deadline - time.perf_counter()) * 1000)))
-        if not th.isRunning():
+        if _running(th):
+            th.wait(max(0, int((deadline - time.perf_counter()) * 1000)))
+        if not _running(th):
             _LINGERING.remove(th)
     return not _LINGERING
 

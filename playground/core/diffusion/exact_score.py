@@ -15,6 +15,10 @@ import torch
 from playground.core.diffusion.sde import SDE, ScoreFn, bcast, time_vector
 
 
+CHUNK_ELEMENTS = 1 << 22
+"""Queries x set points evaluated at once (32 MB per float64 temporary): a large set gets fewer queries a chunk."""
+
+
 class EmpiricalScore:
     """Exact score of p_t for data uniform on a finite set {y_i}: the ideal denoiser's softmax-weighted mean."""
 
@@ -27,12 +31,18 @@ class EmpiricalScore:
         self.sq = (self.flat * self.flat).sum(1)
         self.chunk = chunk
 
+    @property
+    def rows_per_chunk(self) -> int:
+        """Queries per chunk: at most `chunk`, and at most CHUNK_ELEMENTS / (set size) (the memory bound)."""
+        return max(1, min(self.chunk, CHUNK_ELEMENTS // len(self.flat)))
+
     def _weights_mean(self, x: torch.Tensor, alpha: torch.Tensor, std: torch.Tensor):
         """Softmax weights' weighted mean of y and the log-sum-exp, chunked over the batch."""
         xf = x.reshape(len(x), -1).to(torch.float64)
         means, lse = [], []
-        for s in range(0, len(xf), self.chunk):
-            xc, a, sd = xf[s : s + self.chunk], alpha[s : s + self.chunk], std[s : s + self.chunk]
+        rows = self.rows_per_chunk
+        for s in range(0, len(xf), rows):
+            xc, a, sd = xf[s : s + rows], alpha[s : s + rows], std[s : s + rows]
             d2 = (xc * xc).sum(1, keepdim=True) - 2 * a[:, None] * xc @ self.flat.T + (a * a)[:, None] * self.sq[None]
             logits = -d2.clamp(min=0) / (2 * sd * sd)[:, None]
             w = torch.softmax(logits, 1)

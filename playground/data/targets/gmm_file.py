@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from playground.data.targets.gaussian_mixture import GaussianMixture
-from playground.data.targets.points import FLOAT32_MAX
+from playground.data.targets.point_stream import FLOAT32_MAX
 from playground.data.targets.target import DataError, Target, read_data_file
 
 GMM_KEYS = ("weights", "means", "covariances")
@@ -83,9 +83,9 @@ def load_gmm_json(path: str | Path) -> Target:
 
     means = _numeric_array(path, spec, "means")
     covariances = _numeric_array(path, spec, "covariances")
-    weights = _numeric_array(path, spec, "weights") if "weights" in spec else np.ones(len(means))
     if means.ndim != 2 or means.shape[1] != 2 or len(means) == 0:
         raise DataError(f"{path}: 'means' must be a non-empty list of [x, y] pairs; got shape {means.shape}")
+    weights = _numeric_array(path, spec, "weights") if "weights" in spec else np.ones(len(means))
     if covariances.ndim != 3 or covariances.shape[1:] != (2, 2):
         raise DataError(f"{path}: 'covariances' must be a list of 2x2 matrices; got shape {covariances.shape}")
     if weights.ndim != 1:

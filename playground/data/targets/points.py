@@ -6,6 +6,14 @@ Target.points holds the set, so the exact empirical score (the ideal denoiser) i
 CSV: UTF-8 text, exactly two numeric columns per line, separated by a comma (when the line has one) or by whitespace;
 the first non-blank line may be a header (it is one when any field is not a number); blank lines and lines starting
 with '#' are skipped. NPY: a numeric (N, 2) array, read without pickle.
+
+Large files. A file over MAX_FILE_BYTES (1 GiB, some 40 million CSV lines) is refused before it is read. A file with
+more than `max_points` points (MAX_POINTS = 100,000 unless the caller asks otherwise: the app keeps 10,000, what its
+views evaluate fluidly) keeps a uniform random subset of that many (seeded, in file order;
+`Target.params['n_points_in_file']` records how many it had and `subset_note` says so in words): every use of the
+exact empirical score costs time and memory in proportion to the set, and 100,000 points already resolve a 2D
+density far below a pixel of a plot. A CSV is read block by block (`point_stream`); `progress(bytes_done,
+bytes_total)` follows the reading and may raise to cancel it.
 """
 
 from __future__ import annotations
@@ -15,20 +23,70 @@ from pathlib import Path
 
 import numpy as np
 
+from playground.data.targets.point_stream import PointSubset, Progress, check_coordinates, read_csv_points
 from playground.data.targets.target import DataError, Target, read_data_file
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-"""Largest coordinate accepted: Target.sample returns float32."""
+MAX_POINTS = 100_000
+"""Points kept from a file: a uniform random subset beyond this (module docstring)."""
+MAX_FILE_BYTES = 1 << 30
+"""Point files larger than this are refused before reading."""
 NUMERIC_KINDS = "iuf"
 """numpy dtype kinds accepted in an NPY file: signed and unsigned integers, floats."""
 
 
-def load_points(path: str | Path) -> Target:
-    """A point-set target from a .npy file, or from a CSV text file (any other suffix)."""
-    data = read_data_file(path)
-    points = _parse_npy(path, data) if Path(path).suffix.lower() == ".npy" else _parse_csv(path, data)
-    name = Path(path).name
-    return points_target(points, name, {"path": str(path)}, where=str(path))
+def load_points(path: str | Path, progress: Progress | None = None, max_points: int | None = None) -> Target:
+    """A point-set target from a .npy file, or from a CSV text file (any other suffix); at most `max_points` points
+    (default MAX_POINTS; module docstring). progress(bytes_done, bytes_total) follows the reading and may raise to
+    stop it."""
+    where = str(path)
+    size = _checked_size(path)
+    subset = PointSubset(MAX_POINTS if max_points is None else max_points, where)
+    if Path(path).suffix.lower() == ".npy":
+        subset.add(_parse_npy(path, read_data_file(path)))
+        if progress is not None:
+            progress(size, size)
+    else:
+        read_csv_points(path, subset, progress)
+    info = {"path": where}
+    if subset.seen > len(subset.points):
+        info["n_points_in_file"] = subset.seen
+    return points_target(subset.points, Path(path).name, info, where=where)
+
+
+def subset_note(target: Target) -> str:
+    """'' for a point set loaded whole, else a sentence saying that a random subset of the file's points is kept."""
+    n_file = (target.params or {}).get("n_points_in_file")
+    if not n_file or target.points is None:
+        return ""
+    return (f"{target.name} has {n_file:,} points; a uniform random {len(target.points):,} of them are kept "
+            "(the exact empirical score costs time in proportion to the set).")
+
+
+def _checked_size(path: str | Path) -> int:
+    """The file's size; DataError when it is missing, not a file, empty, or over MAX_FILE_BYTES."""
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError as e:
+        raise DataError(f"{path}: file not found") from e
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from e
+    if Path(path).is_dir():
+        raise DataError(f"{path}: is a directory, not a file")
+    if st.st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    if st.st_size > MAX_FILE_BYTES:
+        raise DataError(f"{path}: is {size_text(st.st_size)}; point files up to {size_text(MAX_FILE_BYTES)} are "
+                        f"read (and a uniform random {MAX_POINTS:,} of their points kept): thin it out first")
+    return int(st.st_size)
+
+
+def size_text(n_bytes: int) -> str:
+    """A file size for people: '190 MB', '1.1 GB', '512 kB', '12 bytes'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            value = n_bytes / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+    return f"{n_bytes} bytes"
 
 
 def points_target(points: np.ndarray, name: str, info: dict | None = None, where: str | None = None) -> Target:
@@ -37,12 +95,7 @@ def points_target(points: np.ndarray, name: str, info: dict | None = None, where
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
         raise DataError(f"{where}: points must be an (N, 2) array, got shape {points.shape}")
-    out_of_range = ~(np.abs(points) <= FLOAT32_MAX).all(1)
-    if out_of_range.any():
-        row = int(np.flatnonzero(out_of_range)[0])
-        raise DataError(
-            f"{where}: point {row} is {points[row].tolist()}; coordinates must be finite, |v| <= {FLOAT32_MAX:.3g}"
-        )
+    check_coordinates(points, where)
     if len(points) < 2:
         raise DataError(f"{where}: has {len(points)} point(s); need at least 2")
 
@@ -50,42 +103,6 @@ def points_target(points: np.ndarray, name: str, info: dict | None = None, where
         return points[rng.integers(0, len(points), n)]
 
     return Target(name, sample, points=points, params={"name": name, **(info or {}), "n_points": len(points)})
-
-
-def _parse_csv(path: str | Path, data: bytes) -> np.ndarray:
-    """Rows of two numbers, with an optional header line (module docstring)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from e
-    rows: list[tuple[float, float]] = []
-    first_line = True
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        fields = [field.strip() for field in line.split(",")] if "," in line else line.split()
-        values = _floats(fields)
-        if values is None and first_line:
-            if len(fields) != 2:
-                raise DataError(f"{path}: the header (line {number}) has {len(fields)} columns; need exactly 2 (x, y)")
-        elif len(fields) != 2:
-            raise DataError(f"{path}: line {number} has {len(fields)} columns; need exactly 2 (x, y)")
-        elif values is None:
-            bad = next(field for field in fields if _floats([field]) is None)
-            raise DataError(f"{path}: line {number}: {bad[:40]!r} is not a number")
-        else:
-            rows.append((values[0], values[1]))
-        first_line = False
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
-
-
-def _floats(fields: list[str]) -> list[float] | None:
-    """The fields as floats, or None when any is not a number."""
-    try:
-        return [float(field) for field in fields]
-    except ValueError:
-        return None
 
 
 def _parse_npy(path: str | Path, data: bytes) -> np.ndarray:

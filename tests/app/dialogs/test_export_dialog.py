@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -135,16 +136,38 @@ def test_gif_export_is_a_valid_animation_and_cancel_stops_it(window, dialog, qtb
     assert window.state.t == t0 and not dialog.cancel_btn.isEnabled()
 
 
-def test_mp4_needs_a_video_writer(window, dialog):
+def test_mp4_writer_comes_with_the_readme_app_install():
+    """MP4 needs imageio-ffmpeg (ffmpeg in a 68 MB wheel): an extra of the package that the README's app command
+    installs, and that the tests install too."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    app_command = next(line for line in (root / "README.md").read_text().splitlines()
+                       if line.endswith("&& .venv/bin/diffusion-playground"))
+    installed = re.search(r"pip install -e '\.\[([\w,]+)\]'", app_command)
+    assert installed, app_command
+    names = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0] for x in installed.group(1).split(",") for d in extras[x]}
+    assert "imageio-ffmpeg" in names
+    assert any(d.startswith("imageio-ffmpeg") for d in extras["test"])
+
+
+def test_mp4_export_reads_back_with_its_frames_and_size(window, dialog, qtbot, tmp_path):
+    import imageio.v3 as iio
+
     dialog.select("anim_forward")
-    i = dialog.format.findData("mp4")
-    item = dialog.format.model().item(i)
-    if has_video_writer():
-        assert item.isEnabled()
-    else:
-        assert not item.isEnabled() and "imageio-ffmpeg" in dialog.format.itemData(i, 3)  # ToolTipRole
-        assert not dialog.export("anim_forward", "/tmp/never.mp4", "mp4")
-        assert "imageio-ffmpeg" in dialog.last_message
+    assert dialog.format.model().item(dialog.format.findData("mp4")).isEnabled() and has_video_writer()
+    mp4 = tmp_path / "forward.mp4"
+    assert dialog.export("anim_forward", mp4, "mp4", fps=5, duration=1.0, size=(160, 120)), dialog.last_message
+    wait_done(qtbot, dialog)
+    assert dialog.last_ok, dialog.last_message
+    frames = iio.imread(mp4, index=None, extension=".mp4")
+    assert frames.shape == (5, 120, 160, 3)
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1  # t = 0 and t = T differ
+    assert iio.immeta(mp4, extension=".mp4")["fps"] == 5.0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4" or p.name.startswith(".")) == ["forward.mp4"]
 
 
 def test_model_export_in_a_worker_reports_the_difference(window, dialog, qtbot, tmp_path):
@@ -175,3 +198,58 @@ def test_dialog_controls(window, dialog, qtbot, tmp_path):
     img = dialog.grab().toImage()
     img.save(str(tmp_path / "dialog.png"))
     assert img.width() > 300
+
+
+def test_cancel_stops_a_model_export_at_once_and_writes_nothing(window, dialog, qtbot, tmp_path):
+    """ONNX export runs in a worker process; Cancel terminates it mid-export, the dialog is free again at once, and
+    neither the file nor a temporary file is left."""
+    from PySide6.QtCore import QTimer
+
+    c = window.controller
+    c.play(max_steps=20)
+    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    out = tmp_path / "m.onnx"
+    assert dialog.export("model", out)
+    job = dialog._job.worker
+    assert dialog.busy and dialog.cancel_btn.isEnabled() and job.process.proc.pid != os.getpid()
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    qtbot.waitUntil(lambda: job.process.started, timeout=240_000)  # the child is exporting now
+    timer.stop()
+    assert len(ticks) > 10  # the event loop kept turning while the process started
+    assert "Cancel stops it" in dialog.status.text()
+    dialog.cancel_btn.click()
+    assert not dialog.busy and dialog.last_ok is False and "Cancelled" in dialog.last_message
+    assert not job.process.proc.is_alive() and not job.process.folder.exists()
+    assert list(tmp_path.glob("*m.onnx*")) == [] and not dialog.cancel_btn.isEnabled()
+    assert dialog.export("target", tmp_path / "t.npy")  # the dialog works again
+
+
+def test_cancel_while_a_gif_is_encoded_frees_the_dialog_at_once(window, dialog, qtbot, tmp_path, monkeypatch):
+    """Pillow encodes a GIF in one uninterruptible call: Cancel frees the dialog at once, the encoder thread ends on
+    its own later, and its bytes are never written."""
+    import threading
+
+    from playground.app.workers import export_worker
+
+    gate, inside = threading.Event(), threading.Event()
+    real = export_worker.encode_animation
+
+    def stuck_in_pillow(*args, **kwargs):
+        inside.set()
+        gate.wait(30)  # as if Pillow were still encoding
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export_worker, "encode_animation", stuck_in_pillow)
+    gif = tmp_path / "a.gif"
+    assert dialog.export("anim_forward", gif, fps=4, duration=1.0, size=(80, 80))
+    qtbot.waitUntil(inside.is_set, timeout=30_000)
+    encoder = dialog._job.encoder
+    dialog.cancel_btn.click()
+    assert not dialog.busy and "Cancelled" in dialog.last_message  # at once, the encoder still inside its call
+    assert encoder.isRunning()
+    gate.set()
+    qtbot.waitUntil(lambda: not encoder.isRunning(), timeout=30_000)
+    assert list(tmp_path.glob("*.gif*")) == []

@@ -208,3 +208,31 @@ def test_run_opens_the_window_with_a_target_and_saves_on_quit(qtbot, tmp_path, m
     assert run(["8gaussians"]) == 0
     assert seen == {"n": 1, "target": "8gaussians"}
     assert ini.exists() and "settings" in ini.read_text()
+
+
+def test_file_open_and_drop_of_a_large_point_file_load_in_the_background(window, qtbot, tmp_path, monkeypatch):
+    """File > Open and a drop on the window import a target file; a large one loads in a worker behind a progress
+    dialog (the threshold is lowered here), the window's event loop running meanwhile."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from playground.app.workers import target_loader
+
+    monkeypatch.setattr(target_loader, "BACKGROUND_BYTES", 1000)
+    path = tmp_path / "cloud.csv"
+    np.savetxt(path, np.random.default_rng(0).normal(size=(3000, 2)), delimiter=",")
+    page = window.panels["target"].import_page
+    moons = window.state.target
+    assert window.open_path(str(path))  # File > Open of a target file imports it
+    assert page.loading and window.state.target is moons and page.progress_dialog.isVisible()
+    qtbot.waitUntil(lambda: not page.loading, timeout=30_000)
+    assert window.state.target.name == "cloud.csv" and len(window.state.target.points) == 3000
+    window.undo_stack.undo()
+    assert window.state.target is moons
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    window.dropEvent(QDropEvent(QPointF(30, 30), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                                Qt.KeyboardModifier.NoModifier))
+    assert page.loading
+    qtbot.waitUntil(lambda: not page.loading, timeout=30_000)
+    assert window.state.target.name == "cloud.csv"

@@ -115,3 +115,20 @@ def test_empirical_score_sampler_memorises_the_set():
     nearest = torch.cdist(out, ys).min(1)
     assert nearest.values.max() < 1e-6
     assert len(torch.unique(nearest.indices)) >= 12  # it reproduces the set, not one point of it
+
+
+def test_a_large_set_is_evaluated_in_chunks_that_bound_the_memory(monkeypatch):
+    """Queries x set points per chunk stay under CHUNK_ELEMENTS (a 100,000-point set would otherwise build 4096 x
+    100,000 float64 matrices, 3.3 GB each); chunking changes no value."""
+    from playground.core.diffusion import exact_score
+
+    assert EmpiricalScore(torch.zeros(100_000, 2)).rows_per_chunk * 100_000 <= exact_score.CHUNK_ELEMENTS
+    assert EmpiricalScore(torch.zeros(10, 2)).rows_per_chunk == 4096
+    sde = VPSDE()
+    ys, x = _points(50, seed=3, scale=1.0), _points(37, seed=4, scale=1.5)
+    whole, whole_lp = EmpiricalScore(ys).score(x, 0.3, sde), EmpiricalScore(ys).log_prob(x, 0.3, sde)
+    monkeypatch.setattr(exact_score, "CHUNK_ELEMENTS", 50 * 4)  # 4 queries a chunk
+    cloud = EmpiricalScore(ys)
+    assert cloud.rows_per_chunk == 4
+    torch.testing.assert_close(cloud.score(x, 0.3, sde), whole, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(cloud.log_prob(x, 0.3, sde), whole_lp, rtol=1e-12, atol=1e-12)

@@ -63,6 +63,7 @@ BAD_CASES = [
     (with_(weights=[1.0, 1.0]), "shape mismatch: 2 weights, 3 means, 3 covariances"),
     (with_(means=[[0, 0, 0]] * 3), "'means' must be a non-empty list of \\[x, y\\] pairs"),
     (with_(means=[]), "'means' must be a non-empty list"),
+    ({"means": False, "covariances": []}, "'means' must be a non-empty list of \\[x, y\\] pairs; got shape \\(\\)"),
     (with_(means=[[0, 0], [1], [2, 2]]), "'means' must hold only numbers"),
     (with_(means=[[0, "a"], [1, 1], [2, 2]]), "'means' must hold only numbers"),
     (with_(covariances=[[1, 0], [0, 1], [1, 1]]), "'covariances' must be a list of 2x2 matrices"),

@@ -4,7 +4,8 @@
 Frames render on the UI thread, FRAMES_PER_TICK per event-loop turn (the window stays responsive; the panel's scene
 is rendered at the chosen size, the app's time and the panel's view are restored afterwards), then an
 `AnimationEncodeThread` encodes them; progress runs 0 .. 2n (n frames rendered, then encoded) and `cancel` stops
-either phase with nothing written.
+either phase at once with nothing written (an encoder thread still inside a frame finishes on its own, its file never
+written: `Cancellation`).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class AnimationExport(QObject):
         self.source: FrameSource | None = None
         self.encoder: AnimationEncodeThread | None = None
         self.cancelled = False
+        self._done = False  # `finished` was emitted
         self._tick = QTimer(self)
         self._tick.setInterval(0)
         self._tick.timeout.connect(self._render_some)
@@ -118,15 +120,27 @@ class AnimationExport(QObject):
         self._tick.start()
 
     def cancel(self) -> None:
-        """Stop rendering or encoding; nothing is written."""
+        """Stop rendering or encoding; nothing is written. Finishes at once unless the encoder is already writing
+        the file (then its result follows within moments): a GIF still being encoded by Pillow (one uninterruptible
+        call) finishes in its thread, and its bytes are dropped."""
+        if self.cancelled or self._done:
+            return
         self.cancelled = True
         if self.encoder is not None:
-            self.encoder.cancelled.set()  # _on_encoded finishes
-            self.status.emit("Cancelling…")
+            if self.encoder.cancelled.cancel():
+                self._poll.stop()
+                self._finish(False, "Cancelled: nothing was written.")
+            else:
+                self.status.emit("Too late to cancel: the file is being written…")
             return
         self._tick.stop()
         self.source.restore()
-        self.finished.emit(False, "Cancelled: nothing was written.", None)
+        self._finish(False, "Cancelled: nothing was written.")
+
+    def _finish(self, ok: bool, message: str, path: Path | None = None) -> None:
+        if not self._done:
+            self._done = True
+            self.finished.emit(ok, message, path)
 
     def _render_some(self) -> None:
         if self.cancelled:
@@ -140,7 +154,7 @@ class AnimationExport(QObject):
         except Exception as exc:  # noqa: BLE001
             self._tick.stop()
             self.source.restore()
-            self.finished.emit(False, f"Rendering failed: {type(exc).__name__}: {exc}", None)
+            self._finish(False, f"Rendering failed: {type(exc).__name__}: {exc}")
             return
         self.progress.emit(len(self.frames))
         if len(self.frames) < self.n:
@@ -162,10 +176,10 @@ class AnimationExport(QObject):
     def _on_encoded(self, ok: bool, message: str) -> None:
         self._poll.stop()
         self.encoder.wait(2000)
-        if self.cancelled:
-            self.finished.emit(False, "Cancelled: nothing was written.", None)
-        elif ok:
-            self.finished.emit(True, f"Wrote {self.path.name}: {self.n} frames at {self.fps:g} fps "
-                                     f"({self.path.stat().st_size:,} bytes).", self.path)
+        if ok:
+            self._finish(True, f"Wrote {self.path.name}: {self.n} frames at {self.fps:g} fps "
+                               f"({self.path.stat().st_size:,} bytes).", self.path)
+        elif self.cancelled:
+            self._finish(False, "Cancelled: nothing was written.")
         else:
-            self.finished.emit(False, f"Encoding failed: {message}", None)
+            self._finish(False, f"Encoding failed: {message}")

@@ -1,15 +1,15 @@
-"""The trained network -> ONNX or a torch.export program (.pt2), exported in a worker thread from a copy of the
-model and checked against PyTorch (`playground.core.io.export.export_model`)."""
+"""The trained network -> ONNX or a torch.export program (.pt2), exported in a worker process
+(`playground.app.workers.model_export_process`) and checked against PyTorch (`playground.core.io.export.export_model`);
+Cancel terminates the process at once and writes nothing."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from playground.app.dialogs.export.items import FORMAT_LABELS
-from playground.app.workers.export_worker import ModelExportThread
+from playground.app.workers.export_worker import ModelExportJob
 
 
 def model_unavailable(window) -> str:
@@ -18,32 +18,35 @@ def model_unavailable(window) -> str:
 
 
 class ModelExport(QObject):
-    """One model export in a ModelExportThread; `report` is its ExportReport once it has succeeded."""
+    """One model export in a ModelExportJob; `report` is its ExportReport once it has succeeded."""
 
     status = Signal(str)  # what it is doing
     finished = Signal(bool, str, object)  # ok, message, the file written (None when not)
 
-    def __init__(self, model, path: Path, fmt: str, threads: list, parent: QObject | None = None):
-        """Started threads join `threads` (the dialog's list, waited for on shutdown)."""
+    def __init__(self, model, path: Path, fmt: str, parent: QObject | None = None):
         super().__init__(parent)
-        self.model, self.path, self.fmt, self.threads = model, path, fmt, threads
-        self.worker: ModelExportThread | None = None
+        self.model, self.path, self.fmt = model, path, fmt
+        self.worker: ModelExportJob | None = None
         self.report = None
 
     def start(self) -> None:
-        model = copy.deepcopy(self.model)  # the worker owns its copy; the app's snapshot stays free
-        th = ModelExportThread(model, self.path, self.fmt)
-        th.result.connect(self._on_done)
-        self.worker = th
-        self.threads.append(th)
-        self.status.emit(f"Exporting the model as {FORMAT_LABELS[self.fmt]} and checking it against PyTorch…")
-        th.start()
+        job = ModelExportJob(self.model, self.path, self.fmt, parent=self)
+        job.started.connect(lambda: self.status.emit(
+            f"Exporting the model as {FORMAT_LABELS[self.fmt]} and checking it against PyTorch… (Cancel stops it)"))
+        job.result.connect(self._on_done)
+        self.worker = job
+        self.status.emit("Starting the export process…")
+        job.start()
+
+    def cancel(self) -> None:
+        """Stop the export now; nothing is written."""
+        if self.worker is not None and self.worker.running:
+            self.worker.cancel()
+            self.finished.emit(False, "Cancelled: nothing was written.", None)
 
     def _on_done(self, result) -> None:
-        self.worker.wait(2000)
-        if isinstance(result, BaseException):
-            self.finished.emit(False, "Model export failed: "
-                               f"{' '.join(str(result).split()) or type(result).__name__}", None)
+        if isinstance(result, str):
+            self.finished.emit(False, f"Model export failed: {result}", None)
             return
         self.report = result
         diff = result.max_abs_diff

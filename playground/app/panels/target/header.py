@@ -29,7 +29,9 @@ def describe_target(target: Target, n_samples: int | None = None) -> str:
         k = target.gmm.n_components
         parts.append(f"exact GMM score ({k} component{'s' if k != 1 else ''})")
     if target.points is not None:
-        parts.append(f"point set ({len(target.points)} points): exact empirical score")
+        n_file = p.get("n_points_in_file")
+        of = f" of {n_file:,}, a random subset" if n_file else ""
+        parts.append(f"point set ({len(target.points):,} points{of}): exact empirical score")
     if target.log_density is not None:
         if "raster" in p:
             r = p["raster"]

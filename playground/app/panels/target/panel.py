@@ -127,8 +127,9 @@ class TargetPanel(QWidget):
         return self.images_page.load_spec(spec, size, rgb)
 
     def shutdown(self) -> None:
-        """Stop waiting for a dataset load (safe to call twice)."""
+        """Stop waiting for a dataset load and cancel a target file's load (safe to call twice)."""
         self.images_page.shutdown()
+        self.import_page.shutdown()
 
     # ---- TargetHost: what the commands and the pages act on -----------------------------------------------------
     def apply_target(self, target: Target) -> None:

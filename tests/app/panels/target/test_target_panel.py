@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QMouseEvent, QUndoStack
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from playground.app.panels.target.panel import TargetPanel
 from playground.app.state import AppState, Settings
@@ -314,3 +314,101 @@ def test_every_control_has_a_tooltip(panel):
         and not w.toolTip()
     ]
     assert not missing, [type(w).__name__ + ":" + (w.text() if hasattr(w, "text") else "") for w in missing]
+
+
+# ---- large files load in the background --------------------------------------------------------------------------
+@pytest.fixture
+def background(monkeypatch):
+    """Every file of 1 kB or more loads in a TargetLoader, in blocks of 4 kB (so the tests' files take many)."""
+    from playground.app.workers import target_loader
+    from playground.data.targets import point_stream
+
+    monkeypatch.setattr(target_loader, "BACKGROUND_BYTES", 1000)
+    monkeypatch.setattr(point_stream, "BLOCK_BYTES", 4096)
+
+
+def big_csv(tmp_path, n: int, name: str = "big.csv"):
+    pts = np.stack([np.arange(n) % 500 / 100.0, np.arange(n) // 500 / 100.0], 1)
+    path = tmp_path / name
+    np.savetxt(path, pts, fmt="%.2f", delimiter=",", header="x,y", comments="")
+    return path, pts
+
+
+def test_a_large_file_loads_in_the_background_with_a_progress_dialog(panel, tmp_path, qtbot, background):
+    state = panel.state
+    moons = state.target
+    path, pts = big_csv(tmp_path, 8_000)  # 20 blocks
+    page = panel.import_page
+    steps = []
+    assert panel.import_file(path)  # returns at once: the reading runs in a thread
+    assert page.loading and state.target is moons
+    dialog = page.progress_dialog
+    assert dialog.isVisible() and dialog.labelText().startswith("Reading big.csv (")
+    page.loader.progress.connect(lambda done, total: steps.append(dialog.value()))
+    qtbot.waitUntil(lambda: not page.loading, timeout=30_000)
+    assert state.target is not moons and state.target.name == "big.csv"
+    np.testing.assert_array_equal(state.target.points, pts)
+    assert len(steps) > 5 and steps == sorted(steps) and page.progress_dialog is None
+    assert "point set (8,000 points)" in panel.header.info.text()
+    panel.undo_stack.undo()
+    assert state.target is moons
+
+
+def test_cancel_stops_a_background_load_and_keeps_the_target(panel, tmp_path, qtbot, background, monkeypatch):
+    """Cancel in the progress dialog after the first block: the reader stops at its next block."""
+    import threading
+
+    from playground.app.workers.target_loader import TargetLoader
+
+    gate, reported = threading.Event(), []
+    real_progress = TargetLoader._progress
+
+    def gated(self, done, total):  # the reader waits after each block until the test has pressed Cancel
+        real_progress(self, done, total)
+        reported.append(done)
+        gate.wait(10)
+
+    monkeypatch.setattr(TargetLoader, "_progress", gated)
+    state = panel.state
+    moons = state.target
+    path, _ = big_csv(tmp_path, 300_000)  # some 750 blocks of 4 kB
+    page = panel.import_page
+    errors = []
+    panel.errorOccurred.connect(errors.append)
+    assert panel.import_file(path)
+    loader, dialog = page.loader, page.progress_dialog
+    cancel = dialog.findChild(QPushButton)
+    assert cancel.text() == "Cancel"
+    ended = []
+    loader.finished.connect(lambda: ended.append(True))
+    qtbot.waitUntil(lambda: dialog.maximum() == 1000 and dialog.value() > 0, timeout=10_000)  # the first block
+    cancel.click()
+    gate.set()
+    assert not page.loading and page.progress_dialog is None
+    qtbot.waitUntil(lambda: bool(ended), timeout=10_000)  # the reader stopped at its next block
+    assert len(reported) == 1 and reported[0] < path.stat().st_size
+    assert state.target is moons and panel.undo_stack.count() == 0 and not errors
+    assert "Import of big.csv cancelled; the target is unchanged." in panel.message_text
+
+
+def test_a_subset_is_announced_and_a_bad_large_file_says_why(panel, tmp_path, qtbot, background):
+    """The app keeps APP_MAX_POINTS (10,000, the real cap) of a 12,000-point file, and says so."""
+    from playground.app.panels.target.import_page import APP_MAX_POINTS
+
+    path, pts = big_csv(tmp_path, 12_000)
+    assert panel.import_file(path)
+    qtbot.waitUntil(lambda: not panel.import_page.loading, timeout=30_000)
+    kept = panel.state.target.points
+    assert APP_MAX_POINTS == 10_000 and kept.shape == (10_000, 2)
+    assert (np.lexsort(kept.T) == np.arange(10_000)).all()  # file order (y, then x)
+    assert "big.csv has 12,000 points; a uniform random 10,000 of them are kept" in panel.message_text
+    assert "point set (10,000 points of 12,000, a random subset)" in panel.header.info.text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(path.read_text() + "1,two\n")
+    errors = []
+    panel.errorOccurred.connect(errors.append)
+    kept = panel.state.target
+    assert panel.import_file(bad)
+    qtbot.waitUntil(lambda: not panel.import_page.loading, timeout=30_000)
+    assert panel.state.target is kept and len(errors) == 1
+    assert "Could not import bad.csv:" in errors[0] and "line 12002: 'two' is not a number" in errors[0]
