@@ -238,12 +238,27 @@ def test_class_and_guidance_choose_the_score(keep, qtbot, digits, cond_model):
     assert panel.run_class() == 2 and panel.guidance.isEnabled()
 
 
-def test_bad_settings_fail_with_a_message(keep, qtbot, digits, cond_model):
+def test_few_steps_with_a_corrector_run(keep, qtbot, digits, cond_model):
+    """The corrector's step follows the sampler's own grid, so 5 VP steps with a corrector are stable (issue 17)."""
     panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
     panel.canvas.apply_preset("random")
-    start(panel, steps=5, n=2, corrector=1)  # VP with beta_max 20 needs >= 20 steps for the corrector
+    start(panel, steps=5, n=2, corrector=1)
     wait_done(qtbot, panel)
-    assert panel.outcome is None and "Inpainting failed" in panel.status.text() and "steps >= 20" in panel.status.text()
+    assert panel.outcome is not None and np.isfinite(panel.outcome.results).all()
+
+
+def test_a_failing_run_fails_with_a_message(keep, qtbot, digits, cond_model, monkeypatch):
+    import playground.core.sampling.inpainting as inpainting
+
+    def refuse(*args, **kwargs):
+        raise ValueError("need steps >= 1")
+
+    monkeypatch.setattr(inpainting, "inpaint", refuse)
+    panel = show(keep, qtbot, InpaintPanel(make_state(digits, cond_model)), size=PANEL_SIZE)
+    panel.canvas.apply_preset("random")
+    start(panel, steps=5, n=2, corrector=1)
+    wait_done(qtbot, panel)
+    assert panel.outcome is None and "Inpainting failed" in panel.status.text() and "steps >= 1" in panel.status.text()
 
 
 def test_a_new_run_or_another_image_cancels_the_old_one(keep, qtbot, digits, cond_model):
