@@ -10,15 +10,18 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from playground.app.samplers import sde_sampler_for
 from playground.app.settings import Settings  # noqa: F401 - re-exported (Qt-free home: playground.app.settings)
 from playground.core.diffusion.normalization import Normalization
 from playground.core.diffusion.sde import SDE, ScoreFn, make_sde, suggest_sigma_max
 from playground.data.targets.target import Target
 
 # Choices offered by the settings panel (and usable by any panel). Names match the core / trainer.
-SDE_NAMES: dict[str, str] = {"vp": "VP", "subvp": "sub-VP", "ve": "VE"}
-OUTPUT_KINDS: dict[str, str] = {"eps": "\u03b5 (noise)", "score": "score", "x0": "x\u2080 (denoiser)", "edm": "EDM denoiser"}
-OBJECTIVES: dict[str, str] = {"dsm": "denoising score matching", "ssm": "sliced score matching"}
+SDE_NAMES: dict[str, str] = {"vp": "VP", "subvp": "sub-VP", "ve": "VE", "rf": "rectified flow"}
+OUTPUT_KINDS: dict[str, str] = {"eps": "\u03b5 (noise)", "score": "score", "x0": "x\u2080 (denoiser)", "edm": "EDM denoiser",
+                                "v": "v (velocity)"}
+OBJECTIVES: dict[str, str] = {"dsm": "denoising score matching", "ssm": "sliced score matching",
+                              "fm": "flow matching"}
 WEIGHTINGS: dict[str, str] = {"song": "\u03c3\u00b2 (Song)", "likelihood": "g(t)\u00b2 (likelihood)", "edm": "EDM"}
 SDE_SAMPLERS: dict[str, str] = {"em": "Euler\u2013Maruyama", "pc": "predictor\u2013corrector", "ancestral": "ancestral"}
 ODE_SAMPLERS: dict[str, str] = {"ode_euler": "Euler", "ode_heun": "Heun", "ode_rk45": "RK45 (adaptive)"}
@@ -31,6 +34,23 @@ MODEL_KEYS: frozenset[str] = frozenset(
 # Settings the trainer reads: lr and batch apply to a running trainer at once, seed and device when training is reset
 # (or at once while nothing is trained yet). Samplers, particle counts and steps / seconds always apply at once.
 TRAINER_KEYS: frozenset[str] = frozenset({"lr", "batch", "seed", "device"})
+
+
+def with_implied_settings(changes: dict, settings: Settings) -> dict:
+    """`changes` plus the settings they imply (those not in `changes` themselves): flow matching trains the velocity
+    (output v, as `train --objective fm`) and takes no likelihood weighting (then σ², uniform t); rectified flow
+    samples its reverse SDE with `samplers.sde_sampler_for` (ancestral instead of Euler–Maruyama)."""
+    out = dict(changes)
+    new = {**settings.to_dict(), **changes}
+    if changes.get("objective") == "fm" and settings.objective != "fm":
+        out.setdefault("output", "v")
+        if new["weighting"] == "likelihood":
+            out.setdefault("weighting", "song")
+    if "sde" in changes and "sde_sampler" not in changes:
+        sampler = sde_sampler_for(changes["sde"], settings.sde_sampler)
+        if sampler != settings.sde_sampler:
+            out["sde_sampler"] = sampler
+    return {k: v for k, v in out.items() if k in changes or v != getattr(settings, k)}
 
 
 class AppState(QObject):

@@ -16,3 +16,11 @@ def test_ode_steps_spend_about_the_sde_budget():
         assert 2 * heun - 1 in (n, n + 1)  # Heun: 2 NFE a step, 1 for the last (a denoise): about the SDE's n
         assert ode_steps("ode_rk45", n) == min(n, RK45_MAX_FRAMES)
     assert ode_steps("ode_heun", 1) == 2 and ode_steps("ode_euler", 0) == 1 and ode_steps("ode_rk45", 0) == 1
+
+
+def test_rectified_flow_samples_its_reverse_sde_ancestrally():
+    from playground.app.samplers import RF_SDE_SAMPLER, sde_sampler_for
+
+    assert RF_SDE_SAMPLER == "ancestral" and sde_sampler_for("rf", "em") == "ancestral"
+    assert sde_sampler_for("rf", "pc") == "pc" and sde_sampler_for("vp", "em") == "em"
+    assert sde_sampler_for("vp", "ancestral") == "ancestral"

@@ -8,6 +8,7 @@ In image mode (`images` given) the network is the U-Net and the coordinates are 
 from __future__ import annotations
 
 import html
+import math
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.app.samplers import ode_steps
 from playground.app.state import (
     ODE_SAMPLERS,
     SDE_NAMES,
@@ -24,6 +26,8 @@ from playground.app.state import (
     AppState,
     Settings,
 )
+from playground.core.diffusion.objectives import EDM_P_MEAN, EDM_P_STD
+from playground.core.training.config import TrainConfig
 
 _CSS = """
 <style>
@@ -36,6 +40,12 @@ _CSS = """
  td { padding-right: 14px; }
 </style>
 """
+
+
+EDM_NOISE_LAW = (f"ln σ ~ N({EDM_P_MEAN + math.log(TrainConfig.sigma_data / 0.5):.2f}, {EDM_P_STD:g}²) (EDM's "
+                 f"{EDM_P_MEAN:g} for data of std 0.5, shifted by ln(σ<sub>d</sub> / 0.5), σ<sub>d</sub> = "
+                 f"{TrainConfig.sigma_data:g})").replace("-", "−")
+"""The law of the EDM noise levels the trainer draws (`objectives.Objective.p_mean` for the app's sigma_data)."""
 
 
 def _g(v: float) -> str:
@@ -60,6 +70,24 @@ def _sde_parts(s: Settings, sigma_max: float | None) -> dict[str, str]:
             "std": "σ(t)",
             "prior": f"N(0, {smax}² I)",
             "eps": "10<sup>−5</sup>",
+            "T": "1",
+        }
+    if s.sde == "rf":
+        return {
+            "title": "Rectified flow (Liu et al. 2023): the straight Gaussian path of flow matching (Lipman et al. 2023)",
+            "defs": "x<sub>t</sub> = (1 − t) x<sub>0</sub> + t ε, ε ~ N(0, I): α(t) = 1 − t, σ(t) = t; as an SDE "
+                    "f = α′/α, g² = d(σ²)/dt − 2 (α′/α) σ²; the path is singular at t = 1, so it runs to T = 0.999",
+            "f": "−x / (1 − t)",
+            "g": "√(2t / (1 − t))",
+            "g2": "2t / (1 − t)",
+            "half_g2": "t / (1 − t)",
+            "forward": "dx = −x / (1 − t) dt + √(2t / (1 − t)) dw",
+            "marginal": "x<sub>t</sub> | x<sub>0</sub> ~ N((1 − t) x<sub>0</sub>, t² I)",
+            "alpha": "1 − t",
+            "std": "t",
+            "prior": "N(0, I)",
+            "eps": "10<sup>−2</sup>",
+            "T": "0.999",
         }
     beta = f"β(t) = {b0} + t ({b1} − {b0})"
     log_alpha = f"log α(t) = −¼ t² ({b1} − {b0}) − ½ t · {b0}"
@@ -76,6 +104,7 @@ def _sde_parts(s: Settings, sigma_max: float | None) -> dict[str, str]:
             "std": "1 − α(t)²",
             "prior": "N(0, I)",
             "eps": "10<sup>−3</sup>",
+            "T": "1",
         }
     return {
         "title": f"VP SDE (variance preserving, DDPM): β<sub>0</sub> = {b0}, β<sub>1</sub> = {b1}",
@@ -89,17 +118,18 @@ def _sde_parts(s: Settings, sigma_max: float | None) -> dict[str, str]:
         "std": "√(1 − α(t)²)",
         "prior": "N(0, I)",
         "eps": "10<sup>−3</sup>",
+        "T": "1",
     }
+
+
+def _half(parts: dict[str, str]) -> str:
+    """½ g(t)², simplified where the SDE's parts say how."""
+    return parts.get("half_g2", f"½ {parts['g2']}")
 
 
 def _ode_budget(s: Settings) -> str:
     """How the sampling panel spends the one 'sampling steps' setting on the ODE side."""
-    try:
-        from playground.app.samplers import ode_steps
-
-        n = ode_steps(s.ode_sampler, s.sample_steps)
-    except Exception:  # noqa: BLE001 - the panel is optional here
-        n = s.sample_steps
+    n = ode_steps(s.ode_sampler, s.sample_steps)
     if s.ode_sampler == "ode_rk45":
         return f", adaptive step size (dopri5), {n} output times"
     if s.ode_sampler == "ode_heun":
@@ -113,6 +143,13 @@ def _output_line(s: Settings) -> str:
         return f"The network predicts the noise: s<sub>θ</sub>(x, t) = −ε<sub>θ</sub>(x, t) / {σ}"
     if s.output == "score":
         return "The network predicts the score directly: s<sub>θ</sub>(x, t) = F<sub>θ</sub>(x, t)"
+    if s.output == "v":
+        path = " (rectified flow: ε − x<sub>0</sub> on each path)" if s.sde == "rf" else ""
+        return (
+            "The network predicts the velocity (flow matching): v<sub>θ</sub>(x, t) ≈ E[α′<sub>t</sub> x<sub>0</sub> + "
+            f"σ′<sub>t</sub> ε | x<sub>t</sub> = x]{path};<br>"
+            "s<sub>θ</sub>(x, t) = 2 (f(x, t) − v<sub>θ</sub>(x, t)) / g(t)², the PF-ODE drift f − ½ g² s solved for s"
+        )
     if s.output == "x0":
         return (
             f"The network predicts the clean data D<sub>θ</sub>(x, t) ≈ E[x<sub>0</sub> | x<sub>t</sub> = x]: "
@@ -135,17 +172,19 @@ def _loss_lines(s: Settings, parts: dict[str, str]) -> list[str]:
             "L(θ) = E<sub>t, x<sub>t</sub>, v</sub> [ ½ ‖s<sub>θ</sub>(x<sub>t</sub>, t)‖² + "
             "vᵀ ∇<sub>x</sub>(vᵀ s<sub>θ</sub>(x<sub>t</sub>, t)) ]",
         ]
+    if s.objective == "fm":
+        return _flow_matching_lines(s, parts)
     σ = "σ<sub>t</sub>"
     core = f"‖s<sub>θ</sub>(α<sub>t</sub> x<sub>0</sub> + {σ} ε, t) + ε / {σ}‖²"
-    t_law = "t ~ U(10<sup>−5</sup>, 1), x<sub>0</sub> ~ data, ε ~ N(0, I)"
+    t_law = f"t ~ U(10<sup>−5</sup>, {parts['T']}), x<sub>0</sub> ~ data, ε ~ N(0, I)"
     if s.weighting == "likelihood":
         lam = f"λ(t) = g(t)² = {parts['g2']}  (likelihood weighting: the loss bounds −log p)"
     elif s.weighting == "edm":
         lam = (
-            "λ(σ) = (σ² + σ<sub>d</sub>²) / (σ σ<sub>d</sub>)², with ln σ ~ N(−1.2, 1.2²) "
+            f"λ(σ) = (σ² + σ<sub>d</sub>²) / (σ σ<sub>d</sub>)², with {EDM_NOISE_LAW} "
             "(EDM weighting and noise levels)"
         )
-        t_law = "σ = σ<sub>t</sub>/α<sub>t</sub> with ln σ ~ N(−1.2, 1.2²), x<sub>0</sub> ~ data, ε ~ N(0, I)"
+        t_law = f"σ = σ<sub>t</sub>/α<sub>t</sub> with {EDM_NOISE_LAW}, x<sub>0</sub> ~ data, ε ~ N(0, I)"
     else:
         lam = f"λ(t) = {σ}²  (Song's default): L = E ‖{σ} s<sub>θ</sub> + ε‖²"
         if s.output == "eps":
@@ -154,6 +193,25 @@ def _loss_lines(s: Settings, parts: dict[str, str]) -> list[str]:
         "Denoising score matching (Vincent 2011):",
         f"L(θ) = E<sub>t, x<sub>0</sub>, ε</sub> [ λ(t) {core} ],&nbsp;&nbsp; {t_law}",
         lam,
+    ]
+
+
+def _flow_matching_lines(s: Settings, parts: dict[str, str]) -> list[str]:
+    """The conditional flow-matching loss (Lipman et al. 2023, Eq. 9 on the Gaussian path of Eq. 10)."""
+    target = "ε − x<sub>0</sub>" if s.sde == "rf" else "α′<sub>t</sub> x<sub>0</sub> + σ′<sub>t</sub> ε"
+    if s.weighting == "edm":
+        t_law = (f"t from EDM's noise levels σ = σ<sub>t</sub>/α<sub>t</sub>, {EDM_NOISE_LAW}"
+                 + (", a logit-normal t (Esser et al. 2024)" if s.sde == "rf" else ""))
+    else:
+        t_law = f"t ~ U(10<sup>−5</sup>, {parts['T']})"
+    name = "Rectified flow (Liu et al. 2023): conditional flow matching" if s.sde == "rf" else \
+        "Conditional flow matching (Lipman et al. 2023)"
+    return [
+        f"{name} on the velocity, unit weight:",
+        f"L(θ) = E<sub>t, x<sub>0</sub>, ε</sub> ‖v<sub>θ</sub>(α<sub>t</sub> x<sub>0</sub> + σ<sub>t</sub> ε, t) − "
+        f"({target})‖²,&nbsp;&nbsp; {t_law}, x<sub>0</sub> ~ data, ε ~ N(0, I)",
+        "Its minimiser is the marginal velocity E[α′<sub>t</sub> x<sub>0</sub> + σ′<sub>t</sub> ε | x<sub>t</sub> = x] = "
+        f"{parts['f']} − {_half(parts)} ∇<sub>x</sub> log p<sub>t</sub>(x): the probability-flow ODE's drift",
     ]
 
 
@@ -176,15 +234,17 @@ def equations_html(
         "<html><head>" + _CSS + "</head><body>",
         f"<h2>{p['title']}</h2>",
         f"<div class='eq'>{p['defs']}</div>",
-        "<h3>Forward SDE (data → noise, t from 0 to T = 1)</h3>",
+        f"<h3>Forward SDE (data → noise, t from 0 to T = {p['T']})</h3>",
         f"<div class='eq'>{p['forward']}</div>",
         f"<div class='eq'>{p['marginal']},&nbsp;&nbsp; prior p<sub>T</sub> ≈ {p['prior']}</div>",
         "<h3>Reverse-time SDE (noise → data; Anderson 1982)</h3>",
         f"<div class='eq'>dx = [ {f} − {g2} · {sθ} ] dt + {p['g']} dw̄</div>",
         f"<div class='note'>Sampler: {html.escape(SDE_SAMPLERS.get(s.sde_sampler, s.sde_sampler))}, "
-        f"{s.sample_steps} steps from t = 1 down to t = {p['eps']}.</div>",
+        f"{s.sample_steps} steps from t = {p['T']} down to t = {p['eps']}.</div>",
         "<h3>Probability-flow ODE (same marginals, deterministic)</h3>",
-        f"<div class='eq'>dx/dt = {f} − ½ {g2} · {sθ}</div>",
+        f"<div class='eq'>dx/dt = {f} − {_half(p)} · {sθ} = v<sub>θ</sub>(x, t)</div>",
+        "<div class='note'>Its right side is the model's velocity field v<sub>θ</sub> (what flow matching learns "
+        "directly; the Score field panel shows it under 'Velocity').</div>",
         f"<div class='note'>Solver: {html.escape(ODE_SAMPLERS.get(s.ode_sampler, s.ode_sampler))}"
         + _ode_budget(s)
         + ".</div>",
@@ -212,7 +272,8 @@ def equations_html(
         rows.append(
             "<h3>Coordinates</h3><div class='note'>The SDE acts on normalised data y = (x − m) / s with "
             f"m = ({mean}), s = {normalization.scale:.3g}; in data space x<sub>t</sub> = m + s y<sub>t</sub> and "
-            "∇<sub>x</sub> log p<sub>t</sub>(x) = ∇<sub>y</sub> log p<sub>t</sub>(y) / s.</div>"
+            "∇<sub>x</sub> log p<sub>t</sub>(x) = ∇<sub>y</sub> log p<sub>t</sub>(y) / s, v<sub>x</sub> = s v<sub>y</sub>."
+            "</div>"
         )
     rows.append("</body></html>")
     return "\n".join(rows)
@@ -264,11 +325,7 @@ class EquationsDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        try:
-            html = state_equations_html(self.state)
-        except ValueError as exc:  # settings this page does not cover (e.g. a rectified-flow model opened from a file)
-            html = f"<p>No equations page for these settings ({exc}).</p>"
-        self.browser.setHtml(html)
+        self.browser.setHtml(state_equations_html(self.state))
 
     def text(self) -> str:
         return self.browser.toPlainText()

@@ -1,5 +1,6 @@
 """Model files (.safetensors) in the window: File > Open a model, File > Save model as. An opened model is adopted
-with its trainer state (Play resumes) and the settings it implies (`settings_from_model`); an image model enters image
+with its trainer state (Play resumes) and the settings it implies (`settings_from_model`, with those they imply in
+turn: a rectified-flow model samples its reverse SDE ancestrally); an image model enters image
 mode with the dataset its file names, or is shown without one (a message says why). A workspace (.dpw) holds more:
 see `WorkspaceController`."""
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from playground.app.state import with_implied_settings
 
 
 def settings_from_model(model) -> dict:
@@ -73,7 +76,7 @@ class ModelFiles:
                 trainer = Trainer.resume(path, dataset.images, labels=labels)
         except Exception:  # noqa: BLE001 - a model without trainer state still shows; Play then starts anew
             trainer = None
-        changes = settings_from_model(model)
+        changes = with_implied_settings(settings_from_model(model), w.state.settings)
         w.controller.reset()
         st = w.state
         if dataset is not None:

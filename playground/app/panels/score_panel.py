@@ -1,7 +1,10 @@
-"""Score field panel: the learned score s_theta(x, t) as arrows over a heatmap, following the time slider.
+"""Score field panel: the learned score s_theta(x, t), or the velocity field v_theta(x, t) of its probability-flow
+ODE, as arrows over a heatmap, following the time slider.
 
 Everything is in data space: model.score(x, t) and state.exact_score_fn() both return grad_x log p_t(x) of the
-data-space process. The grids are small (32^2 arrows, <= 96^2 heatmap cells), so they are evaluated on the UI
+data-space process; the velocity (Score | Velocity) is model.velocity(x, t), the PF-ODE drift flow matching learns,
+and the exact one f(t)(x - m) - g(t)^2 s^2 grad_x log p_t(x) / 2 (`Normalization.data_velocity_fn`), both evaluated
+at most at the SDE's T (rectified flow's f and g blow up at t = 1). The grids are small (32^2 arrows, <= 96^2 heatmap cells), so they are evaluated on the UI
 thread, at most ~30 times a second, and only when t, the model, the target or a setting changed.
 
 Cost per frame while t moves (measured: the model on the UI thread was ~85 % of the UI's frame time with a 48^2
@@ -19,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QRadioButton, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.app.geometry import Rect, SdeCache, grid_centres, has_exact_score, sample_bounds, square_rect
 from playground.app.panels.exact_scores import ExactScores
@@ -34,12 +37,16 @@ POINTS_BUDGET = 2e7  # heat cells x set size for an exact point-set score
 LEARNED_COLOR = (255, 255, 255, 235)
 EXACT_COLOR = (80, 255, 140, 235)
 CACHE_SIZE = 48  # evaluated grids kept (per model and target; cleared when either changes)
+FIELDS = {  # field kind -> (plot title, symbol, what it is)
+    "score": ("Score field  s(x, t) = ∇ₓ log p_t(x)", "s", "score"),
+    "velocity": ("Velocity field  v(x, t) = f(x, t) − ½ g(t)² ∇ₓ log p_t(x)", "v", "velocity"),
+}
 
 
-def _eval(score_fn, pts: np.ndarray, t: float) -> np.ndarray:
-    """score_fn on data-space points (M, 2) at one t -> float64 (M, 2) numpy."""
-    x = torch.as_tensor(pts, dtype=torch.float32)
-    tt = torch.full((len(x),), float(t), dtype=torch.float32)
+def _eval(score_fn, pts: np.ndarray, t: float, dtype: torch.dtype = torch.float32) -> np.ndarray:
+    """score_fn on data-space points (M, 2) at one t, in `dtype` -> float64 (M, 2) numpy."""
+    x = torch.as_tensor(pts, dtype=dtype)
+    tt = torch.full((len(x),), float(t), dtype=dtype)
     with torch.inference_mode():
         out = score_fn(x, tt)
     out = out.detach().cpu().numpy() if torch.is_tensor(out) else np.asarray(out)
@@ -47,15 +54,16 @@ def _eval(score_fn, pts: np.ndarray, t: float) -> np.ndarray:
 
 
 class ScoreFieldPanel(QWidget):
-    """Arrows of s_theta (white) and optionally the exact score (green) over |s| or |s_theta - s|."""
+    """Arrows of s_theta or v_theta (white) and optionally the exact field (green) over its magnitude or the error."""
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("Score field")
-        self.plot = plot_widget("Score field  s(x, t) = ∇ₓ log p_t(x)")
-        self.plot.setToolTip("Arrows: the score ∇ₓ log p_t(x) on a 32×32 grid (white: learned s_θ, green: exact).\n"
-                             "Heatmap: its magnitude |s|, or the error |s_θ − s| when 'Error heatmap' is on.")
+        self.plot = plot_widget(FIELDS["score"][0])
+        self.plot.setToolTip("Arrows: the score ∇ₓ log p_t(x), or the PF-ODE velocity v(x, t), on a 32×32 grid\n"
+                             "(white: learned, green: exact). Heatmap: its magnitude, or the error learned − exact\n"
+                             "when 'Error heatmap' is on.")
         pi = self.plot.getPlotItem()
         self.heat = DensityImage(pi, bins=HEAT_RES, colormap="viridis")
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False,
@@ -68,21 +76,37 @@ class ScoreFieldPanel(QWidget):
         self.info = QLabel()
         self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.info.setToolTip("Time the score is evaluated at (t is floored at 1e-3, where scores blow up) and the\n"
-                             "arrow legend: arrow length grows as √|s| (weak and strong regions both read);\n"
-                             "an arrow one grid cell long stands for |s| = scale. The heatmap and its colour bar\n"
-                             "give |s| itself.")
+                             "arrow legend: arrow length grows as √|s| (or √|v|: weak and strong regions both\n"
+                             "read); an arrow one grid cell long stands for |s| = scale. The heatmap and its colour\n"
+                             "bar give |s| itself. The velocity is evaluated at most at the SDE's T.")
         self.show_exact = QCheckBox("Exact score")
         self.show_exact.setToolTip("Overlay the exact score of the target (green arrows): closed form for a Gaussian\n"
-                                   "mixture, the ideal denoiser's (α D(x) − x)/σ² for a point set.")
+                                   "mixture, the ideal denoiser's (α D(x) − x)/σ² for a point set; the exact\n"
+                                   "velocity is built from it.")
         self.show_error = QCheckBox("Error heatmap")
-        self.show_error.setToolTip("Colour by the error |s_θ(x, t) − ∇ log p_t(x)| instead of the magnitude |s_θ|\n"
-                                   "(needs a model and an exact score).")
+        self.show_error.setToolTip("Colour by the error |s_θ(x, t) − ∇ log p_t(x)| (or |v_θ − v|) instead of the\n"
+                                   "magnitude (needs a model and an exact score).")
         self.show_learned = QCheckBox("Learned score")
         self.show_learned.setChecked(True)
-        self.show_learned.setToolTip("Show the network's score s_θ(x, t) as white arrows.")
+        self.show_learned.setToolTip("Show the network's score s_θ(x, t) (or velocity v_θ) as white arrows.")
         for cb in (self.show_learned, self.show_exact, self.show_error):
             cb.toggled.connect(self._request)
+        self.show_score = QRadioButton("Score")
+        self.show_score.setChecked(True)
+        self.show_score.setToolTip("Arrows of the score ∇ₓ log p_t(x): where density grows fastest.")
+        self.show_velocity = QRadioButton("Velocity")
+        self.show_velocity.setToolTip(
+            "Arrows of the probability-flow ODE's velocity v(x, t) = f(x, t) − ½ g(t)² ∇ₓ log p_t(x) (Song et al.\n"
+            "2021, Eq. 13): how particles move as t grows (sampling runs them backwards). Flow matching learns it\n"
+            "directly (output v); for every other output it is converted from the score.")
+        self._field_buttons = QButtonGroup(self)
+        for b in (self.show_score, self.show_velocity):
+            self._field_buttons.addButton(b)
+        self.show_velocity.toggled.connect(self._on_field)
         controls = QHBoxLayout()
+        controls.addWidget(self.show_score)
+        controls.addWidget(self.show_velocity)
+        controls.addSpacing(12)
         controls.addWidget(self.show_learned)
         controls.addWidget(self.show_exact)
         controls.addWidget(self.show_error)
@@ -148,7 +172,9 @@ class ScoreFieldPanel(QWidget):
         if out is not None:
             self._cache.move_to_end(key)
             return out
-        out = _eval(fn, pts, t)
+        # the exact fields compute in float64 anyway; in float32 the velocity near t = 1 (a small difference of two
+        # large terms, f x and g^2 s / 2) would lose three digits
+        out = _eval(fn, pts, t, torch.float64 if kind.startswith("exact") else torch.float32)
         self.evaluations += 1
         self._cache[key] = out
         while len(self._cache) > CACHE_SIZE:
@@ -162,6 +188,36 @@ class ScoreFieldPanel(QWidget):
             return None
         return st.normalization.data_score_fn(self._exact.norm_score_fn(st, self._sde_cache.get(st)))
 
+    @property
+    def field(self) -> str:
+        """The field the arrows show: 'score' or 'velocity' (the Score | Velocity buttons)."""
+        return "velocity" if self.show_velocity.isChecked() else "score"
+
+    def exact_field_fn(self):
+        """The exact data-space field shown (score, or the PF-ODE velocity built from it), or None."""
+        score = self.exact_score_fn()
+        if score is None or self.field == "score":
+            return score
+        return self.state.normalization.data_velocity_fn(self._sde_cache.get(self.state), score)
+
+    def learned_field_fn(self, model):
+        """The model's data-space field shown: model.score, or model.velocity (a model without one, e.g. a bare
+        score function, gets the velocity its score implies under the state's SDE)."""
+        if self.field == "score":
+            return model.score
+        if hasattr(model, "velocity"):
+            return model.velocity
+        return self.state.normalization.data_velocity_fn(self._sde_cache.get(self.state), model.score)
+
+    def _on_field(self, *_) -> None:
+        """Score | Velocity: the title, the labels and the arrows follow."""
+        title, sym, what = FIELDS[self.field]
+        self.plot.getPlotItem().setTitle(title)
+        self.show_learned.setText(f"Learned {what}")
+        self.show_exact.setText(f"Exact {what}")
+        self.message.hide()
+        self._request()
+
     def _sync_controls(self, has_model: bool, has_exact: bool) -> None:
         self.show_exact.setEnabled(has_exact)
         self.show_error.setEnabled(has_model and has_exact)
@@ -173,10 +229,14 @@ class ScoreFieldPanel(QWidget):
         rect = self.view_rect
         set_view(self.plot, rect)
         model = st.model
-        exact_fn = self.exact_score_fn()
+        exact_fn = self.exact_field_fn()
+        learned_fn = self.learned_field_fn(model) if model is not None else None
         has_model, has_exact = model is not None, exact_fn is not None
         self._sync_controls(has_model, has_exact)
+        _title, sym, what = FIELDS[self.field]
         t = max(float(st.t), T_FLOOR)
+        if self.field == "velocity":  # f and g of rectified flow blow up at t = 1: the path runs to its T
+            t = min(t, float(getattr(getattr(model, "sde", None), "T", self._sde_cache.get(st).T)))
         self.t_eval = t
         self.learned_field = self.exact_field = self.heat_values = None
         if not has_model and not has_exact:
@@ -185,7 +245,7 @@ class ScoreFieldPanel(QWidget):
             self.exact_quiver.clear()
             self.heat.clear()
             self.info.setText("No model yet, and this target has no exact score.")
-            self.message.show("Train to see the learned score")
+            self.message.show(f"Train to see the learned {what}")
             return
         self.message.hide()
 
@@ -198,16 +258,16 @@ class ScoreFieldPanel(QWidget):
         notes = []
         try:
             if has_model:
-                self.learned_field = self._cached_eval("learned", model.score, apts, t, rect, ARROWS)
+                self.learned_field = self._cached_eval(f"learned {what}", learned_fn, apts, t, rect, ARROWS)
             if draw_exact or error_mode:
-                self.exact_field = self._cached_eval("exact", exact_fn, apts, t, rect, ARROWS)
+                self.exact_field = self._cached_eval(f"exact {what}", exact_fn, apts, t, rect, ARROWS)
         except Exception as e:  # a broken model or score: say so, never crash the window
             self._heat_ctx = None
             self.learned_quiver.clear()
             self.exact_quiver.clear()
             self.heat.clear()
-            self.info.setText(f"Could not evaluate the score: {type(e).__name__}: {e}")
-            self.message.show("Score evaluation failed")
+            self.info.setText(f"Could not evaluate the {what}: {type(e).__name__}: {e}")
+            self.message.show(f"{what.capitalize()} evaluation failed")
             return
 
         # arrows: one scale for both sets so their lengths compare; normalised to the learned field when shown
@@ -227,10 +287,10 @@ class ScoreFieldPanel(QWidget):
 
         # heatmap: the arrows' grid now (no extra evaluation), the fine grid once the inputs settle (or at once
         # when the fine grid is cached)
-        self._heat_ctx = (model, exact_fn, t, rect, error_mode)
+        self._heat_ctx = (learned_fn, exact_fn, t, rect, error_mode)
         try:
             fine = self._heat_res(error_mode or model is None, HEAT_RES)
-            if self._has_heat(model, error_mode, t, rect, fine):
+            if self._has_heat(has_model, error_mode, t, rect, fine):
                 self._draw_heat(*self._heat_ctx, res=HEAT_RES)
                 self._refine.stop()
             else:
@@ -240,9 +300,9 @@ class ScoreFieldPanel(QWidget):
             self.heat.clear()
             notes.append(f"heatmap failed: {e}")
         shown = "learned" if draw_learned else ("exact" if draw_exact else "no")
-        legend = (f"length ∝ √|s|, one grid cell = |s| {scale:.3g}" if scale is not None and math.isfinite(scale)
-                  else "")
-        prefix = "" if has_model else "No model yet: showing the exact score.  "
+        legend = (f"length ∝ √|{sym}|, one grid cell = |{sym}| {scale:.3g}"
+                  if scale is not None and math.isfinite(scale) else "")
+        prefix = "" if has_model else f"No model yet: showing the exact {what}.  "
         self.info.setText(f"{prefix}t = {t:.3f}    {shown} arrows: {legend}    heatmap: {self.heat_kind}"
                           + ("    " + "; ".join(notes) if notes else ""))
 
@@ -265,34 +325,37 @@ class ScoreFieldPanel(QWidget):
             return int(np.clip(math.sqrt(POINTS_BUDGET / max(len(pts), 1)), 32, res))
         return res
 
-    def _has_heat(self, model, error_mode: bool, t: float, rect: Rect, res: int) -> bool:
-        kinds = ["learned"] if model is not None else []
-        if error_mode or model is None:
-            kinds.append("exact")
+    def _has_heat(self, has_model: bool, error_mode: bool, t: float, rect: Rect, res: int) -> bool:
+        what = FIELDS[self.field][2]
+        kinds = [f"learned {what}"] if has_model else []
+        if error_mode or not has_model:
+            kinds.append(f"exact {what}")
         return all((k, t, rect, res) in self._cache for k in kinds)
 
-    def _draw_heat(self, model, exact_fn, t: float, rect: Rect, error_mode: bool, res: int = HEAT_RES) -> None:
-        need_exact = error_mode or model is None
+    def _draw_heat(self, learned_fn, exact_fn, t: float, rect: Rect, error_mode: bool, res: int = HEAT_RES) -> None:
+        """The heatmap from the learned field (a function, None without a model) or the exact one."""
+        need_exact = error_mode or learned_fn is None
         res = self._heat_res(need_exact, res)
         self.heat_res = res
         _, _, hpts = grid_centres(rect, res)
+        _title, sym, what = FIELDS[self.field]
 
         def learned():
-            return self._cached_eval("learned", model.score, hpts, t, rect, res)
+            return self._cached_eval(f"learned {what}", learned_fn, hpts, t, rect, res)
 
         def exact():
-            return self._cached_eval("exact", exact_fn, hpts, t, rect, res)
+            return self._cached_eval(f"exact {what}", exact_fn, hpts, t, rect, res)
 
         if error_mode:
             diff = learned() - exact()
             values = np.hypot(diff[:, 0], diff[:, 1])
-            self.heat_kind = "error |s_θ − s|"
-            label = "|s_θ − s|"
+            self.heat_kind = f"error |{sym}_θ − {sym}|"
+            label = f"|{sym}_θ − {sym}|"
         else:
-            s = learned() if model is not None else exact()
+            s = learned() if learned_fn is not None else exact()
             values = np.hypot(s[:, 0], s[:, 1])
-            self.heat_kind = "|s_θ|" if model is not None else "|s| (exact)"
-            label = "|s_θ|" if model is not None else "|s|"
+            self.heat_kind = f"|{sym}_θ|" if learned_fn is not None else f"|{sym}| (exact)"
+            label = f"|{sym}_θ|" if learned_fn is not None else f"|{sym}|"
         values = values.reshape(res, res)
         self.heat_values = values
         finite = np.isfinite(values)

@@ -3,7 +3,9 @@
 The panel never writes the state itself. It emits `changeRequested({name: value})`; the main window decides whether
 the change applies at once (samplers, particle counts, ...) or first asks, because it would invalidate a trained
 model (the SDE, its parameters, the output kind, the network, the objective). After a refused change the main window
-calls `refresh()` and the controls show the state's values again.
+calls `refresh()` and the controls show the state's values again. A choice that implies others asks for them in the
+same request (`state.with_implied_settings`): flow matching trains the velocity output v, rectified flow samples its
+reverse SDE ancestrally instead of with Euler–Maruyama.
 
 The network rows follow the mode: the MLP's hidden units and layers (and the target's sample count) for a 2D target,
 the U-Net's base channels and the class-conditional switch in image mode (`state.imagesChanged`).
@@ -24,6 +26,7 @@ from playground.app.state import (
     WEIGHTINGS,
     AppState,
     Settings,
+    with_implied_settings,
 )
 from playground.app.widgets.settings_form import LogSpin, SettingsForm
 
@@ -78,6 +81,8 @@ class SettingsPanel(SettingsForm):
             "VP: f = −½β(t)x, g = √β(t) (DDPM).\n"
             "sub-VP: f = −½β(t)x, g² = β(t)(1 − e^(−2β₀t − (β₁−β₀)t²)).\n"
             "VE: f = 0, g = σ(t)√(2 ln(σmax/σmin)), σ(t) = σmin(σmax/σmin)^t (SMLD).\n"
+            "Rectified flow: x_t = (1 − t)x₀ + tε, so f = −x/(1 − t), g² = 2t/(1 − t) (Liu et al. 2023; no\n"
+            "parameters; t runs to T = 0.999). Its PF-ODE is flow matching's straight-path flow.\n"
             "Changing it invalidates a trained model.",
         )
         self._double(
@@ -107,18 +112,25 @@ class SettingsPanel(SettingsForm):
             "What the network predicts; all convert to a score s = ∇log p_t:\n"
             "ε: s = −ε_θ/σ_t.  score: s = F_θ.  x₀: s = (α_t D_θ − x)/σ_t².\n"
             "EDM: D = c_skip x + c_out F(c_in x, c_noise) (Karras et al. 2022).\n"
+            "v: the velocity v_θ ≈ E[α′x₀ + σ′ε | x_t] (flow matching; rectified flow: ε − x₀):\n"
+            "s = 2(f x − v_θ)/g², the PF-ODE drift f − ½g²s solved for s.\n"
             "Changing it invalidates a trained model.",
         )
         self._combo(
             form, "objective", "Objective", OBJECTIVES,
             "Denoising score matching: E λ(t)‖s_θ(α x₀ + σ ε, t) + ε/σ‖² (Vincent 2011).\n"
-            "Sliced score matching: E[½‖s_θ‖² + vᵀ∇(vᵀ s_θ)], v ~ N(0, I) (Song et al. 2019).",
+            "Sliced score matching: E[½‖s_θ‖² + vᵀ∇(vᵀ s_θ)], v ~ N(0, I) (Song et al. 2019).\n"
+            "Flow matching: E‖v_θ(α x₀ + σ ε, t) − (α′x₀ + σ′ε)‖² (Lipman et al. 2023); with rectified flow\n"
+            "the target is ε − x₀ (Liu et al. 2023). Choosing it sets the output to v (the velocity).\n"
+            "Changing it invalidates a trained model.",
         )
         self._combo(
             form, "weighting", "Weighting", WEIGHTINGS,
-            "λ(t) in the DSM loss. σ²: Song's default, E‖σ s_θ + ε‖².\n"
-            "g(t)²: likelihood weighting (the loss bounds −log p).\n"
-            "EDM: λ = (σ² + σ_d²)/(σ σ_d)² with ln σ ~ N(−1.2, 1.2²).",
+            "λ(t) and the law of t in the loss. σ²: Song's default, E‖σ s_θ + ε‖², t ~ U(ε, 1).\n"
+            "g(t)²: likelihood weighting (the loss bounds −log p); not for flow matching.\n"
+            "EDM: λ = (σ² + σ_d²)/(σ σ_d)² with ln σ ~ N(−0.51, 1.2²) (EDM's −1.2 + ln(σ_d/0.5), σ_d = 1).\n"
+            "Flow matching has unit weight: σ² draws t ~ U(ε, T), EDM the log-normal noise levels\n"
+            "(for rectified flow a logit-normal t, Esser et al. 2024).",
         )
         self._int(form, "hidden", "Hidden units", 8, 1024, 16, "Width of each hidden layer of the MLP s_θ(x, t).")
         self._int(form, "depth", "Hidden layers", 1, 8, 1, "Number of hidden layers of the MLP s_θ(x, t).")
@@ -175,7 +187,9 @@ class SettingsPanel(SettingsForm):
             "Sampler for dx = [f − g² s_θ] dt + g dw̄ from t = T to 0.\n"
             "Euler–Maruyama: x ← x − [f − g² s]h + g√h z.\n"
             "Predictor–corrector: reverse diffusion + a Langevin corrector (snr 0.16).\n"
-            "Ancestral: the discrete DDPM/SMLD posterior step.",
+            "Ancestral: the discrete DDPM/SMLD posterior step (any Gaussian path).\n"
+            "Choosing rectified flow switches Euler–Maruyama to ancestral: its g² = 2t/(1 − t) ≈ 2000 at T\n"
+            "makes EM's first step overshoot far outside the data.",
         )
         self._combo(
             form, "ode_sampler", "PF-ODE", ODE_SAMPLERS,
@@ -224,12 +238,12 @@ class SettingsPanel(SettingsForm):
             s = self.state.settings
             for name in self.controls:
                 self.set_value(name, getattr(s, name))
-            ve = s.sde == "ve"
             for name in ("beta_min", "beta_max"):
-                self.controls[name].setEnabled(not ve)
+                self.controls[name].setEnabled(s.sde in ("vp", "subvp"))
             for name in ("sigma_min", "sigma_max"):
-                self.controls[name].setEnabled(ve)
-            self.controls["weighting"].setEnabled(s.objective == "dsm")
+                self.controls[name].setEnabled(s.sde == "ve")
+            weighting = self.controls["weighting"]  # flow matching has no likelihood weighting
+            weighting.model().item(weighting.findData("likelihood")).setEnabled(s.objective != "fm")
             images = self.state.images
             for name in ROWS_2D:
                 self.set_row_visible(name, images is None)
@@ -244,7 +258,7 @@ class SettingsPanel(SettingsForm):
             return
         v = self.value(name)
         if v != getattr(self.state.settings, name):
-            self.changeRequested.emit({name: v})
+            self.changeRequested.emit(with_implied_settings({name: v}, self.state.settings))
 
     def settings_from_controls(self) -> Settings:
         from dataclasses import replace

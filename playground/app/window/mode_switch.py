@@ -2,8 +2,8 @@
 
 Image mode (`state.images`, entered from Target > Images) hides the three 2D views and shows the image docks; each
 mode remembers which of its own docks were open, and a dock taken out of a tab group rejoins it. Entering image mode
-applies the image training defaults (IMAGE_TRAIN_DEFAULTS' lr, batch, output and weighting, a one-minute stop) and
-keeps the 2D values (`Settings.lr_2d`, ...), which leaving it restores.
+applies the image training defaults (IMAGE_TRAIN_DEFAULTS' lr, batch, output and weighting, a one-minute stop; the
+velocity output under flow matching) and keeps the 2D values (`Settings.lr_2d`, ...), which leaving it restores.
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ from PySide6.QtWidgets import QDockWidget
 from playground.app.window.docks import DOCKS_2D, IMAGE_DOCKS, DockLayout
 
 IMAGE_STOP = {"steps": 100_000, "seconds": 60.0}  # image training stops after a minute (the steps are a backstop)
+
+
+def image_output(objective: str) -> str:
+    """The output kind image mode trains with: IMAGE_TRAIN_DEFAULTS' EDM denoiser, or the velocity v for flow
+    matching (its natural output, as `train --objective fm` on images)."""
+    from playground.core.training.image_training import IMAGE_TRAIN_DEFAULTS
+
+    return "v" if objective == "fm" else str(IMAGE_TRAIN_DEFAULTS["output"])
 
 
 class ModeSwitch(QObject):
@@ -122,15 +130,16 @@ class ModeSwitch(QObject):
 
     def switch_training_settings(self, image_mode: bool) -> None:
         """Entering image mode keeps the 2D lr / batch / steps / seconds / output / weighting (Settings.lr_2d, ...)
-        and applies the image defaults (IMAGE_TRAIN_DEFAULTS' lr, batch, output and weighting, IMAGE_STOP); leaving
-        it restores the kept 2D values."""
+        and applies the image defaults (IMAGE_TRAIN_DEFAULTS' lr, batch, output and weighting, IMAGE_STOP; flow
+        matching keeps its velocity output: `image_output`); leaving it restores the kept 2D values."""
         s = self.state.settings
         if image_mode:
             from playground.core.training.image_training import IMAGE_TRAIN_DEFAULTS as D
 
             self.state.update_settings(lr_2d=s.lr, batch_2d=s.batch, steps_2d=s.steps, seconds_2d=s.seconds,
                                        output_2d=s.output, weighting_2d=s.weighting, lr=float(D["lr"]),
-                                       batch=int(D["batch"]), output=D["output"], weighting=D["weighting"],
+                                       batch=int(D["batch"]), output=image_output(s.objective),
+                                       weighting=D["weighting"],
                                        **IMAGE_STOP)
         else:
             self.state.update_settings(lr=s.lr_2d, batch=s.batch_2d, steps=s.steps_2d, seconds=s.seconds_2d,

@@ -1,7 +1,8 @@
 """Affine data normalisation y = (x - mean) / scale, and the data-space view of an SDE run on y.
 
 The model's SDE acts on normalised data y; in data space x_t = mean + scale * y_t, so
-grad_x log p_t(x) = grad_y log p_t(y) / scale and a GMM target maps to GMM((mu - mean) / scale, Sigma / scale^2).
+grad_x log p_t(x) = grad_y log p_t(y) / scale, the PF-ODE velocity v_x = scale * v_y, and a GMM target maps to
+GMM((mu - mean) / scale, Sigma / scale^2).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from playground.core.diffusion.sde import ScoreFn
+from playground.core.diffusion.sde import SDE, ScoreFn, bcast, time_vector
 from playground.data.targets.gaussian_mixture import GaussianMixture
 
 
@@ -52,6 +53,18 @@ class Normalization:
     def data_score_fn(self, norm_score_fn: ScoreFn) -> ScoreFn:
         """Score of the data-space process from the score in normalised space."""
         return lambda x, t: norm_score_fn(self.to_norm(x), t) / self.scale
+
+    def data_velocity_fn(self, sde: SDE, data_score_fn: ScoreFn) -> ScoreFn:
+        """The velocity of the data-space PF-ODE (Song et al. 2021, Eq. 13; flow matching's v) from the data-space
+        score: v_x = scale v_y with v_y = f(t) y - g(t)^2 s_y / 2, i.e. f(t) (x - mean) - g(t)^2 scale^2 s_x / 2."""
+
+        def velocity(x: torch.Tensor, t) -> torch.Tensor:
+            tt = time_vector(t, x)
+            score = torch.as_tensor(data_score_fn(x, t), dtype=x.dtype)
+            g2 = bcast(sde.diffusion(tt) ** 2, x)
+            return bcast(sde.drift_coefficient(tt), x) * (x - self._mean(x)) - 0.5 * self.scale**2 * g2 * score
+
+        return velocity
 
     def gmm_to_norm(self, gmm: GaussianMixture) -> GaussianMixture:
         """The same mixture in normalised coordinates."""

@@ -125,24 +125,77 @@ def test_broken_saved_settings_fall_back_to_defaults(tmp_path):
     assert load_settings(store).sde == "ve"
 
 
-@pytest.mark.parametrize("sde", ["vp", "subvp", "ve"])
-@pytest.mark.parametrize("output", ["eps", "score", "x0", "edm"])
+@pytest.mark.parametrize("sde", ["vp", "subvp", "ve", "rf"])
+@pytest.mark.parametrize("output", ["eps", "score", "x0", "edm", "v"])
 def test_equations_cover_every_sde_and_output(sde, output):
     html = equations_html(Settings(sde=sde, output=output, beta_max=15.0, sigma_min=0.02), sigma_max=12.5)
     assert "Forward SDE" in html and "Reverse-time SDE" in html and "Probability-flow ODE" in html
     if sde == "ve":
         assert "σ<sub>max</sub> = 12.5" in html and "σ<sub>min</sub> = 0.02" in html and "β(t)" not in html
+    elif sde == "rf":
+        assert "Rectified flow" in html and "β(t)" not in html and "σ<sub>max</sub>" not in html
+        assert "dx = −x / (1 − t) dt + √(2t / (1 − t)) dw" in html  # f = -x / (1 - t), g^2 = 2t / (1 - t)
+        assert "x<sub>t</sub> | x<sub>0</sub> ~ N((1 − t) x<sub>0</sub>, t² I)" in html
+        assert "dx/dt = −x / (1 − t) − t / (1 − t) · s<sub>θ</sub>(x, t)" in html and "T = 0.999" in html
     else:
         assert "β<sub>1</sub> = 15" in html and "−½ β(t) x" in html
     if sde == "subvp":
         assert "(1 − α(t)²)²" in html
     assert {"eps": "−ε<sub>θ</sub>", "score": "F<sub>θ</sub>(x, t)", "x0": "D<sub>θ</sub>(x, t)",
-            "edm": "c<sub>skip</sub>"}[output] in html
+            "edm": "c<sub>skip</sub>", "v": "s<sub>θ</sub>(x, t) = 2 (f(x, t) − v<sub>θ</sub>(x, t)) / g(t)²"}[output] in html
 
 
 def test_equations_loss_follows_objective_and_weighting():
     assert "Sliced score matching" in equations_html(Settings(objective="ssm"))
     assert "likelihood weighting" in equations_html(Settings(weighting="likelihood"))
-    assert "ln σ ~ N(−1.2, 1.2²)" in equations_html(Settings(weighting="edm"))
+    # the noise levels the trainer draws: EDM's P_mean -1.2 shifted by ln(sigma_data / 0.5) (sigma_data = 1)
+    assert "ln σ ~ N(−0.51, 1.2²)" in equations_html(Settings(weighting="edm"))
     assert "‖ε<sub>θ</sub>(x<sub>t</sub>, t) − ε‖²" in equations_html(Settings(output="eps", weighting="song"))
     assert "RK45" in equations_html(Settings(ode_sampler="ode_rk45"))
+
+
+def test_equations_show_the_flow_matching_loss():
+    rf = equations_html(Settings(sde="rf", objective="fm", output="v"))
+    assert "Rectified flow (Liu et al. 2023): conditional flow matching" in rf
+    assert "‖v<sub>θ</sub>(α<sub>t</sub> x<sub>0</sub> + σ<sub>t</sub> ε, t) − (ε − x<sub>0</sub>)‖²" in rf
+    assert "t ~ U(10<sup>−5</sup>, 0.999)" in rf and "rectified flow: ε − x<sub>0</sub> on each path" in rf
+    assert "Denoising score matching" not in rf
+    vp = equations_html(Settings(sde="vp", objective="fm", output="v", weighting="edm"))
+    assert "Conditional flow matching (Lipman et al. 2023)" in vp
+    assert "(α′<sub>t</sub> x<sub>0</sub> + σ′<sub>t</sub> ε)‖²" in vp and "ln σ ~ N(−0.51, 1.2²)" in vp
+    assert "logit-normal" in equations_html(Settings(sde="rf", objective="fm", output="v", weighting="edm"))
+
+
+def test_flow_matching_and_rectified_flow_choices(qtbot, state):
+    p = SettingsPanel(state)
+    qtbot.addWidget(p)
+    for name, key, label in (("sde", "rf", "rectified flow"), ("output", "v", "v (velocity)"),
+                             ("objective", "fm", "flow matching")):
+        combo = p.controls[name]
+        assert combo.itemText(combo.findData(key)) == label
+    for name, words in (("sde", ("Rectified flow", "2t/(1 − t)")), ("output", ("v_θ", "s = 2(f x − v_θ)/g²")),
+                        ("objective", ("Flow matching", "Lipman", "ε − x₀")), ("weighting", ("Flow matching",))):
+        assert all(w in p.controls[name].toolTip() for w in words), name
+    requests = []
+    p.changeRequested.connect(requests.append)
+    p.changeRequested.connect(lambda ch: state.update_settings(**ch))
+    # rectified flow has no parameters; Euler-Maruyama gives way to the ancestral sampler
+    p.controls["sde"].setCurrentIndex(p.controls["sde"].findData("rf"))
+    assert requests[-1] == {"sde": "rf", "sde_sampler": "ancestral"}
+    assert not any(p.controls[k].isEnabled() for k in ("beta_min", "beta_max", "sigma_min", "sigma_max"))
+    assert p.value("sde_sampler") == "ancestral"
+    p.controls["sde"].setCurrentIndex(p.controls["sde"].findData("vp"))  # a chosen sampler stays
+    assert requests[-1] == {"sde": "vp"} and p.controls["beta_min"].isEnabled()
+    # flow matching trains the velocity, with the σ² (uniform t) or EDM weighting but no likelihood weighting
+    p.controls["weighting"].setCurrentIndex(p.controls["weighting"].findData("likelihood"))
+    p.controls["objective"].setCurrentIndex(p.controls["objective"].findData("fm"))
+    assert requests[-1] == {"objective": "fm", "output": "v", "weighting": "song"}
+    weighting = p.controls["weighting"]
+    assert weighting.isEnabled() and not weighting.model().item(weighting.findData("likelihood")).isEnabled()
+    weighting.setCurrentIndex(weighting.findData("edm"))
+    assert state.settings.weighting == "edm"
+    p.controls["objective"].setCurrentIndex(p.controls["objective"].findData("dsm"))  # back: the output stays
+    assert requests[-1] == {"objective": "dsm"} and state.settings.output == "v"
+    assert weighting.model().item(weighting.findData("likelihood")).isEnabled()
+    p.controls["objective"].setCurrentIndex(p.controls["objective"].findData("fm"))  # output and weighting fit
+    assert requests[-1] == {"objective": "fm"}

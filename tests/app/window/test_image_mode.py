@@ -104,6 +104,18 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     assert load_settings(window.store).output == "eps"
 
 
+def test_image_mode_keeps_flow_matchings_velocity_output(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, sde="rf", objective="fm", output="v")
+    try:
+        load_digits(w, qtbot)
+        s = w.state.settings
+        assert (s.output, s.weighting, s.output_2d) == ("v", "edm", "v")  # not IMAGE_TRAIN_DEFAULTS' 'edm' output
+        w.panels["target"].choose_preset("moons")
+        assert (w.state.settings.output, w.state.settings.objective) == ("v", "fm")
+    finally:
+        w.close()
+
+
 def test_training_in_thread_makes_an_image_model_and_a_preview(thread_window, qtbot):
     w = thread_window
     load_digits(w, qtbot)

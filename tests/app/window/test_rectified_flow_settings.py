@@ -1,5 +1,5 @@
-"""The app with rectified-flow / flow-matching settings (from a model file or a workspace) trains, samples and shows
-every view without an error (the menus do not offer them yet: see issue 14's app part)."""
+"""The app with rectified-flow / flow-matching settings trains, samples and shows every view without an error; a
+rectified-flow model file brings its settings (and the ancestral reverse-SDE sampler)."""
 
 from __future__ import annotations
 
@@ -30,5 +30,6 @@ def test_flow_matching_settings_train_sample_and_show(qtbot, tmp_path):
         c.trainer.save(path)
         assert w.open_model(str(path))
         assert (w.state.settings.sde, w.state.settings.output, w.state.settings.objective) == ("rf", "v", "fm")
+        assert w.state.settings.sde_sampler == "ancestral"  # Euler-Maruyama overshoots at rf's T
     finally:
         w.close()
