@@ -6,7 +6,8 @@ Two methods train from scratch on each dataset (default moons, 8gaussians, check
   DSM  the tuned default of `bench quality`: VP SDE, denoising score matching, EDM output and weighting, batch 768
   FM   rectified flow (Liu et al. 2023): rf SDE, conditional flow matching on the velocity (Lipman et al. 2023),
        output v, t ~ U(eps, T), batch 768
-(`--dsm` / `--fm KEY=VALUE ...` override TrainConfig fields of either.) Printed side by side, per dataset:
+(`--dsm` / `--fm KEY=VALUE ...` override TrainConfig fields of either; the recipes and the checks below are
+`core.evaluation.method_comparison`'s, which the app's Compare dock runs too.) Printed side by side, per dataset:
 
   SWD ratio@Bs  the SWD ratio (to the iid floor) of --n samples by the PF-ODE (ode_heun, its default 50 steps), mean
                 of --repeats sample sets, after B seconds (`bench quality`'s metric)
@@ -26,22 +27,20 @@ quiet machine: the budgets are wall-clock seconds.
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import time
 
 import torch
 
-from playground.bench.quality import BENCH_CONFIG, DATASETS, bench_overrides, budget_trainer, evaluate_nll, evaluate_swd
-
-METHODS: dict[str, dict] = {
-    "DSM": dict(BENCH_CONFIG),
-    "FM": {"sde": "rf", "objective": "fm", "output": "v", "weighting": "song", "batch": BENCH_CONFIG["batch"]},
-}
-"""TrainConfig fields of the two methods (on top of the defaults)."""
-LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-STRAIGHTNESS_PATHS = 2000
-STRAIGHTNESS_STEPS = 100
+from playground.bench.quality import DATASETS, bench_overrides, budget_trainer
+from playground.core.evaluation.method_comparison import (
+    EULER_LADDER,
+    METHODS,
+    euler_nfe,
+    evaluate_nll,
+    evaluate_swd,
+    path_straightness,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10000, help="samples per SWD")
     p.add_argument("--repeats", type=int, default=2, help="sample sets averaged per SWD figure")
     p.add_argument("--nll-n", type=int, default=2000, help="points for the NLL")
-    p.add_argument("--ladder", type=int, nargs="+", default=list(LADDER), help="Euler step counts tried")
+    p.add_argument("--ladder", type=int, nargs="+", default=list(EULER_LADDER), help="Euler step counts tried")
     p.add_argument("--threshold", type=float, default=1.2, help="SWD ratio the Euler NFE must reach")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -60,25 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsm", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides for DSM")
     p.add_argument("--fm", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides for FM")
     return p
-
-
-def euler_nfe(model, target, ladder, threshold: float, n: int, repeats: int, seed: int) -> tuple[int | None, float]:
-    """(the smallest ode_euler NFE on the ladder with SWD ratio <= threshold, or None; the last ratio measured)."""
-    ratio = math.inf
-    for steps in sorted(ladder):
-        ratio, _, _ = evaluate_swd(model, target, n, "ode_euler", steps, seed, repeats)
-        if ratio <= threshold:
-            return steps + 1, ratio
-    return None, ratio
-
-
-def path_straightness(model, seed: int) -> float:
-    """Straightness of the model's PF-ODE paths in data space (a fine Heun solve; see the module docstring)."""
-    from playground.core.evaluation.straightness import straightness
-
-    res = model.sample(STRAIGHTNESS_PATHS, sampler="ode_heun", steps=STRAIGHTNESS_STEPS, seed=seed, return_result=True,
-                       trajectory_stride=1)
-    return straightness(res.trajectory, res.times)
 
 
 def run_method(target, args, overrides: dict) -> dict:

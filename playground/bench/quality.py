@@ -21,15 +21,16 @@ Targets (issue 3, 2 CPU threads): SWD ratio <= 1.5 by 5 s; NLL - H <= 0.05 after
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import time
 
-import numpy as np
 import torch
 
+from playground.core.evaluation import method_comparison
+from playground.core.evaluation.method_comparison import TUNED_DSM, evaluate_nll, evaluate_swd
+
 DATASETS = ("moons", "8gaussians", "checkerboard")
-BENCH_CONFIG = {"output": "edm", "weighting": "edm", "batch": 768}
+BENCH_CONFIG = TUNED_DSM
 """TrainConfig fields the benchmark sets on top of the defaults (EDM preconditioning and noise levels train fastest;
 `--set output=eps weighting=song` measures Song et al.'s textbook setting; `--set objective=fm sde=rf` rectified flow,
 with the velocity output and, from here, EDM's log-normal noise levels: `weighting=song` for uniform t)."""
@@ -83,33 +84,6 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def evaluate_swd(model, target, n: int, sampler: str, steps: int | None, seed: int, repeats: int = 1):
-    """(mean SWD ratio over `repeats` sample sets, their sd, seconds spent sampling)."""
-    from playground.core.evaluation.metrics import swd_report
-
-    ratios, dt = [], 0.0
-    for r in range(repeats):
-        t0 = time.perf_counter()
-        x = model.sample(n, sampler=sampler, steps=steps, seed=seed + 1000 * r)
-        dt += time.perf_counter() - t0
-        ratios.append(swd_report(x, lambda m, s: target.sample(m, s), seed=seed + r).swd_ratio)
-    return float(np.mean(ratios)), float(np.std(ratios)), dt
-
-
-def evaluate_nll(model, target, n: int, seed: int) -> dict:
-    """Mean NLL (nats) of n fresh target points under the model (PF-ODE, exact divergence, from t = 1e-5) with its
-    standard error; where the target has a log density also the paired estimate of KL(p || model) =
-    mean(log p(x) - log p_model(x)) (the same quantity as NLL - H, with far less sampling noise)."""
-    x = target.sample(n, seed + 777).astype(np.float64)
-    nll = -model.log_prob(x, eps=1e-5, batch_size=1000)
-    out = {"nll": float(nll.mean()), "nll_se": float(nll.std(ddof=1) / math.sqrt(len(nll)))}
-    if target.log_density is not None:
-        kl = nll + np.asarray(target.log_density(x), dtype=np.float64)
-        if np.isfinite(kl).all():
-            out.update(kl=float(kl.mean()), kl_se=float(kl.std(ddof=1) / math.sqrt(len(kl))))
-    return out
-
-
 def bench_overrides(items: list[str], base: dict | None = None) -> dict:
     """`base` (default BENCH_CONFIG) updated by the KEY=VALUE items; objective=fm without an output trains the
     velocity ('v'), as `train --objective fm` does."""
@@ -122,14 +96,8 @@ def bench_overrides(items: list[str], base: dict | None = None) -> dict:
 
 def budget_trainer(target, args, overrides: dict, seconds: float):
     """A Trainer for `seconds` of training (its lr schedule's horizon) on a fresh pool of target samples."""
-    from playground.core.training.config import TrainConfig
-    from playground.core.training.trainer import Trainer
-
-    cfg = TrainConfig(
-        **{"steps": None, "seconds": seconds, "seed": args.seed, "device": args.device, "threads": args.threads,
-           **overrides}
-    )
-    return Trainer(cfg, target.sample(cfg.pool, args.seed))
+    return method_comparison.budget_trainer(target.sample, overrides, seconds, seed=args.seed, device=args.device,
+                                            threads=args.threads)
 
 
 def run_dataset(name: str, args, overrides: dict) -> dict:
