@@ -79,14 +79,14 @@ class ScoreFieldPanel(QWidget):
                              "arrow legend: arrow length grows as √|s| (or √|v|: weak and strong regions both\n"
                              "read); an arrow one grid cell long stands for |s| = scale. The heatmap and its colour\n"
                              "bar give |s| itself. The velocity is evaluated at most at the SDE's T.")
-        self.show_exact = QCheckBox("Exact score")
+        self.show_exact = QCheckBox("Exact")
         self.show_exact.setToolTip("Overlay the exact score of the target (green arrows): closed form for a Gaussian\n"
                                    "mixture, the ideal denoiser's (α D(x) − x)/σ² for a point set; the exact\n"
                                    "velocity is built from it.")
-        self.show_error = QCheckBox("Error heatmap")
+        self.show_error = QCheckBox("Error")
         self.show_error.setToolTip("Colour by the error |s_θ(x, t) − ∇ log p_t(x)| (or |v_θ − v|) instead of the\n"
                                    "magnitude (needs a model and an exact score).")
-        self.show_learned = QCheckBox("Learned score")
+        self.show_learned = QCheckBox("Learned")
         self.show_learned.setChecked(True)
         self.show_learned.setToolTip("Show the network's score s_θ(x, t) (or velocity v_θ) as white arrows.")
         for cb in (self.show_learned, self.show_exact, self.show_error):
@@ -210,11 +210,9 @@ class ScoreFieldPanel(QWidget):
         return self.state.normalization.data_velocity_fn(self._sde_cache.get(self.state), model.score)
 
     def _on_field(self, *_) -> None:
-        """Score | Velocity: the title, the labels and the arrows follow."""
-        title, sym, what = FIELDS[self.field]
+        """Score | Velocity: the title and the arrows follow."""
+        title, _sym, _what = FIELDS[self.field]
         self.plot.getPlotItem().setTitle(title)
-        self.show_learned.setText(f"Learned {what}")
-        self.show_exact.setText(f"Exact {what}")
         self.message.hide()
         self._request()
 

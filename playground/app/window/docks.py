@@ -2,12 +2,13 @@
 
 Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below. The image docks take
 those places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones,
-Inpainting beside the score field (`ModeSwitch` shows one mode's docks).
+Inpainting beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start
+closed, tabbed with Sampling when opened from View. A panel with `dock_closed()` hears when its dock is closed.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 # (key, dock title, object name)
@@ -27,11 +28,14 @@ IMAGE_DOCKS = (
     ("inpaint", "Inpainting", "dock_inpaint"),
 )
 DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
+# 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
+OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
 
 
 class DockLayout(QObject):
-    """The docks of one window: `docks` (the 2D and shared ones, DOCKS), `image_docks` (IMAGE_DOCKS), the default
-    layout (`layout_default`, `size_docks`) and `last`, the key of the dock that had the focus last."""
+    """The docks of one window: `docks` (the 2D and shared ones, DOCKS), `image_docks` (IMAGE_DOCKS),
+    `optional_docks` (OPTIONAL_DOCKS), the default layout (`layout_default`, `size_docks`) and `last`, the key of the
+    dock that had the focus last."""
 
     def __init__(self, window: QMainWindow, panels: dict[str, QWidget]):
         super().__init__(window)
@@ -39,23 +43,38 @@ class DockLayout(QObject):
         self.last = "sampling"
         self.docks: dict[str, QDockWidget] = {}
         self.image_docks: dict[str, QDockWidget] = {}
-        for key, title, name in DOCKS + IMAGE_DOCKS:
-            d = QDockWidget(title, window)
-            d.setObjectName(name)
-            d.setWidget(panels[key])
-            d.setFeatures(
-                QDockWidget.DockWidgetFeature.DockWidgetMovable
-                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            )
-            d.toggleViewAction().setToolTip(f"Show or hide the {title} panel.")
-            # an explicit minimum lets the window shrink (to 800 x 800 and below) whatever the panels' layouts ask
-            panels[key].setMinimumSize(160, 120)
-            (self.image_docks if (key, title, name) in IMAGE_DOCKS else self.docks)[key] = d
+        self.optional_docks: dict[str, QDockWidget] = {}
+        groups = [(DOCKS, self.docks), (IMAGE_DOCKS, self.image_docks),
+                  ([o[:3] for o in OPTIONAL_DOCKS], self.optional_docks)]
+        for specs, group in groups:
+            for key, title, name in specs:
+                group[key] = self._make_dock(title, name, panels[key])
+
+    def _make_dock(self, title: str, name: str, panel: QWidget) -> QDockWidget:
+        d = QDockWidget(title, self.window)
+        d.setObjectName(name)
+        d.setWidget(panel)
+        d.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        d.toggleViewAction().setToolTip(f"Show or hide the {title} panel.")
+        # an explicit minimum lets the window shrink (to 800 x 800 and below) whatever the panels' layouts ask
+        panel.setMinimumSize(160, 120)
+        if hasattr(panel, "dock_closed"):
+            d.installEventFilter(self)
+        return d
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        """A dock closed (its close button, View): tell its panel (`dock_closed`)."""
+        if event.type() == QEvent.Type.Close and isinstance(obj, QDockWidget):
+            obj.widget().dock_closed()
+        return False
 
     def all_docks(self) -> dict[str, QDockWidget]:
-        """Every dock by key: the 2D and shared ones, then the image-mode ones."""
-        return {**self.docks, **self.image_docks}
+        """Every dock by key: the 2D and shared ones, the image-mode ones, then the optional ones."""
+        return {**self.docks, **self.image_docks, **self.optional_docks}
 
     def layout_default(self) -> None:
         """Every dock in its default place (see the module docstring); `size_docks` gives them their proportions."""
@@ -72,6 +91,9 @@ class DockLayout(QObject):
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
+        for key, _title, _name, partner in OPTIONAL_DOCKS:
+            w.tabifyDockWidget(d[partner], d[key])
+        d["sampling"].raise_()
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the

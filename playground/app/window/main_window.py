@@ -2,8 +2,9 @@
 
 Docks (rearrangeable, toggled in View): Target, Forward diffusion, Score field, Sampling (SDE | ODE), Training,
 Settings, and for image mode (`state.images`, entered from Target > Images) Dataset, Forward diffusion (images),
-Sampling (images): SDE | ODE and Inpainting. The time bar (bottom toolbar) drives `state.set_time`, which every
-time-dependent panel follows; training runs in `TrainingController`'s worker.
+Sampling (images): SDE | ODE and Inpainting; Compare (DSM | FM) starts closed (View opens it). The time bar (bottom
+toolbar) drives `state.set_time`, which every time-dependent panel follows; training runs in `TrainingController`'s
+worker.
 
 MainWindow composes small units, one concept each, and keeps the public methods tests and scripts call:
 

@@ -1,11 +1,11 @@
-"""The window's menu bar: File (with Open recent), Edit, View (the docks, the time bar, Animate t, Theme, Reset
-layout), Train and Help, built from the window's actions (`actions.make_actions`)."""
+"""The window's menu bar: File (with Open recent), Edit, View (the docks, the optional Compare dock, the time bar,
+Animate t, Theme, Reset layout), Train and Help, built from the window's actions (`actions.make_actions`)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QMenu
 
-from playground.app.window.docks import DOCKS, IMAGE_DOCKS
+from playground.app.window.docks import DOCKS, IMAGE_DOCKS, OPTIONAL_DOCKS
 
 
 def make_menus(window) -> None:
@@ -26,6 +26,8 @@ def make_menus(window) -> None:
     m = mb.addMenu("&View")
     for key, _title, _name in DOCKS:
         m.addAction(w.docks[key].toggleViewAction())
+    for key, *_rest in OPTIONAL_DOCKS:
+        m.addAction(w.dock_layout.optional_docks[key].toggleViewAction())
     m.addSeparator()
     for key, _title, _name in IMAGE_DOCKS:
         m.addAction(w.image_docks[key].toggleViewAction())

@@ -41,7 +41,7 @@ class ModeSwitch(QObject):
         self._tab_partners: dict[str, QDockWidget] = {}  # a mode dock taken out of its tab group -> a dock to rejoin
 
     def reset_open_docks(self) -> None:
-        """Every dock of each mode open (the default layout)."""
+        """Every dock of each mode open but the optional ones (the default layout)."""
         self.open_docks = {False: set(DOCKS_2D), True: {k for k, _t, _n in IMAGE_DOCKS}}
 
     def images_shown(self) -> bool:
@@ -51,8 +51,10 @@ class ModeSwitch(QObject):
         return self.state.image_mode or (model is not None and getattr(model, "image_shape", None) is not None)
 
     def mode_dock_widgets(self, images: bool) -> dict[str, QDockWidget]:
-        """The docks only one mode shows: the image docks, or the 2D views (DOCKS_2D)."""
-        return dict(self.layout.image_docks) if images else {k: self.layout.docks[k] for k in DOCKS_2D}
+        """The docks only one mode shows: the image docks, or the 2D views (DOCKS_2D and the optional docks)."""
+        if images:
+            return dict(self.layout.image_docks)
+        return {**{k: self.layout.docks[k] for k in DOCKS_2D}, **self.layout.optional_docks}
 
     def open_mode_docks(self, images: bool) -> set[str]:
         """The keys of the mode's own docks that are open (or were, when the other mode is shown)."""

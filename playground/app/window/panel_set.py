@@ -10,8 +10,9 @@ from playground.app.panels.training_panel import TrainingPanel
 
 
 def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[str, QWidget]:
-    """Every panel by dock key (see `docks.DOCKS` and `docks.IMAGE_DOCKS`); training_actions: the Play, Step and Reset
-    actions the training panel's buttons show."""
+    """Every panel by dock key (see `docks.DOCKS`, `docks.IMAGE_DOCKS` and `docks.OPTIONAL_DOCKS`); training_actions:
+    the Play, Step and Reset actions the training panel's buttons show."""
+    from playground.app.panels.compare_panel import ComparePanel
     from playground.app.panels.forward_panel import ForwardPanel
     from playground.app.panels.image_dataset_panel import ImageDatasetPanel
     from playground.app.panels.image_forward_panel import ImageForwardPanel
@@ -31,6 +32,7 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
         "image_forward": ImageForwardPanel(state),
         "image_sampling": ImageSamplingPanel(state),
         "inpaint": InpaintPanel(state),
+        "compare": ComparePanel(state, controller),
     }
     panels["settings"] = SettingsPanel(state)
     return panels

@@ -47,7 +47,6 @@ def test_velocity_arrows_are_the_exact_velocity(qtbot, keep, sde):
     p.show_velocity.setChecked(True)
     p.show_exact.setChecked(True)
     assert p.field == "velocity" and "Velocity field" in p.plot.getPlotItem().titleLabel.text
-    assert p.show_learned.text() == "Learned velocity" and p.show_exact.text() == "Exact velocity"
     norm, model = st.normalization, st.model
     for t in (0.05, 0.4, 0.9):
         st.set_time(t)
