@@ -3,12 +3,14 @@
 Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below. The image docks take
 those places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones,
 Inpainting beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start
-closed, tabbed with Sampling when opened from View. A panel with `dock_closed()` hears when its dock is closed.
+closed and out of the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner
+(`open_optional`). A panel with `dock_closed()` hears when its dock is closed.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 # (key, dock title, object name)
@@ -30,6 +32,7 @@ IMAGE_DOCKS = (
 DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
 # 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
 OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
+OPTIONAL_PARTNERS = {key: partner for key, _title, _name, partner in OPTIONAL_DOCKS}
 
 
 class DockLayout(QObject):
@@ -49,6 +52,35 @@ class DockLayout(QObject):
         for specs, group in groups:
             for key, title, name in specs:
                 group[key] = self._make_dock(title, name, panels[key])
+        self.open_actions: dict[str, QAction] = {}  # View's actions for the optional docks (see open_optional)
+        for key, title, _name, _partner in OPTIONAL_DOCKS:
+            d = self.optional_docks[key]
+            a = QAction(title, self)
+            a.setCheckable(True)
+            a.setToolTip(f"Show or hide the {title} panel.")
+            a.triggered.connect(lambda on, k=key: self.open_optional(k) if on else self.optional_docks[k].close())
+            d.toggleViewAction().toggled.connect(a.setChecked)
+            self.open_actions[key] = a
+
+    def close_optional(self) -> None:
+        """Every optional dock closed and out of the layout (a hidden dock left in a tab group keeps its tab)."""
+        for d in self.optional_docks.values():
+            d.close()  # first, so that its tab group drops the tab (and its panel hears `dock_closed`)
+            self.window.removeDockWidget(d)
+        self.window.layout().activate()
+
+    def open_optional(self, key: str) -> None:
+        """Open an optional dock in front of its tab group; one that had left the layout (closed while hidden,
+        see `ModeSwitch`) rejoins its tab partner, or the right side when the partner is closed."""
+        w, d = self.window, self.optional_docks[key]
+        partner = self.all_docks()[OPTIONAL_PARTNERS[key]]
+        if w.dockWidgetArea(d) == Qt.DockWidgetArea.NoDockWidgetArea and not d.isFloating():
+            if w.dockWidgetArea(partner) != Qt.DockWidgetArea.NoDockWidgetArea and not partner.isHidden():
+                w.tabifyDockWidget(partner, d)
+            else:
+                w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
+        d.show()
+        d.raise_()
 
     def _make_dock(self, title: str, name: str, panel: QWidget) -> QDockWidget:
         d = QDockWidget(title, self.window)
@@ -91,9 +123,7 @@ class DockLayout(QObject):
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
-        for key, _title, _name, partner in OPTIONAL_DOCKS:
-            w.tabifyDockWidget(d[partner], d[key])
-        d["sampling"].raise_()
+        self.close_optional()  # until View opens them (`open_optional`)
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the

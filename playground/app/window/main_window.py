@@ -198,7 +198,8 @@ class MainWindow(QMainWindow):
         self.dock_layout.last = key
 
     def reset_layout(self) -> None:
-        """View > Reset layout: every dock back in its default place, each mode's docks open."""
+        """View > Reset layout: every dock back in its default place, each mode's docks open (not the optional ones)."""
+        self.dock_layout.close_optional()
         self.restoreState(self._default_state)
         self.mode_switch.reset_open_docks()
         for d in self.docks.values():

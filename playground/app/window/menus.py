@@ -27,7 +27,7 @@ def make_menus(window) -> None:
     for key, _title, _name in DOCKS:
         m.addAction(w.docks[key].toggleViewAction())
     for key, *_rest in OPTIONAL_DOCKS:
-        m.addAction(w.dock_layout.optional_docks[key].toggleViewAction())
+        m.addAction(w.dock_layout.open_actions[key])
     m.addSeparator()
     for key, _title, _name in IMAGE_DOCKS:
         m.addAction(w.image_docks[key].toggleViewAction())

@@ -80,6 +80,8 @@ class ModeSwitch(QObject):
         for key, dock in self.mode_dock_widgets(images).items():
             if key in self.open_docks[images]:
                 self._show_mode_dock(key, dock)
+            elif key in self.layout.optional_docks:  # closed: out of its tab group (`DockLayout.open_optional`)
+                self._hide_mode_dock(key, dock)
             else:
                 dock.hide()
         front = self.layout.image_docks["image_dataset"] if images else self.layout.docks["target"]
