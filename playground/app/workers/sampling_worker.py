@@ -4,7 +4,9 @@ The thread runs a sampler of `playground.core.sampling.samplers` in NORMALISED s
 a data-space histogram (the density image, uint8) of all particles, a copy of the first `n_dots` particles and the paths
 of the first `n_paths` so far. Frames are new arrays, never mutated after they are emitted, so the UI can keep them.
 Live frames are emitted at most every `emit_interval` seconds (the UI redraws the latest one); the finished
-`Outcome` holds the stored frames for playback, the final samples, NFE, wall time and the SWD report.
+`Outcome` holds the stored frames for playback, the final samples, NFE, wall time and the SWD report; the ODE side's
+also the straightness of its paths (Liu et al. 2023; `core.evaluation.straightness`), measured on the first
+STRAIGHTNESS_PATHS particles at the path points (every step up to MAX_PATH_POINTS of them).
 
 Cancellation: `cancel()` sets a flag checked before every score evaluation (of at most SCORE_CHUNK particles) and in
 every step callback; the sampler is unwound by an exception, so a run stops within one chunk's evaluation.
@@ -28,6 +30,7 @@ MAX_FRAMES = 120  # frames kept for playback per side
 MAX_PATH_POINTS = 400  # points kept per trajectory
 SCORE_CHUNK = 16384  # particles per score call: bounds the cancel latency at 100k particles
 SWD_MAX = 20000  # samples scored by the SWD report (4 chunks of 5000; the samples are iid given x_T)
+STRAIGHTNESS_PATHS = 1000  # the ODE side's paths whose straightness the outcome reports
 
 
 def fast_gmm_score_fn(gmm, sde) -> Callable:
@@ -112,6 +115,7 @@ class Outcome:
     swd: float = float("nan")
     swd_floor: float = float("nan")
     swd_ratio: float = float("nan")
+    straightness: float = float("nan")  # the ODE side's: mean S of its first STRAIGHTNESS_PATHS paths (data units²)
     n_nonfinite: int = 0
     error: str | None = None
     cancelled: bool = False
@@ -136,6 +140,7 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     frames: list[Frame] = []
     paths: list[np.ndarray] = []
     path_t: list[float] = []
+    measured: list[np.ndarray] = []  # the ODE side's first STRAIGHTNESS_PATHS particles at the path points
     last_emit = [0.0]
     nfe_seen = [0]
 
@@ -160,6 +165,8 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     def add_path(t: float, y: torch.Tensor) -> None:
         paths.append(np.array(to_data(y[: job.n_paths]), np.float32, copy=True))
         path_t.append(t)
+        if job.side == "ode":
+            measured.append(to_data(y[:STRAIGHTNESS_PATHS]).copy())
 
     def score(y, t):
         # evaluated in chunks with a cancel check before each, so a 100k-particle NFE can be interrupted
@@ -212,6 +219,9 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     # the final state (after the last denoising step, t = 0) as the last frame and path point
     paths.append(np.array(x[: job.n_paths], np.float32, copy=True))
     path_t.append(0.0)
+    if measured:
+        measured.append(x[:STRAIGHTNESS_PATHS])
+        out.straightness = _straightness(np.stack(measured), path_t)
     snapshot(job.steps, 0.0, y, out.nfe, keep=True, live=False)
     out.frames = frames
     out.paths = np.stack(paths)
@@ -227,6 +237,17 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
         except Exception as e:
             out.error = f"SWD failed: {e}"
     return out
+
+
+def _straightness(paths: np.ndarray, times: list[float]) -> float:
+    """Liu et al.'s S of the finite paths (NaN when none is finite or the times do not run one way)."""
+    from playground.core.evaluation.straightness import straightness
+
+    finite = np.isfinite(paths).all(axis=(0, 2))
+    try:
+        return straightness(paths[:, finite], np.asarray(times)) if finite.any() else float("nan")
+    except ValueError:  # e.g. an adaptive solver's repeated time
+        return float("nan")
 
 
 class SamplingThread(JobThread):

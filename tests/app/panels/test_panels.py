@@ -270,6 +270,7 @@ def test_sampling_exact_score_both_sides(qtbot, tmp_path, keep):
         assert 0 < o.swd_ratio < 2.0, o.swd_ratio
         text = s.view.info.text()
         assert f"NFE {o.nfe}" in text and "SWD" in text and "floor" in text
+        assert ("straightness" in text) == (o.side == "ode") == np.isfinite(o.straightness)  # the PF-ODE's paths
         # trajectories: one curve, NaN-separated paths
         xy = s.view.paths.xy
         assert xy is not None and np.isnan(xy[:, 0]).sum() == st.settings.n_trajectories
