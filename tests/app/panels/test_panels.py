@@ -400,14 +400,19 @@ def test_real_score_model_drives_score_and_sampling_panels(qtbot, keep):
     sampling.shutdown()
 
 
-def test_sampler_error_is_shown_on_its_side(qtbot, keep):
-    # pc's DDPM discretisation of VP needs beta_max / N < 1: 10 steps with beta_max = 20 cannot run
+def test_sampler_error_is_shown_on_its_side(qtbot, keep, monkeypatch):
+    from playground.core.sampling.samplers import SAMPLERS
+
+    def refuse(*args, **kwargs):  # a sampler that refuses its settings (pc now runs at 10 VP steps: issue 17)
+        raise ValueError("pc needs steps >= 20 here")
+
+    monkeypatch.setitem(SAMPLERS, "pc", refuse)
     st = make_state(sde="vp", sde_sampler="pc", ode_sampler="ode_euler", n_particles=500, sample_steps=10)
     p = keep(SamplingPanel(st))
     p.use_exact.setChecked(True)
     _wait_done(qtbot, p)
     sde, ode = p.sides["sde"], p.sides["ode"]
-    assert sde.outcome.error and "beta_max / N < 1" in sde.outcome.error
+    assert sde.outcome.error and "pc needs steps >= 20 here" in sde.outcome.error
     assert "failed" in sde.view.message.text.lower() and "failed" in sde.view.info.text()
     assert ode.outcome.error is None and ode.outcome.nfe == 11
     p.shutdown()
