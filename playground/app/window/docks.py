@@ -63,7 +63,8 @@ class DockLayout(QObject):
             self.open_actions[key] = a
 
     def close_optional(self) -> None:
-        """Every optional dock closed and out of the layout (a hidden dock left in a tab group keeps its tab)."""
+        """Every optional dock closed and out of the layout, now (a hidden dock left in a tab group keeps its tab):
+        before the default layout is restored (View > Reset layout)."""
         for d in self.optional_docks.values():
             d.close()  # first, so that its tab group drops the tab (and its panel hears `dock_closed`)
             self.window.removeDockWidget(d)
@@ -111,9 +112,9 @@ class DockLayout(QObject):
     def layout_default(self) -> None:
         """Every dock in its default place (see the module docstring); `size_docks` gives them their proportions."""
         w, d = self.window, self.all_docks()
-        for dock in d.values():
+        for key, dock in d.items():
             dock.setFloating(False)
-            dock.show()
+            dock.setVisible(key not in self.optional_docks)  # those stay out of the layout until View opens them
         w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["target"])
         w.splitDockWidget(d["target"], d["forward"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["forward"], d["sampling"], Qt.Orientation.Vertical)
@@ -123,7 +124,6 @@ class DockLayout(QObject):
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
-        self.close_optional()  # until View opens them (`open_optional`)
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the

@@ -149,3 +149,29 @@ def test_better_figures_needs_both_and_counts_a_miss_as_worst():
                      done=True)
     assert better_figures({"A": a, "B": b}) == {"A": {"swd"}, "B": {"steps", "straightness", "euler"}}
     assert better_figures({"A": a}) == {"A": set()}
+
+
+def visible_tabs(w) -> list[str]:
+    from PySide6.QtWidgets import QTabBar
+
+    return [b.tabText(i) for b in w.findChildren(QTabBar) if b.isVisible() and b.geometry().x() >= 0
+            for i in range(b.count())]
+
+
+def test_the_open_dock_is_remembered_and_leaves_no_stray_tabs(qtbot, tmp_path):
+    for opened in (True, False):
+        w = make_window(qtbot, tmp_path, restore=True)
+        if opened:
+            w.dock_layout.open_actions["compare"].trigger()
+        else:
+            w.dock_layout.optional_docks["compare"].close()
+        qtbot.wait(20)
+        w.close()
+        w = make_window(qtbot, tmp_path, restore=True)  # the next run: as it was, in 2D mode no image-dock tab
+        try:
+            dock = w.dock_layout.optional_docks["compare"]
+            qtbot.waitUntil(lambda: ("Compare (DSM | FM)" in visible_tabs(w)) == opened)
+            assert dock.isHidden() != opened and w.dock_layout.open_actions["compare"].isChecked() == opened
+            assert "Dataset" not in visible_tabs(w)
+        finally:
+            w.close()
