@@ -143,6 +143,13 @@ class ComparePanel(QWidget):
         if len(st.target_samples) < 2:
             return self._refuse("The target is empty: nothing to train on.")
         self.cancel()
+        paused = ""
+        if self.controller is not None and self.controller.running:
+            if not self.controller.pause():  # one training at a time
+                return self._refuse("Main training did not stop in time (it may still be setting up): press Train "
+                                    "both again.")
+            self._resume_training = True
+            paused = " Main training is paused meanwhile and resumes afterwards."
         s = st.settings
         self._job = CompareJob(
             methods=tuple(CompareMethod(key, self.method_config(key)) for key in self.columns),
@@ -152,11 +159,6 @@ class ComparePanel(QWidget):
             ode_steps=ode_steps(s.ode_sampler, s.sample_steps), seed=int(s.seed),
         )
         self._results = {}
-        paused = ""
-        if self.controller is not None and self.controller.running:
-            self.controller.pause()
-            self._resume_training = True
-            paused = " Main training is paused meanwhile and resumes afterwards."
         for key, col in self.columns.items():
             col.clear("Waiting…" if key != "A" else "Training…")
             col.show_status(f"{key}: {col.describe()} — waiting")

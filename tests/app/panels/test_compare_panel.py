@@ -175,3 +175,21 @@ def test_the_open_dock_is_remembered_and_leaves_no_stray_tabs(qtbot, tmp_path):
             assert "Dataset" not in visible_tabs(w)
         finally:
             w.close()
+
+
+def test_refuses_while_main_training_cannot_pause(qtbot):
+    from PySide6.QtCore import QObject, Signal
+
+    class StuckTraining(QObject):  # a main training whose thread does not stop within pause's timeout
+        runningChanged = Signal(bool)
+        resetDone = Signal()
+        running = True
+
+        def pause(self) -> bool:
+            return False
+
+    state = AppState(make_preset("moons"), Settings(**SMALL))
+    p = ComparePanel(state, StuckTraining())
+    qtbot.addWidget(p)
+    assert not p.train_both() and not p.running and "did not stop in time" in p.status.text()
+    assert p.train_btn.isEnabled() and not p._resume_training
