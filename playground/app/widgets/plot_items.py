@@ -40,6 +40,13 @@ def set_view(plot: pg.PlotWidget | pg.PlotItem, rect: Rect) -> None:
     pi.setRange(xRange=(rect[0], rect[1]), yRange=(rect[2], rect[3]), padding=0)
 
 
+def visible_rect(plot: pg.PlotWidget | pg.PlotItem) -> Rect:
+    """What the plot shows now (an aspect-locked view widens the rect it was given to its own shape)."""
+    pi = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
+    (x0, x1), (y0, y1) = pi.getViewBox().viewRange()
+    return float(x0), float(x1), float(y0), float(y1)
+
+
 # ---- layers ---------------------------------------------------------------------------------------------------
 class DensityImage:
     """A density as one ImageItem over a fixed data rectangle: from points (np.bincount histogram) or a grid."""

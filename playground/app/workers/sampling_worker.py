@@ -30,36 +30,6 @@ SCORE_CHUNK = 16384  # particles per score call: bounds the cancel latency at 10
 SWD_MAX = 20000  # samples scored by the SWD report (4 chunks of 5000; the samples are iid given x_T)
 
 
-def fast_gmm_score_fn(gmm, sde) -> Callable:
-    """The exact score of a GMM under an SDE, like `gmm.score_fn(sde)` but with one 2x2 solve per component when
-    all samples share one t (what the samplers and grids do): ~3x faster than a Cholesky per sample and component.
-    Falls back to `gmm.score` for per-sample times."""
-    w = torch.log(gmm.weights)
-    mu = gmm.means
-    cov = gmm.covariances
-    eye = torch.eye(gmm.dim, dtype=torch.float64)
-
-    def score(x: torch.Tensor, t) -> torch.Tensor:
-        tv = torch.as_tensor(t, dtype=torch.float64)
-        if tv.ndim == 0:
-            tv = tv.expand(len(x))
-        if len(x) == 0 or not bool((tv == tv[0]).all()):
-            return gmm.score(x, tv, sde)
-        alpha, std = sde.marginal_coefficients(tv[:1])
-        a, sd = float(alpha[0]), float(std[0])
-        c = a * a * cov + sd * sd * eye  # (K, D, D)
-        prec = torch.linalg.inv(c)
-        logdet = torch.logdet(c)
-        d = x.to(torch.float64)[:, None, :] - a * mu[None]  # (N, K, D)
-        sol = torch.einsum("kij,nkj->nki", prec, d)  # C^-1 (x - alpha mu)
-        logits = -0.5 * ((d * sol).sum(-1) + logdet[None]) + w[None]
-        r = torch.softmax(logits, 1)
-        return -(r[..., None] * sol).sum(1).to(x.dtype)
-
-    return score
-
-
-
 @dataclass(frozen=True)
 class Frame:
     """One snapshot of a run (data space). image: the particle histogram (bins, bins), row-major (y, x) over the
@@ -93,7 +63,8 @@ class SamplingJob:
     sample_target: Callable[[int, int], np.ndarray] | None = None  # for the SWD report
     generation: int = 0
     emit_interval: float = 0.03
-    options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # the sampler's keyword options
+    source: str = ""  # where the score comes from, as the views say it ('learned score, model at step 420')
 
 
 @dataclass
@@ -115,6 +86,9 @@ class Outcome:
     n_nonfinite: int = 0
     error: str | None = None
     cancelled: bool = False
+    options: dict = field(default_factory=dict)  # of the job
+    source: str = ""  # of the job
+    rect: Rect = (-1.0, 1.0, -1.0, 1.0)  # the frames' histogram box (the job's)
 
     @property
     def frame_times(self) -> np.ndarray:
@@ -125,7 +99,8 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     """The body of a run (no Qt here: testable in plain threads)."""
     from playground.core.sampling.samplers import SAMPLERS
 
-    out = Outcome(job.side, job.sampler, job.generation, steps=job.steps)
+    out = Outcome(job.side, job.sampler, job.generation, steps=job.steps, options=dict(job.options),
+                  source=job.source, rect=job.rect)
     if job.sampler not in SAMPLERS:
         out.error = f"unknown sampler {job.sampler!r}"
         return out
@@ -235,4 +210,6 @@ class SamplingThread(JobThread):
     work = staticmethod(_run)
 
     def failed(self, message: str) -> Outcome:
-        return Outcome(self.job.side, self.job.sampler, self.job.generation, error=message)
+        j = self.job
+        return Outcome(j.side, j.sampler, j.generation, error=message, options=dict(j.options), source=j.source,
+                       rect=j.rect)
