@@ -99,7 +99,11 @@ def test_noise_and_sample_count(panel):
     assert stack.count() == 1  # consecutive noise changes of one preset merge
     stack.undo()
     assert state.target.params["noise"] == pytest.approx(0.1) and presets.noise_spin.value() == pytest.approx(0.1)
+    asked = []
+    panel.changeRequested.connect(asked.append)  # the main window applies it (an undoable settings change)
+    panel.changeRequested.connect(lambda changes: state.update_settings(**changes))
     presets.samples_spin.setValue(3000)
+    assert asked == [{"target_samples": 3000}]
     assert state.settings.target_samples == 3000 and len(state.target_samples) == 3000
     panel.choose_preset("checkerboard")
     assert not presets.noise_spin.isEnabled()
@@ -260,7 +264,7 @@ def test_import_good_and_bad_files(panel, tmp_path, qtbot):
     csv.write_text("x,y\n0,0\n1,1\n2,-1\n")
     assert panel.import_file(csv)
     assert state.target.points is not None and len(state.target.points) == 3
-    assert "point set (3 points)" in panel.header.info.text()
+    assert "ideal denoiser of the 3 target points" in panel.header.info.text()
 
     js = tmp_path / "mix.json"
     js.write_text(json.dumps({"weights": [1, 3], "means": [[-1, 0], [2, 1]], "covariances": [[[0.1, 0], [0, 0.2]]] * 2}))
