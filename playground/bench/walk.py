@@ -2,7 +2,7 @@
 
 Offscreen, the real MainWindow with a fresh settings store (a first launch) at a laptop size. It picks a preset,
 trains (Play, ~15 s), pauses, scrubs the time bar, changes both samplers and their options, tries a sampler that
-does not apply to the SDE, changes the SDE and undoes it (the model comes back), draws a target, trains under VE and
+cannot run with its options, changes the SDE and undoes it (the model comes back), draws a target, trains under VE and
 fits the sampling views to the trajectories, resets the layout at 1280 x 720 and 1024 x 700 and opens the guide.
 After every step it saves a screenshot (DIR/NN_step.png) and prints what the window says (the status bar and each
 sampling view's first line) with the seconds the step took, so the walk can be checked by eye and by its words.
@@ -76,9 +76,6 @@ class Walk:
 
 
 def walk(win, out: Path, guide: Path | None, train_seconds: float) -> None:  # noqa: C901 - one linear script
-    from PySide6.QtCore import Qt
-    from PySide6.QtTest import QTest
-
     w = Walk(win, out)
     st, ctl, sp = win.state, win.controller, win.panels["sampling"]
     w.sampling_idle()
@@ -90,14 +87,14 @@ def walk(win, out: Path, guide: Path | None, train_seconds: float) -> None:  # n
     w.sampling_idle()
     w.shot("preset_8gaussians", "a Gaussian mixture: its exact score is a closed form")
 
-    QTest.keyClick(win, Qt.Key.Key_Space)  # Play
-    _until(lambda: ctl.running, 10)
+    win.act_play.trigger()  # Play (Space)
+    _until(lambda: ctl.step > 0, 60)  # the trainer is built in the worker first
     _pump(train_seconds / 2)
     w.shot("training", f"training, step {ctl.step:,}: the sampling views follow it")
     if guide is not None:
         win.panels["training"].grab().save(str(guide / "training.png"))
     _pump(train_seconds / 2)
-    QTest.keyClick(win, Qt.Key.Key_Space)  # Pause
+    win.act_play.trigger()  # Pause
     _until(lambda: not ctl.running, 10)
     w.sampling_idle()
     w.shot("paused", f"paused at step {ctl.step:,}: the views end on the final model")
@@ -119,9 +116,10 @@ def walk(win, out: Path, guide: Path | None, train_seconds: float) -> None:  # n
     w.sampling_idle()
     w.shot("samplers_pc_ddim", "predictor-corrector (snr 0.2) against DDIM (eta 0.5)")
 
-    win.request_settings({"sde": "subvp", "sde_sampler": "ancestral", "sde_sampler_options": ""})
+    win.request_settings({"sde": "subvp", "sde_sampler": "annealed_langevin", "sde_sampler_options": "levels=300"})
     w.sampling_idle()
-    w.shot("subvp_ancestral", "sub-VP: ancestral sampling does not apply and its view says why")
+    w.shot("subvp_annealed_langevin", "sub-VP (the model goes into the undo stack): annealed Langevin with 300 levels "
+                                      "cannot spend 200 steps and its view says why")
 
     for _ in range(2):
         win.undo_stack.undo()
@@ -135,9 +133,10 @@ def walk(win, out: Path, guide: Path | None, train_seconds: float) -> None:  # n
     w.shot("drawing", "a drawn target: the model went into the undo stack, the views show the drawing's exact score")
 
     win.request_settings({"sde": "ve"})
-    QTest.keyClick(win, Qt.Key.Key_Space)
+    win.act_play.trigger()
+    _until(lambda: ctl.step > 0, 60)
     _pump(train_seconds * 2 / 3)
-    QTest.keyClick(win, Qt.Key.Key_Space)
+    win.act_play.trigger()
     _until(lambda: not ctl.running, 10)
     w.sampling_idle()
     w.shot("ve_trained", "VE: the prior spans far beyond the data; the trajectories come in from outside")
