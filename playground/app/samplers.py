@@ -68,8 +68,8 @@ class SamplerSpec:
 
     @property
     def title(self) -> str:
-        """The view title: family and name ('Reverse SDE — Euler–Maruyama')."""
-        return f"{self.family} — {self.name}"
+        """The view title: family and name ('Reverse SDE — Euler–Maruyama'; 'DDIM' alone)."""
+        return self.name if self.name == self.family else f"{self.family} — {self.name}"
 
     def defaults(self) -> dict:
         return {o.key: o.default for o in self.options}
