@@ -353,7 +353,7 @@ def test_a_large_file_loads_in_the_background_with_a_progress_dialog(panel, tmp_
     assert state.target is not moons and state.target.name == "big.csv"
     np.testing.assert_array_equal(state.target.points, pts)
     assert len(steps) > 5 and steps == sorted(steps) and page.progress_dialog is None
-    assert "point set (8,000 points)" in panel.header.info.text()
+    assert "ideal denoiser of the 8,000 target points" in panel.header.info.text()
     panel.undo_stack.undo()
     assert state.target is moons
 
@@ -406,7 +406,7 @@ def test_a_subset_is_announced_and_a_bad_large_file_says_why(panel, tmp_path, qt
     assert APP_MAX_POINTS == 10_000 and kept.shape == (10_000, 2)
     assert (np.lexsort(kept.T) == np.arange(10_000)).all()  # file order (y, then x)
     assert "big.csv has 12,000 points; a uniform random 10,000 of them are kept" in panel.message_text
-    assert "point set (10,000 points of 12,000, a random subset)" in panel.header.info.text()
+    assert "10,000 of 12,000 points in the file, a random subset" in panel.header.info.text()
     bad = tmp_path / "bad.csv"
     bad.write_text(path.read_text() + "1,two\n")
     errors = []
