@@ -21,6 +21,16 @@ def sample_bounds(x: np.ndarray, margin: float = 0.15) -> Rect | None:
     return float(lo[0] - pad), float(hi[0] + pad), float(lo[1] - pad), float(hi[1] + pad)
 
 
+def robust_rect(points: list[np.ndarray], margin: float = 0.1) -> Rect | None:
+    """The square box of the 0.5 / 99.5 % quantiles of all `points` (each (..., 2); None entries skipped), padded by
+    `margin` of its size; None when there are no points. The views fit their axes with it ('Fit')."""
+    arrays = [np.asarray(p, np.float64).reshape(-1, 2) for p in points if p is not None and np.size(p)]
+    if not arrays:
+        return None
+    r = sample_bounds(np.concatenate(arrays), margin=margin)
+    return square_rect(r) if r is not None else None
+
+
 def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
     if a is None:
         return b
@@ -60,8 +70,9 @@ class SdeCache:
 
 
 def has_exact_score(state) -> bool:
-    """Whether state.exact_score_fn() would return a score (without building it)."""
-    return len(state.target_samples) > 0 and bool(state.target.has_exact_score)
+    """Whether state.exact_score_fn() would return a score (without building it): every non-empty 2D target has
+    one (a Gaussian mixture's closed form, else the ideal denoiser of its point set or of fixed samples)."""
+    return len(state.target_samples) > 0
 
 
 def grid_centres(rect: Rect, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,8 +30,12 @@ class Settings:
     seconds: float | None = None
     seed: int = 0
     device: str = "cpu"
-    sde_sampler: str = "em"  # em | pc | ancestral
-    ode_sampler: str = "ode_heun"  # ode_euler | ode_heun | ode_rk45
+    # the two sides of the Sampling panel: any sampler of playground.app.samplers.SPECS on either side, with its
+    # options as 'name=value,...' (only those that differ from the defaults)
+    sde_sampler: str = "em"
+    sde_sampler_options: str = ""
+    ode_sampler: str = "ode_heun"
+    ode_sampler_options: str = ""
     sample_steps: int = 200
     n_particles: int = 4000
     n_trajectories: int = 64

@@ -23,8 +23,6 @@ OUTPUT_KINDS: dict[str, str] = {"eps": "\u03b5 (noise)", "score": "score", "x0":
 OBJECTIVES: dict[str, str] = {"dsm": "denoising score matching", "ssm": "sliced score matching",
                               "fm": "flow matching"}
 WEIGHTINGS: dict[str, str] = {"song": "\u03c3\u00b2 (Song)", "likelihood": "g(t)\u00b2 (likelihood)", "edm": "EDM"}
-SDE_SAMPLERS: dict[str, str] = {"em": "Euler\u2013Maruyama", "pc": "predictor\u2013corrector", "ancestral": "ancestral"}
-ODE_SAMPLERS: dict[str, str] = {"ode_euler": "Euler", "ode_heun": "Heun", "ode_rk45": "RK45 (adaptive)"}
 
 # Settings whose change makes the current model meaningless (another SDE, output kind or network): the app asks
 # before applying them to a trained model and resets training. Everything else applies at once.
@@ -145,15 +143,17 @@ class AppState(QObject):
         return self._sde_cache
 
     def exact_score_fn(self) -> ScoreFn | None:
-        """The target's exact score of the data-space process (GMM or finite set), or None."""
-        if not self.target.has_exact_score:
+        """The target's exact score of the data-space process (float64 reference), None for an empty target: the
+        closed form of a Gaussian mixture, else the ideal denoiser of its point set (of EXACT_POINTS fixed samples
+        for a continuous target), as the CLI's --exact (`target_score_fn`)."""
+        if len(self.target_samples) == 0:
             return None
         norm = self.normalization
         if self.target.gmm is not None:
             return norm.data_score_fn(norm.gmm_to_norm(self.target.gmm).score_fn(self.sde()))
-        from playground.core.diffusion.exact_score import EmpiricalScore
+        from playground.core.diffusion.exact_score import EmpiricalScore, exact_point_set
 
-        pts = norm.to_norm(_tensor(self.target.points))
+        pts = norm.to_norm(_tensor(exact_point_set(self.target)))
         return norm.data_score_fn(EmpiricalScore(pts).score_fn(self.sde()))
 
 

@@ -12,8 +12,11 @@ Offscreen, one 800 x 800 main window, the machine's cores (the target machine ha
    thread, no UI work), measured in alternating rounds of the same run so that background load hits both alike;
    also the trainer's it/s while the window shows training without animating t.
 3. Event-loop latency: a 5 ms QTimer measures how late each of its ticks arrives (p50 / p99 in ms).
+4. Training it/s with the Sampling panel following training (Follow: a refresh on fewer particles every ~3 s) against
+   Follow off, in alternating order, and the longest gap between two refreshes (`--follow-seconds` each).
 
-Targets (issue 4): >= 30 fps at 100k particles; training keeps >= 70 % of headless it/s; latency p99 < 50 ms.
+Targets (issue 4): >= 30 fps at 100k particles; training keeps >= 70 % of headless it/s; latency p99 < 50 ms; (issue
+20) Follow costs training <= 15 % of its it/s, with a refresh at least every ~3 s.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrain", type=float, default=3.0, help="seconds of headless training before sampling")
     p.add_argument("--data", default="moons")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the UI side (the app uses 1)")
+    p.add_argument("--follow-seconds", type=float, default=8.0,
+                   help="length of each training phase with the sampling views following it, and without")
     p.add_argument("--quick", action="store_true", help="a short smoke run (10k particles, 1 s phases)")
     return p
 
@@ -161,6 +166,26 @@ def _headless_its(config, data, seconds: float, trainer=None) -> tuple[float, ob
     return n / (time.perf_counter() - t0), trainer
 
 
+def _follow_phase(win, sampling, ctl, follow: bool, seconds: float) -> tuple[float, list[float]]:
+    """Training it/s over `seconds` with the sampling panel's Follow on or off, and the seconds between the views'
+    refreshes (finished comparisons) while it was on."""
+    done: list[float] = []
+
+    def on_done(_key, _out) -> None:
+        if not sampling.running:
+            done.append(time.perf_counter())
+
+    sampling.follow.setChecked(follow)
+    _wait(lambda: not sampling.running, timeout=60)
+    sampling.threads.sideDone.connect(on_done)
+    s0, t0 = ctl.step, time.perf_counter()
+    _pump(seconds)
+    its = (ctl.step - s0) / (time.perf_counter() - t0)
+    sampling.threads.sideDone.disconnect(on_done)
+    stamps = [t0] + done
+    return its, [b - a for a, b in zip(stamps, stamps[1:])]
+
+
 def _pct(a, q) -> float:
     return float(np.percentile(np.asarray(a) * 1000, q)) if len(a) else float("nan")
 
@@ -169,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     args = build_parser().parse_args(argv)
     if args.quick:
         args.particles, args.seconds, args.rounds, args.pretrain, args.sample_steps = 10_000, 1.0, 1, 1.0, 20
+        args.follow_seconds = 4.0
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import torch
 
@@ -270,6 +296,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         lat.stop()
         row["its_static"] = (ctl.step - s1) / (time.perf_counter() - t1)
         row["lat_static_p99"] = _pct(lat.late, 99)
+        # (b'') training with the sampling views following it (a refresh every few seconds) against not following,
+        # in alternating order from round to round so that background load hits both alike
+        for follow in ((False, True) if r % 2 == 0 else (True, False)):
+            its, gaps = _follow_phase(win, sampling, ctl, follow, args.follow_seconds)
+            row["its_follow" if follow else "its_nofollow"] = its
+            if follow:
+                row["refresh_gap_max"] = max(gaps) if gaps else float("nan")
+                row["refreshes"] = len(gaps)
         ctl.pause()
         rows_train.append(row)
         # (c) headless, same config, same process, nothing else running
@@ -285,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         return statistics.median(vals) if vals else float("nan")
 
     ratios = [rt["its"] / h for rt, h in zip(rows_train, heads) if h > 0]
+    follow_ratios = [rt["its_follow"] / rt["its_nofollow"] for rt in rows_train if rt.get("its_nofollow", 0) > 0]
     static_ratios = [rt["its_static"] / h for rt, h in zip(rows_train, heads) if h > 0]
     cpu_ratios = [rt["its_per_cpu"] / h for rt, h in zip(rows_train, heads_cpu) if h > 0]
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -320,13 +355,19 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         f"               in the app, t still (live loss curve, model snapshots, score field) "
         f"{med(rows_train, 'its_static'):.0f} (ratio {statistics.median(static_ratios) if static_ratios else float('nan'):.2f}"
         f"), latency p99 {med(rows_train, 'lat_static_p99'):.1f} ms",
+        f"               sampling views following training (Follow on) {med(rows_train, 'its_follow'):.0f} against off "
+        f"{med(rows_train, 'its_nofollow'):.0f}: ratio {statistics.median(follow_ratios) if follow_ratios else float('nan'):.2f}"
+        f" (per round " + ", ".join(f"{x:.2f}" for x in follow_ratios) + f"); the views refreshed "
+        f"{med(rows_train, 'refreshes'):.0f} times in {args.follow_seconds:g} s, at most "
+        f"{med(rows_train, 'refresh_gap_max'):.1f} s apart",
         f"training steps per CPU second of its thread (in the app: of the worker): headless {statistics.median(heads_cpu):.0f}, in the app "
         f"{med(rows_train, 'its_per_cpu'):.0f} (ratio {statistics.median(cpu_ratios) if cpu_ratios else float('nan'):.2f})",
         f"machine load average (1 min): {load0:.1f} at the start, {load1:.1f} at the end, on {os.cpu_count()} cores",
         f"config: {cfg.sde}, {cfg.output}, {cfg.objective}/{cfg.weighting}, MLP {cfg.hidden}x{cfg.depth}, "
         f"batch {cfg.batch}, trainer threads 1, UI threads {ui_threads}, trainer in a "
         f"{'worker process' if getattr(ctl, 'in_process', False) else 'thread of the UI process'}",
-        "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms",
+        "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms; "
+        "Follow costs training <= 15% (ratio >= 0.85) with a refresh at least every ~3 s",
     ]
     print("\n".join(lines), flush=True)
     for c in counters.values():

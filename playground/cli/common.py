@@ -244,20 +244,16 @@ def resolve_score_source(args) -> ScoreSource:
 
 
 def exact_score_source(args) -> ScoreSource:
-    from playground.core.diffusion.exact_score import target_score_fn
+    from playground.core.diffusion.exact_score import exact_score_label, target_score_fn
 
     target = load_data(args)
     sde = make_sde_for(args, target)
     score_fn = target_score_fn(target, sde)
+    div = None
     if target.gmm is not None:
         gmm = target.gmm
-        label = f"exact GMM score ({gmm.n_components} components)"
         div = lambda x, t: gmm.divergence(x, t, sde)  # noqa: E731
-    elif target.points is not None:
-        label, div = f"ideal denoiser of the {len(target.points)} target points", None
-    else:
-        label, div = "ideal denoiser of 4000 fixed target samples", None
-    return ScoreSource(score_fn, sde, target, label, div)
+    return ScoreSource(score_fn, sde, target, exact_score_label(target), div)
 
 
 def model_score_source(args) -> ScoreSource:

@@ -18,14 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.app.samplers import ode_steps
-from playground.app.state import (
-    ODE_SAMPLERS,
-    SDE_NAMES,
-    SDE_SAMPLERS,
-    AppState,
-    Settings,
-)
+from playground.app.samplers import describe_options, sampler_steps, sampler_title, side_choice
+from playground.app.state import SDE_NAMES, AppState, Settings
 from playground.core.diffusion.objectives import EDM_P_MEAN, EDM_P_STD
 from playground.core.training.config import TrainConfig
 
@@ -127,14 +121,17 @@ def _half(parts: dict[str, str]) -> str:
     return parts.get("half_g2", f"½ {parts['g2']}")
 
 
-def _ode_budget(s: Settings) -> str:
-    """How the sampling panel spends the one 'sampling steps' setting on the ODE side."""
-    n = ode_steps(s.ode_sampler, s.sample_steps)
-    if s.ode_sampler == "ode_rk45":
-        return f", adaptive step size (dopri5), {n} output times"
-    if s.ode_sampler == "ode_heun":
-        return f", {n} steps of 2 evaluations each (about the reverse SDE's NFE)"
-    return f", {n} steps"
+def _side_note(s: Settings, side: str) -> str:
+    """One side of the Sampling panel: its sampler, options and how it spends the 'sampling steps' setting."""
+    key, options = side_choice(s, side)
+    n = sampler_steps(key, s.sample_steps)
+    text = describe_options(key, options)
+    name = sampler_title(key) + (f" ({text})" if text else "")
+    if key == "ode_rk45":
+        return f"{name}: adaptive step size (dopri5), {n} output times"
+    if key in ("ode_heun", "edm_heun"):
+        return f"{name}: {n} steps of 2 evaluations each (about the other side's NFE)"
+    return f"{name}: {n} steps from t = 1 down to t = ε"
 
 
 def _output_line(s: Settings) -> str:
@@ -239,15 +236,12 @@ def equations_html(
         f"<div class='eq'>{p['marginal']},&nbsp;&nbsp; prior p<sub>T</sub> ≈ {p['prior']}</div>",
         "<h3>Reverse-time SDE (noise → data; Anderson 1982)</h3>",
         f"<div class='eq'>dx = [ {f} − {g2} · {sθ} ] dt + {p['g']} dw̄</div>",
-        f"<div class='note'>Sampler: {html.escape(SDE_SAMPLERS.get(s.sde_sampler, s.sde_sampler))}, "
-        f"{s.sample_steps} steps from t = {p['T']} down to t = {p['eps']}.</div>",
+        f"<div class='note'>Left sampling view: {html.escape(_side_note(s, 'sde'))}.</div>",
         "<h3>Probability-flow ODE (same marginals, deterministic)</h3>",
         f"<div class='eq'>dx/dt = {f} − {_half(p)} · {sθ} = v<sub>θ</sub>(x, t)</div>",
         "<div class='note'>Its right side is the model's velocity field v<sub>θ</sub> (what flow matching learns "
         "directly; the Score field panel shows it under 'Velocity').</div>",
-        f"<div class='note'>Solver: {html.escape(ODE_SAMPLERS.get(s.ode_sampler, s.ode_sampler))}"
-        + _ode_budget(s)
-        + ".</div>",
+        f"<div class='note'>Right sampling view: {html.escape(_side_note(s, 'ode'))}.</div>",
         "<h3>Score model</h3>",
         f"<div class='eq'>{_output_line(s)}</div>",
         f"<div class='note'>where α<sub>t</sub> = {p['alpha']} and σ<sub>t</sub> = {p['std']}; "

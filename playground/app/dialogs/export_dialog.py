@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.app.dialogs.export.animation import AnimationExport, animation_unavailable
+from playground.app.dialogs.export.animation import AnimationExport, animation_unavailable, animation_views
 from playground.app.dialogs.export.animation_options import AnimationOptions
 from playground.app.dialogs.export.items import (
     FORMAT_LABELS,
@@ -51,7 +51,7 @@ from playground.app.dialogs.export.items import (
     resolve_target,
 )
 from playground.app.dialogs.export.model_export import ModelExport, model_unavailable
-from playground.app.dialogs.export.pictures import export_picture
+from playground.app.dialogs.export.pictures import export_picture, views_aspect
 from playground.app.dialogs.export.samples import export_samples, samples_unavailable
 from playground.app.workers.export_worker import AnimationEncodeThread
 
@@ -169,6 +169,8 @@ class ExportDialog(QDialog):
         animation = kind_of(it.key) == "animation"
         self.anim_box.setVisible(animation)
         self.anim_box.setEnabled(animation)
+        if animation:
+            self.anim_box.set_aspect(views_aspect(animation_views(self.window, it.key)))
         self._on_format()
         self.anim_box.update_frames_label()
         self._update_availability()

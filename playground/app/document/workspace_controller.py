@@ -161,7 +161,7 @@ class WorkspaceController(QObject):
         sp = w.panels.get("sampling")
         if sp is not None and hasattr(sp, "seed"):
             view["sampling"] = {"seed": int(sp.seed.value()), "use_exact": bool(sp.use_exact.isChecked()),
-                                "show_paths": bool(sp.show_paths.isChecked())}
+                                "show_paths": bool(sp.show_paths.isChecked()), "follow": bool(sp.follow.isChecked())}
         return view
 
     def images_description(self) -> dict | None:
@@ -302,7 +302,7 @@ class WorkspaceController(QObject):
             c.adopt(trainer, model)
             if trainer is None and model is not None:
                 self._restore_history(ws)
-            self._apply_view(ws.view)
+            self.apply_view(ws.view)
             w.model_path = None
         finally:
             self._loading -= 1
@@ -335,7 +335,8 @@ class WorkspaceController(QObject):
         c.progressed.emit(TrainProgress(c.step, np.zeros(0, np.int64), np.zeros(0), c.bins.means(), 0.0,
                                         c.elapsed_before))
 
-    def _apply_view(self, view: dict) -> None:
+    def apply_view(self, view: dict) -> None:
+        """The view state a workspace stores (`view_state`): the last dock, the sampling panel's choices."""
         w = self.window
         if not isinstance(view, dict):
             return
@@ -346,8 +347,9 @@ class WorkspaceController(QObject):
         if sp is not None and isinstance(sv, dict):
             if isinstance(sv.get("seed"), int):
                 sp.seed.setValue(int(sv["seed"]))
-            if isinstance(sv.get("show_paths"), bool):
-                sp.show_paths.setChecked(sv["show_paths"])
+            for name in ("show_paths", "use_exact", "follow"):
+                if isinstance(sv.get(name), bool):
+                    getattr(sp, name).setChecked(sv[name])
 
     # ---- new / close ---------------------------------------------------------------------------------------------
     def maybe_save(self, reason: str = "close") -> bool:

@@ -20,7 +20,7 @@ import math
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from playground.app.geometry import Rect, sample_bounds, square_rect
-from playground.app.samplers import ode_steps
+from playground.app.samplers import SPECS, sampler_steps
 from playground.app.widgets.compare_column import CompareColumn
 from playground.app.workers.compare_worker import (
     CompareJob,
@@ -151,12 +151,13 @@ class ComparePanel(QWidget):
             self._resume_training = True
             paused = " Main training is paused meanwhile and resumes afterwards."
         s = st.settings
+        ode = s.ode_sampler if s.ode_sampler in SPECS and SPECS[s.ode_sampler].family == "PF-ODE" else "ode_euler"
         self._job = CompareJob(
             methods=tuple(CompareMethod(key, self.method_config(key)) for key in self.columns),
             base={k: getattr(s, k) for k in SHARED_KEYS},
             data=st.target_samples.copy(), target=st.target, seconds=float(self.seconds.value()),
-            n_samples=int(s.n_particles), n_paths=N_PATHS, ode_sampler=s.ode_sampler,
-            ode_steps=ode_steps(s.ode_sampler, s.sample_steps), seed=int(s.seed),
+            n_samples=int(s.n_particles), n_paths=N_PATHS, ode_sampler=ode,
+            ode_steps=sampler_steps(ode, s.sample_steps), seed=int(s.seed),
         )
         self._results = {}
         for key, col in self.columns.items():

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import torch
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from playground.app.geometry import (
     Rect,
@@ -24,7 +24,16 @@ from playground.app.geometry import (
     square_rect,
     union_rect,
 )
-from playground.app.widgets.plot_items import CentredMessage, Coalescer, DensityImage, DotCloud, plot_widget, set_view
+from playground.app.widgets.flow_layout import wrapping_row
+from playground.app.widgets.plot_items import (
+    CentredMessage,
+    Coalescer,
+    DensityImage,
+    DotCloud,
+    plot_widget,
+    set_view,
+    visible_rect,
+)
 from playground.core.diffusion.exact_score import EmpiricalScore
 from playground.data.targets.gaussian_mixture import GaussianMixture
 
@@ -74,7 +83,8 @@ class ForwardPanel(QWidget):
         self.info = QLabel()
         self.info.setToolTip("Current time t and the forward marginal's coefficients: x_t | x₀ ~ N(α x₀, σ² I)\n"
                              "(in normalised coordinates; data = mean + scale · normalised).")
-        self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.info.setWordWrap(True)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.show_density = QCheckBox("Density p_t")
         self.show_density.setChecked(True)
         self.show_density.setToolTip("Show the marginal density p_t(x) as a heatmap under the particles.")
@@ -87,17 +97,17 @@ class ForwardPanel(QWidget):
                                "holds both the target and the prior. On by default for VE, whose prior is much wider.")
         for cb in (self.show_density, self.show_dots, self.follow):
             cb.toggled.connect(self._request)
+        self.fit_btn = QToolButton()
+        self.fit_btn.setText("Fit")
+        self.fit_btn.setToolTip("Fit the axes to the particles shown now and the target (0.5–99.5 % quantiles);\n"
+                                "'Zoom with t' goes off so the view stays while t moves.")
+        self.fit_btn.clicked.connect(self.fit)
 
-        controls = QHBoxLayout()
-        controls.addWidget(self.show_density)
-        controls.addWidget(self.show_dots)
-        controls.addWidget(self.follow)
-        controls.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.info)
         lay.addWidget(self.plot, 1)
-        lay.addLayout(controls)
+        lay.addWidget(wrapping_row((self.show_density, self.show_dots, self.follow, self.fit_btn)))
 
         self._y0 = np.zeros((0, 2), np.float32)
         self._eps = np.zeros((0, 2), np.float32)
@@ -184,6 +194,17 @@ class ForwardPanel(QWidget):
         h = 3 * norm.scale * sigma
         return square_rect(union_rect(shrink, (mx - h, mx + h, my - h, my + h)))
 
+    def fit(self) -> None:
+        """Fit the axes to the particles shown now and the target (robust quantiles); 'Zoom with t' off."""
+        r = union_rect(self._target_rect, sample_bounds(self._x, margin=0.05))
+        if r is None:
+            return
+        self.view_rect = square_rect(r)
+        self.follow.blockSignals(True)
+        self.follow.setChecked(False)
+        self.follow.blockSignals(False)
+        self._request()
+
     # ---- drawing ----------------------------------------------------------------------------------------------
     def sde(self):
         """The state's SDE (normalised space), memoised."""
@@ -223,8 +244,8 @@ class ForwardPanel(QWidget):
         except Exception as e:  # a bad SDE setting: say so, keep the window alive
             self.info.setText(f"Cannot evaluate the SDE: {e}")
             return
-        rect = self._current_rect(alpha, sigma)
-        set_view(self.plot, rect)
+        set_view(self.plot, self._current_rect(alpha, sigma))
+        rect = visible_rect(self.plot)  # the density fills the whole plot, not only the rect asked for
         self._x = self.compute_particles(t)
         self.dots.set_dot_size((rect[1] - rect[0]) / 700)
         self.dots.set_visible(self.show_dots.isChecked())

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from playground.app.panels.bits_per_dim_row import BitsPerDimRow
 from playground.app.panels.image_forward_panel import image_run_problem, is_conditional_image_model
-from playground.app.samplers import SAMPLER_NAMES, ode_steps
+from playground.app.samplers import sampler_name, sampler_steps, sampler_title, side_choice
 from playground.app.widgets.class_guidance import GuidanceSlider, SamplingClassPicker, guidance_tip
 from playground.app.widgets.plot_items import Coalescer
 from playground.app.widgets.sample_controls import SampleControls
@@ -188,16 +188,16 @@ class ImageSamplingPanel(QWidget):
         self._run_model = model
         self._run_caption = self.class_picker.describe(w) if self.labels is not None else ""
         self.scrub_t = None
-        names = {"sde": st.sde_sampler, "ode": st.ode_sampler}
         for key, s in self.sides.items():
+            sampler, options = side_choice(st, key)
             job = ImageSamplingJob(
-                side=key, sampler=names[key], score_fn=score_fn, sde=model.sde, x_T=self.x_T.to(p.device),
-                steps=steps if key == "sde" else ode_steps(names[key], steps), seed=seed + 1,
-                image_shape=model.image_shape, to_data=model.to_data, generation=self.generation,
+                side=key, sampler=sampler, score_fn=score_fn, sde=model.sde, x_T=self.x_T.to(p.device),
+                steps=sampler_steps(sampler, steps), seed=seed + 1, image_shape=model.image_shape,
+                to_data=model.to_data, generation=self.generation, options=options,
             )
-            s.sampler = names[key]
+            s.sampler = sampler
             s.live = s.outcome = None
-            s.info.setText(f"{SAMPLER_NAMES.get(s.sampler, s.sampler)}: starting…")
+            s.info.setText(f"{sampler_name(s.sampler)}: starting…")
             s.worker = start_job_thread(ImageSamplingThread(job), self._on_frame, self._on_done, self._threads)  # no parent
         self._update_titles()
         self.status.setText(f"Sampling {n} images, {steps} steps, seed {seed}{self._run_caption}…")
@@ -283,7 +283,7 @@ class ImageSamplingPanel(QWidget):
     def _on_settings(self, names: set) -> None:
         if "seed" in names:
             self.controls.seed.setValue(int(self.state.settings.seed))
-        if names & {"sde_sampler", "ode_sampler", "sample_steps"}:
+        if names & {"sde_sampler", "sde_sampler_options", "ode_sampler", "ode_sampler_options", "sample_steps"}:
             self._update_titles()
             if self.controls.auto.isChecked():
                 self._schedule_restart()
@@ -320,8 +320,8 @@ class ImageSamplingPanel(QWidget):
 
     def _update_titles(self) -> None:
         st = self.state.settings
-        self.sides["sde"].view.set_title(f"Reverse SDE ({SAMPLER_NAMES.get(st.sde_sampler, st.sde_sampler)})")
-        self.sides["ode"].view.set_title(f"PF-ODE ({SAMPLER_NAMES.get(st.ode_sampler, st.ode_sampler)})")
+        for key, s in self.sides.items():
+            s.view.set_title(sampler_title(side_choice(st, key)[0]))
 
     def _clear_results(self) -> None:
         for s in self.sides.values():
@@ -349,7 +349,7 @@ class ImageSamplingPanel(QWidget):
         self.redraws += 1
         want_x0 = self.controls.want_x0()
         for s in self.sides.values():
-            s.draw(SAMPLER_NAMES.get(s.sampler, s.sampler), want_x0, self.scrub_t, self._grid)
+            s.draw(sampler_name(s.sampler), want_x0, self.scrub_t, self._grid)
 
     def _grid(self, n: int) -> tuple[int, list[str] | None]:
         """The columns and tile captions of a grid of n images (captions: the classes of the run, if any)."""

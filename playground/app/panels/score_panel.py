@@ -22,10 +22,12 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QRadioButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QCheckBox, QLabel, QRadioButton, QSizePolicy, QVBoxLayout, QWidget
 
+from playground.app.exact_scores import ExactScores, exact_cost_points
 from playground.app.geometry import Rect, SdeCache, grid_centres, has_exact_score, sample_bounds, square_rect
-from playground.app.panels.exact_scores import ExactScores
+from playground.app.sampling_plan import model_step_text
+from playground.app.widgets.flow_layout import wrapping_row
 from playground.app.widgets.plot_items import CentredMessage, Coalescer, DensityImage, Quiver, plot_widget, set_view
 
 T_FLOOR = 1e-3  # scores blow up as t -> 0; evaluate at max(t, T_FLOOR)
@@ -74,7 +76,8 @@ class ScoreFieldPanel(QWidget):
         self.message = CentredMessage(pi)
 
         self.info = QLabel()
-        self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.info.setWordWrap(True)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info.setToolTip("Time the score is evaluated at (t is floored at 1e-3, where scores blow up) and the\n"
                              "arrow legend: arrow length grows as √|s| (or √|v|: weak and strong regions both\n"
                              "read); an arrow one grid cell long stands for |s| = scale. The heatmap and its colour\n"
@@ -103,19 +106,12 @@ class ScoreFieldPanel(QWidget):
         for b in (self.show_score, self.show_velocity):
             self._field_buttons.addButton(b)
         self.show_velocity.toggled.connect(self._on_field)
-        controls = QHBoxLayout()
-        controls.addWidget(self.show_score)
-        controls.addWidget(self.show_velocity)
-        controls.addSpacing(12)
-        controls.addWidget(self.show_learned)
-        controls.addWidget(self.show_exact)
-        controls.addWidget(self.show_error)
-        controls.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.info)
         lay.addWidget(self.plot, 1)
-        lay.addLayout(controls)
+        lay.addWidget(wrapping_row((self.show_score, self.show_velocity, self.show_learned, self.show_exact,
+                                    self.show_error)))
 
         # results of the last redraw, for tests and tools
         self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
@@ -238,12 +234,7 @@ class ScoreFieldPanel(QWidget):
         self.t_eval = t
         self.learned_field = self.exact_field = self.heat_values = None
         if not has_model and not has_exact:
-            self._heat_ctx = None
-            self.learned_quiver.clear()
-            self.exact_quiver.clear()
-            self.heat.clear()
-            self.info.setText("No model yet, and this target has no exact score.")
-            self.message.show(f"Train to see the learned {what}")
+            self._clear_field("The target is empty: nothing to show.", "Empty target")
             return
         self.message.hide()
 
@@ -260,12 +251,8 @@ class ScoreFieldPanel(QWidget):
             if draw_exact or error_mode:
                 self.exact_field = self._cached_eval(f"exact {what}", exact_fn, apts, t, rect, ARROWS)
         except Exception as e:  # a broken model or score: say so, never crash the window
-            self._heat_ctx = None
-            self.learned_quiver.clear()
-            self.exact_quiver.clear()
-            self.heat.clear()
-            self.info.setText(f"Could not evaluate the {what}: {type(e).__name__}: {e}")
-            self.message.show(f"{what.capitalize()} evaluation failed")
+            self._clear_field(f"Could not evaluate the {what}: {type(e).__name__}: {e}",
+                              f"{what.capitalize()} evaluation failed")
             return
 
         # arrows: one scale for both sets so their lengths compare; normalised to the learned field when shown
@@ -297,12 +284,28 @@ class ScoreFieldPanel(QWidget):
         except Exception as e:
             self.heat.clear()
             notes.append(f"heatmap failed: {e}")
-        shown = "learned" if draw_learned else ("exact" if draw_exact else "no")
-        legend = (f"length ∝ √|{sym}|, one grid cell = |{sym}| {scale:.3g}"
-                  if scale is not None and math.isfinite(scale) else "")
-        prefix = "" if has_model else f"No model yet: showing the exact {what}.  "
-        self.info.setText(f"{prefix}t = {t:.3f}    {shown} arrows: {legend}    heatmap: {self.heat_kind}"
-                          + ("    " + "; ".join(notes) if notes else ""))
+        source = (f"learned {sym}_θ, {model_step_text(model)}" if has_model else
+                  f"no model yet: the exact {what} ({ExactScores.label(st)})")
+        arrows = " + ".join(k for k, on in (("white: learned", draw_learned), ("green: exact", draw_exact)) if on)
+        legend = (f", one grid cell = |{sym}| {scale:.3g}" if scale is not None and math.isfinite(scale) else "")
+        self.info.setText(f"t = {t:.3f} · {source}\narrows ({arrows}) ∝ √|{sym}|{legend} · heatmap {self.heat_kind}"
+                          + (" · " + "; ".join(notes) if notes else ""))
+
+    def _clear_field(self, info: str, message: str) -> None:
+        """Nothing to draw: no arrows, no heatmap, the colour bar back to its neutral range and label."""
+        self._heat_ctx = None
+        self.learned_quiver.clear()
+        self.exact_quiver.clear()
+        self.heat.clear()
+        self.colorbar.setLevels((0.0, 1.0))
+        self._set_bar_label(f"|{FIELDS[self.field][1]}|")
+        self.info.setText(info)
+        self.message.show(message)
+
+    def _set_bar_label(self, label: str) -> None:
+        if label != self._bar_label:
+            self._bar_label = label
+            self.colorbar.getAxis("left").setLabel(label)
 
     def refine(self) -> None:
         """Redraw the heatmap at full resolution (HEAT_RES) from the last redraw's inputs."""
@@ -318,9 +321,9 @@ class ScoreFieldPanel(QWidget):
             pass  # the coarse heatmap stays
 
     def _heat_res(self, need_exact: bool, res: int) -> int:
-        pts = self.state.target.points
-        if need_exact and self.state.target.gmm is None and pts is not None:
-            return int(np.clip(math.sqrt(POINTS_BUDGET / max(len(pts), 1)), 32, res))
+        m = exact_cost_points(self.state)
+        if need_exact and m:
+            return int(np.clip(math.sqrt(POINTS_BUDGET / m), 32, res))
         return res
 
     def _has_heat(self, has_model: bool, error_mode: bool, t: float, rect: Rect, res: int) -> bool:
@@ -361,9 +364,7 @@ class ScoreFieldPanel(QWidget):
         hi = hi if hi > 1e-12 else 1e-12
         self.heat.set_grid(values, rect, levels=(0.0, hi))
         self.colorbar.setLevels((0.0, hi))
-        if label != self._bar_label:
-            self._bar_label = label
-            self.colorbar.getAxis("left").setLabel(label)
+        self._set_bar_label(label)
 
     def shutdown(self) -> None:
         self._redraw.stop()

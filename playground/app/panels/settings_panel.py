@@ -19,16 +19,15 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QScrollArea, QVBoxLayout, QW
 
 from playground.app.state import (
     OBJECTIVES,
-    ODE_SAMPLERS,
     OUTPUT_KINDS,
     SDE_NAMES,
-    SDE_SAMPLERS,
     WEIGHTINGS,
     AppState,
     Settings,
     with_implied_settings,
 )
-from playground.app.widgets.settings_form import LogSpin, SettingsForm
+from playground.app.widgets.log_spin import LogSpin
+from playground.app.widgets.settings_form import SettingsForm
 
 PARTICLE_COUNTS = (1_000, 2_000, 4_000, 10_000, 20_000, 50_000, 100_000, 200_000)
 ROWS_2D = ("hidden", "depth", "target_samples")  # shown only for a 2D target
@@ -152,7 +151,6 @@ class SettingsPanel(SettingsForm):
         # ---- optimisation -------------------------------------------------------------------------------------
         g, form = self._group("Training", lay)
         lr = LogSpin()
-        lr.setDecimals(5)
         lr.setRange(1e-5, 1.0)
         self._add(form, "lr", "Learning rate", lr, "Adam step size η: θ ← θ − η m̂/(√v̂ + ε). Default 6e-3 with warm-up and cosine decay.")
         self._int(
@@ -182,23 +180,11 @@ class SettingsPanel(SettingsForm):
 
         # ---- sampling -----------------------------------------------------------------------------------------
         g, form = self._group("Sampling", lay)
-        self._combo(
-            form, "sde_sampler", "Reverse SDE", SDE_SAMPLERS,
-            "Sampler for dx = [f − g² s_θ] dt + g dw̄ from t = T to 0.\n"
-            "Euler–Maruyama: x ← x − [f − g² s]h + g√h z.\n"
-            "Predictor–corrector: reverse diffusion + a Langevin corrector (snr 0.16).\n"
-            "Ancestral: the discrete DDPM/SMLD posterior step (any Gaussian path).\n"
-            "Choosing rectified flow switches Euler–Maruyama to ancestral: its g² = 2t/(1 − t) ≈ 2000 at T\n"
-            "makes EM's first step overshoot far outside the data.",
-        )
-        self._combo(
-            form, "ode_sampler", "PF-ODE", ODE_SAMPLERS,
-            "Solver for dx/dt = f − ½ g² s_θ from t = T to 0 (deterministic: one noise, one sample).\n"
-            "Euler: 1 evaluation/step. Heun: 2/step. RK45: adaptive (dopri5), NFE counted.",
-        )
         self._int(
             form, "sample_steps", "Sampling steps", 2, 5000, 10,
-            "Number of time steps N of the SDE sampler and of the fixed-step ODE solvers (h = (T − ε)/N).",
+            "Number of time steps N of the samplers in the Sampling panel (h = (T − ε)/N); the 2-evaluation solvers\n"
+            "(Heun, EDM Heun) take about N/2 steps and RK45 at most 25 output frames, so both sides spend a\n"
+            "similar budget. The samplers themselves are picked above each sampling view.",
         )
         self._particles(
             form, "n_particles", "Sampling particles",

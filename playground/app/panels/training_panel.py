@@ -32,6 +32,7 @@ SMOOTH = 0.97  # EMA factor of the smoothed loss curve
 MAX_CURVE_POINTS = 4000  # the curves are decimated to about this many points
 TARGET_DOTS = 2000
 NO_MODEL = "Train a model first: Train > Play (Space)"
+NO_SAMPLES_TITLE = "Target (no model yet)"  # the 2D sample plot before the model's first samples
 LOSS_REFRESH_MS = 250  # the loss curve and status redraw at 4 Hz: enough to read, and leaves the animated views the CPU
 
 
@@ -115,7 +116,8 @@ class TrainingPanel(QWidget):
         self.view.setToolTip(
             "Top: the training loss per step (thin) and its exponential moving average (thick), log scale.\n"
             "Bottom left: the mean loss by diffusion time t (10 bins over [0, 1], recent steps weigh more).\n"
-            "Bottom right: samples of the current model (reverse SDE, Euler–Maruyama, 40 steps) over the target."
+            "Bottom right: the target (grey) and, once training has made a model, its samples (orange; reverse SDE,\n"
+            "Euler–Maruyama, 40 steps) at the step in the title."
         )
         self.preview_grid = ImageGridView(title="Model samples")
         self.preview_grid.setToolTip(
@@ -153,7 +155,7 @@ class TrainingPanel(QWidget):
         self.bin_plot.addItem(self.bars)
 
         self.sample_plot: pg.PlotItem = self.view.addPlot(row=1, col=1)
-        self.sample_plot.setTitle("Model samples")
+        self.sample_plot.setTitle(NO_SAMPLES_TITLE)
         self.sample_plot.setAspectLocked(True)
         self.sample_plot.hideAxis("left")
         self.sample_plot.hideAxis("bottom")
@@ -203,10 +205,12 @@ class TrainingPanel(QWidget):
             return
         if samples is None or len(samples) == 0:
             self.model_dots.setData([], [])
+            self.sample_plot.setTitle(NO_SAMPLES_TITLE)
             return
         x = np.asarray(samples, dtype=np.float64)
         x = x[np.isfinite(x).all(1)]
         self.model_dots.setData(x[:, 0], x[:, 1])
+        self.sample_plot.setTitle(f"Model, step {self.controller.step:,}")
 
     def _show_image_preview(self, images: np.ndarray) -> None:
         images = np.nan_to_num(images, nan=0.0)
@@ -239,6 +243,7 @@ class TrainingPanel(QWidget):
         self.smooth_curve.setData([], [])
         self.bars.setOpts(height=np.zeros(N_BINS))
         self.model_dots.setData([], [])
+        self.sample_plot.setTitle(NO_SAMPLES_TITLE)
         if self.state.image_mode:
             self.preview_grid.set_message(NO_MODEL)
         self._bins = None
@@ -249,6 +254,7 @@ class TrainingPanel(QWidget):
         x = np.asarray(self.state.target_samples[:TARGET_DOTS], dtype=np.float64).reshape(-1, 2)
         self.target_dots.setData(x[:, 0], x[:, 1])
         self.model_dots.setData([], [])
+        self.sample_plot.setTitle(NO_SAMPLES_TITLE)
         if len(x) == 0:
             return
         lo = np.percentile(x, 0.5, axis=0).astype(np.float64)

@@ -40,6 +40,13 @@ def set_view(plot: pg.PlotWidget | pg.PlotItem, rect: Rect) -> None:
     pi.setRange(xRange=(rect[0], rect[1]), yRange=(rect[2], rect[3]), padding=0)
 
 
+def visible_rect(plot: pg.PlotWidget | pg.PlotItem) -> Rect:
+    """What the plot shows now (an aspect-locked view widens the rect it was given to its own shape)."""
+    pi = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
+    (x0, x1), (y0, y1) = pi.getViewBox().viewRange()
+    return float(x0), float(x1), float(y0), float(y1)
+
+
 # ---- layers ---------------------------------------------------------------------------------------------------
 class DensityImage:
     """A density as one ImageItem over a fixed data rectangle: from points (np.bincount histogram) or a grid."""
@@ -259,7 +266,8 @@ class TrajectoryCurve:
 
 
 class CentredMessage:
-    """A text shown in the middle of a plot's view (e.g. 'Train to see the learned score')."""
+    """A text shown in the middle of a plot's view (e.g. 'Train to see the learned score'), wrapped to the view's
+    width."""
 
     def __init__(self, plot: pg.PlotItem, color=(230, 230, 230)):
         self.plot = plot
@@ -269,8 +277,12 @@ class CentredMessage:
         self.item.setVisible(False)
 
     def show(self, text: str) -> None:
-        (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        vb = self.plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
         self.item.setText(text)
+        self.item.setTextWidth(-1)  # the text's own width, then wrapped if wider than the view
+        if self.item.boundingRect().width() > 0.9 * vb.width() > 60:
+            self.item.setTextWidth(0.9 * vb.width())
         self.item.setPos((x0 + x1) / 2, (y0 + y1) / 2)
         self.item.setVisible(True)
 

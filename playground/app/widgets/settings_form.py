@@ -11,14 +11,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
 
 
-class LogSpin(QDoubleSpinBox):
-    """A spin box for quantities spanning decades (learning rate): steps multiply by ~1.5 instead of adding."""
-
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
-        v = self.value() * (1.5**steps)
-        self.setValue(min(max(v, self.minimum()), self.maximum()))
-
-
 class SettingsForm(QWidget):
     """The controls (`controls`, `labels` by setting name) and how to build, read and show them."""
 
@@ -43,6 +35,7 @@ class SettingsForm(QWidget):
     def _add(self, form: QFormLayout, name: str, label: str, w: QWidget, tip: str) -> None:
         w.setToolTip(tip)
         w.setObjectName(name)
+        w.setAccessibleName(label)
         self.controls[name] = w
         self.labels[name] = label
         self._forms[name] = form
@@ -141,4 +134,4 @@ class SettingsForm(QWidget):
             w.blockSignals(False)
 
 
-__all__ = ["LogSpin", "SettingsForm"]
+__all__ = ["SettingsForm"]

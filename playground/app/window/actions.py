@@ -29,7 +29,7 @@ def make_actions(window) -> None:
 
     w = window
     w.act_new = act("&New", w.new_session, KEYS.New,
-                    "Start over: the default target (two moons) and an untrained model.")
+                    "Start over: the default target (two moons), the default settings and an untrained model.")
     w.act_open = act("&Open…", w.open_dialog, KEYS.Open,
                      "Open a workspace (.dpw: target, settings, model and training history) or a trained "
                      "model (.safetensors), or import a target file (an image, points or a GMM).")

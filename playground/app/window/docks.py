@@ -1,9 +1,15 @@
-"""The window's docks: one QDockWidget per panel, the default layout and its proportions, and the dock used last.
+"""The window's docks: one QDockWidget per panel, the default layout for the window's size and its proportions, and
+the dock used last.
 
-Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below. The image docks take
-those places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones,
-Inpainting beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start
-closed and out of the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner
+Each panel sits in a frameless scroll area with the panel's own minimum size, so a dock smaller than its content
+scrolls as a whole instead of squeezing or cutting it, and the window shrinks gracefully (1024 x 700 and below).
+
+Default layout, large windows (WIDE: 1500 x 900 and up): left, Target over Settings; right, Forward | Score |
+Training on top, Sampling below. Laptop screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and
+Settings as tabs over Training; right, Forward | Score on top, Sampling below, so every plot keeps a useful size.
+The image docks take those places in image mode: Dataset tabbed with Target, the image forward and sampling views
+beside the 2D ones, Inpainting beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start closed and out
+of the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner
 (`open_optional`). A panel with `dock_closed()` hears when its dock is closed.
 """
 
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 # (key, dock title, object name)
 DOCKS = (
@@ -33,6 +39,42 @@ DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
 # 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
 OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
 OPTIONAL_PARTNERS = {key: partner for key, _title, _name, partner in OPTIONAL_DOCKS}
+WIDE = (1500, 900)  # a window at least this large gets the wide default layout, a smaller one the compact one
+# what each panel needs before its dock scrolls (width, height): plots stay readable, control rows fit
+PANEL_MINIMUM = {
+    "target": (280, 300), "settings": (270, 220), "training": (260, 200), "forward": (260, 220), "score": (260, 220),
+    "sampling": (440, 300), "image_dataset": (260, 200), "image_forward": (260, 220), "image_sampling": (440, 300),
+    "inpaint": (360, 300), "compare": (440, 300),
+}
+
+
+class DockScroll(QScrollArea):
+    """A dock's frameless scroll area: the panel fills the dock, never smaller than its minimum size (a smaller dock
+    scrolls). Unlike `widgetResizable`, a panel whose layout has a height for its width (a wrapping control row) gets
+    the dock's height, not its preferred one."""
+
+    def __init__(self, panel: QWidget):
+        super().__init__()
+        self.setWidget(panel)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumSize(120, 90)
+        panel.installEventFilter(self)
+
+    def fit(self) -> None:
+        panel = self.widget()
+        need = panel.minimumSize().expandedTo(panel.minimumSizeHint())
+        view = self.viewport().size()
+        panel.resize(max(view.width(), need.width()), max(view.height(), need.height()))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.LayoutRequest and obj is self.widget():
+            self.fit()
+        return False
 
 
 class DockLayout(QObject):
@@ -51,7 +93,7 @@ class DockLayout(QObject):
                   ([o[:3] for o in OPTIONAL_DOCKS], self.optional_docks)]
         for specs, group in groups:
             for key, title, name in specs:
-                group[key] = self._make_dock(title, name, panels[key])
+                group[key] = self._make_dock(key, title, name, panels[key])
         self.open_actions: dict[str, QAction] = {}  # View's actions for the optional docks (see open_optional)
         for key, title, _name, _partner in OPTIONAL_DOCKS:
             d = self.optional_docks[key]
@@ -83,18 +125,17 @@ class DockLayout(QObject):
         d.show()
         d.raise_()
 
-    def _make_dock(self, title: str, name: str, panel: QWidget) -> QDockWidget:
+    def _make_dock(self, key: str, title: str, name: str, panel: QWidget) -> QDockWidget:
         d = QDockWidget(title, self.window)
         d.setObjectName(name)
-        d.setWidget(panel)
+        d.setWidget(DockScroll(panel))
         d.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
         d.toggleViewAction().setToolTip(f"Show or hide the {title} panel.")
-        # an explicit minimum lets the window shrink (to 800 x 800 and below) whatever the panels' layouts ask
-        panel.setMinimumSize(160, 120)
+        panel.setMinimumSize(*PANEL_MINIMUM[key])
         if hasattr(panel, "dock_closed"):
             d.installEventFilter(self)
         return d
@@ -102,44 +143,67 @@ class DockLayout(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
         """A dock closed (its close button, View): tell its panel (`dock_closed`)."""
         if event.type() == QEvent.Type.Close and isinstance(obj, QDockWidget):
-            obj.widget().dock_closed()
+            obj.widget().widget().dock_closed()  # the dock holds the panel's DockScroll
         return False
 
     def all_docks(self) -> dict[str, QDockWidget]:
         """Every dock by key: the 2D and shared ones, the image-mode ones, then the optional ones."""
         return {**self.docks, **self.image_docks, **self.optional_docks}
 
+    def compact(self) -> bool:
+        """True when the window is smaller than WIDE: the laptop layout."""
+        return self.window.width() < WIDE[0] or self.window.height() < WIDE[1]
+
     def layout_default(self) -> None:
-        """Every dock in its default place (see the module docstring); `size_docks` gives them their proportions."""
+        """Every dock in its default place for the window's size (see the module docstring); `size_docks` gives them
+        their proportions."""
         w, d = self.window, self.all_docks()
         for key, dock in d.items():
+            if key in self.optional_docks:
+                continue  # out of the layout until View opens them (`close_optional` takes an open one out)
             dock.setFloating(False)
-            dock.setVisible(key not in self.optional_docks)  # those stay out of the layout until View opens them
+            dock.show()
+        compact = self.compact()
         w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["target"])
         w.splitDockWidget(d["target"], d["forward"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["forward"], d["sampling"], Qt.Orientation.Vertical)
         w.splitDockWidget(d["forward"], d["score"], Qt.Orientation.Horizontal)
-        w.splitDockWidget(d["score"], d["training"], Qt.Orientation.Horizontal)
-        w.splitDockWidget(d["target"], d["settings"], Qt.Orientation.Vertical)
+        if compact:
+            w.splitDockWidget(d["target"], d["training"], Qt.Orientation.Vertical)
+            w.tabifyDockWidget(d["target"], d["settings"])
+        else:
+            w.splitDockWidget(d["score"], d["training"], Qt.Orientation.Horizontal)
+            w.splitDockWidget(d["target"], d["settings"], Qt.Orientation.Vertical)
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
+        d["target"].raise_()
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the
         image docks are shown)."""
         d = self.all_docks()
         w, h = self.window.width(), self.window.height()
-        left = max(260, int(w * 0.24))
-        col = max(160, (w - left) // 3)
         forward, middle, sampling = ("image_forward", "inpaint", "image_sampling") if images else \
             ("forward", "score", "sampling")
         # image mode: Inpainting (canvas, inputs, results and two rows of controls) gets the widest column
-        shares = (0.85, 1.3, 0.85) if images else (1.0, 1.0, 1.0)
-        self.window.resizeDocks([d["target"], d[forward], d[middle], d["training"]],
-                                [left] + [int(col * f) for f in shares], Qt.Orientation.Horizontal)
-        self.window.resizeDocks([d["target"], d["settings"]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
-        self.window.resizeDocks([d[forward], d[sampling]], [int(h * 0.45), int(h * 0.55)], Qt.Orientation.Vertical)
+        if self.compact():
+            left = max(300, int(w * 0.27))
+            col = max(200, (w - left) // 2)
+            shares = (0.8, 1.2) if images else (1.0, 1.0)
+            self.window.resizeDocks([d["target"], d[forward], d[middle]], [left] + [int(col * f) for f in shares],
+                                    Qt.Orientation.Horizontal)
+            self.window.resizeDocks([d["target"], d["training"]], [int(h * 0.6), int(h * 0.4)],
+                                    Qt.Orientation.Vertical)
+        else:
+            left = max(260, int(w * 0.24))
+            col = max(160, (w - left) // 3)
+            shares = (0.85, 1.3, 0.85) if images else (1.0, 1.0, 1.0)
+            self.window.resizeDocks([d["target"], d[forward], d[middle], d["training"]],
+                                    [left] + [int(col * f) for f in shares], Qt.Orientation.Horizontal)
+            self.window.resizeDocks([d["target"], d["settings"]], [int(h * 0.45), int(h * 0.55)],
+                                    Qt.Orientation.Vertical)
+        self.window.resizeDocks([d[forward], d[sampling]], [int(h * 0.42), int(h * 0.58)], Qt.Orientation.Vertical)
 
     def on_focus(self, _old, new) -> None:
         """QApplication.focusChanged: remember the dock the focused widget sits in (`last`; File > Export's default)."""

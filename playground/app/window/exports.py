@@ -41,7 +41,7 @@ class WindowExport:
         try:
             if suffix in (".png", ".svg"):
                 key = panel or w.last_dock
-                save_widget_picture(w.docks[key].widget(), path)  # atomic
+                save_widget_picture(w.panels[key], path)  # atomic
             elif suffix in (".csv", ".npy"):
                 x, what = self.samples()
                 save_samples(path, x)  # atomic

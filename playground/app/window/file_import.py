@@ -7,6 +7,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+from playground.app.resources import examples_dir
+
+IMPORT_DIR_KEY = "files/import_dir"
 IMPORT_FILTER = ("Targets (*.png *.jpg *.jpeg *.csv *.npy *.json);;Images (*.png *.jpg *.jpeg);;"
                  "Points (*.csv *.npy);;Gaussian mixtures (*.json);;All files (*)")
 
@@ -28,16 +31,30 @@ class FileImport:
     def __init__(self, window):
         self.window = window
 
+    def start_dir(self) -> str:
+        """Where the import dialogs open: the folder imported from last, else the bundled examples (heart.png,
+        smiley.png, spiral_points.csv, three_gaussians.json), else the last folder used."""
+        last = self.window.store.value(IMPORT_DIR_KEY)
+        if last and Path(str(last)).is_dir():
+            return str(last)
+        examples = examples_dir()
+        return str(examples) if examples is not None else self.window._last_dir()
+
     def import_target_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import target", self.window._last_dir(), IMPORT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import target", self.start_dir(), IMPORT_FILTER)
         if path:
             self.import_target(path)
 
     def import_target(self, path: str) -> bool:
         """Load a target file through the target panel (which keeps the current target and says why on a bad
         file)."""
-        self.window.store.setValue("files/last_dir", str(Path(path).parent))
         return bool(self.window.panels["target"].import_file(path))
+
+    def remember(self, path: str) -> None:
+        """A file was imported (from a dialog, a drop or the command line): its folder is where dialogs open next."""
+        folder = str(Path(path).parent)
+        self.window.store.setValue(IMPORT_DIR_KEY, folder)
+        self.window.store.setValue("files/last_dir", folder)
 
     def accept_drag(self, event) -> None:
         """Accept a drag that carries a target, model or workspace file."""

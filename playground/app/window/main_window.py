@@ -34,12 +34,14 @@ from playground.app.dialogs.equations import EquationsDialog
 from playground.app.document.model_files import ModelFiles
 from playground.app.document.workspace_controller import AUTOSAVE_INTERVAL_MS, OPEN_FILTER, WorkspaceController
 from playground.app.state import AppState, Settings
+from playground.app.widgets.input_guard import InputGuard
 from playground.app.widgets.time_bar import TimeBar
 from playground.app.window import persistence
 from playground.app.window.actions import make_actions
 from playground.app.window.docks import DockLayout
 from playground.app.window.exports import WindowExport
 from playground.app.window.file_import import FileImport
+from playground.app.window.help_control import HelpControl
 from playground.app.window.menus import make_menus
 from playground.app.window.mode_switch import ModeSwitch
 from playground.app.window.panel_set import link_sampling_time, make_panels
@@ -50,6 +52,16 @@ from playground.app.workers.training_controller import TrainingController
 
 DEFAULT_TARGET = "moons"
 DEFAULT_SIZE = (1500, 950)
+NEW_VIEW = {"sampling": {"seed": 0, "use_exact": False, "show_paths": True, "follow": True}}  # File > New's views
+
+
+def initial_size() -> tuple[int, int]:
+    """DEFAULT_SIZE, or the screen's available area when that is smaller (a laptop gets the whole screen)."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return DEFAULT_SIZE
+    avail = screen.availableGeometry()
+    return min(DEFAULT_SIZE[0], avail.width()), min(DEFAULT_SIZE[1], avail.height())
 
 
 def default_target():
@@ -82,7 +94,6 @@ class MainWindow(QMainWindow):
         self.controller = TrainingController(state, parent=self)
         self.messages: list[tuple[str, str]] = []  # (title, text) of every message shown; tests read it
         self.training = TrainingControl(self)
-        self.confirm_reset = self.training.ask_reset  # replaced in tests
         self.model_files = ModelFiles(self)
         self.file_import = FileImport(self)
         self.exporter = WindowExport(self)
@@ -105,6 +116,7 @@ class MainWindow(QMainWindow):
         self.mode_switch = ModeSwitch(self, self.dock_layout)
         self._make_time_bar()
         self.theme_control = WindowTheme(self)
+        self.help = HelpControl(self)
         make_menus(self)
         self.status_info = TrainingStatus(self.statusBar(), self.controller, state)
         self.status_labels, self.progress = self.status_info.labels, self.status_info.progress
@@ -118,17 +130,20 @@ class MainWindow(QMainWindow):
         state.imagesChanged.connect(self.mode_switch.on_images_changed)
         state.modelChanged.connect(self.mode_switch.sync)
         QApplication.instance().focusChanged.connect(self.dock_layout.on_focus)
+        self.input_guard = InputGuard(self)  # the wheel over unfocused boxes, refused typed values
+        self.input_guard.rejected.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        QApplication.instance().installEventFilter(self.input_guard)
         try:
             QGuiApplication.styleHints().colorSchemeChanged.connect(self.theme_control.on_scheme_changed)
         except AttributeError:
             pass
 
         self.setAcceptDrops(True)
-        self.resize(*DEFAULT_SIZE)
+        self.resize(*initial_size())
         self.dock_layout.layout_default()
         self.mode_switch.size_docks()
-        self._default_state = self.saveState()
         self._restored_layout = persistence.restore_ui(self) if restore else False
+        self.help.sync()
         self.mode_switch.sync(force=True)
         self.theme_control.apply()
         self.status_info.refresh()
@@ -159,7 +174,10 @@ class MainWindow(QMainWindow):
         target = self.panels["target"]
         target.errorOccurred.connect(self._on_target_error)
         target.changeRequested.connect(self.request_settings)
-        target.confirm_dataset = self.training.confirm_dataset
+        target.swap_run = self.training.swap_run
+        target.import_page.start_dir = self.file_import.start_dir
+        target.import_page.imported.connect(self.file_import.remember)
+        self.panels["sampling"].changeRequested.connect(self.request_settings)
         link_sampling_time(self.state, self.panels["sampling"])
 
     def _on_target_error(self, text: str) -> None:
@@ -181,7 +199,7 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             if not self._restored_layout:
-                QTimer.singleShot(0, self.mode_switch.size_docks)
+                QTimer.singleShot(0, self._default_layout)  # the default layout for the size the window got
 
     # ---- docks, theme, look ----------------------------------------------------------------------------------
     def all_docks(self) -> dict:
@@ -198,15 +216,30 @@ class MainWindow(QMainWindow):
         self.dock_layout.last = key
 
     def reset_layout(self) -> None:
-        """View > Reset layout: every dock back in its default place, each mode's docks open (not the optional ones)."""
+        """View > Reset layout: every dock back in its default place for the window's size (the compact layout on
+        a laptop screen), each mode's docks open (not the optional ones)."""
+        if self.closing:
+            return
         self.dock_layout.close_optional()
-        self.restoreState(self._default_state)
+        self._default_layout()
+
+    def _default_layout(self) -> None:
+        """The default layout for the window's size; optional docks the user opened stay open."""
+        if self.closing:
+            return
+        still_open = {k for k, d in self.dock_layout.optional_docks.items() if not d.isHidden()}
+        self.dock_layout.layout_default()
         self.mode_switch.reset_open_docks()
+        self.mode_switch.open_docks[False] |= still_open
+        for key in still_open:  # back in front of its tab partner in the rebuilt layout
+            self.removeDockWidget(self.dock_layout.optional_docks[key])
+            self.dock_layout.open_optional(key)
         for d in self.docks.values():
             d.show()
         self.mode_switch.sync(force=True)
         self.time_toolbar.show()
         self.mode_switch.size_docks()
+        QTimer.singleShot(0, self.mode_switch.size_docks)  # again once the rebuilt layout has settled
 
     @property
     def theme(self) -> str:
@@ -268,9 +301,14 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         if self.state.image_mode:
             self.state.set_images(None)
+        defaults = Settings().to_dict()
+        changes = {k: v for k, v in defaults.items() if getattr(self.state.settings, k) != v}
+        if changes:
+            self.state.update_settings(**changes)
         self.state.set_target(default_target())
+        self.workspace.apply_view(NEW_VIEW)
         self.workspace.new_document()
-        self.statusBar().showMessage("New session: two moons, untrained.", 4000)
+        self.statusBar().showMessage("New session: two moons, default settings, untrained.", 4000)
         return True
 
     def confirm_discard(self, reason: str = "close") -> bool:
@@ -366,6 +404,7 @@ class MainWindow(QMainWindow):
                 keep_until_finished(th)
         if self._equations is not None:
             self._equations.close()
+        self.help.close()
         return ok
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -378,6 +417,7 @@ class MainWindow(QMainWindow):
         self.save_ui()
         self.shutdown()
         self.exporter.close()
+        QApplication.instance().removeEventFilter(self.input_guard)
         for sig, slot in ((QApplication.instance().focusChanged, self.dock_layout.on_focus),
                           (getattr(QGuiApplication.styleHints(), "colorSchemeChanged", None),
                            self.theme_control.on_scheme_changed)):

@@ -46,6 +46,9 @@ def make_menus(window) -> None:
     m.addAction(w.act_step)
     m.addAction(w.act_reset)
     m = mb.addMenu("&Help")
+    m.addAction(w.help.act_guide)
+    m.addAction(w.help.act_first_steps)
+    m.addSeparator()
     m.addAction(w.act_equations)
     m.addAction(w.act_about)
     for menu in mb.findChildren(type(m)):

@@ -1,6 +1,7 @@
-"""The window's side of training: settings changes that invalidate a trained model ask first and reset it (training
-restarts if it was running), a new target resets it, the Play action follows the run, and the end of a run is
-reported (a diverged or failed run in a message, a reached limit in the status bar)."""
+"""The window's side of training: settings changes are undoable commands, and those that invalidate a trained model
+(like every target change and Train > Reset) keep it in the command, so Edit > Undo brings it back with its optimiser
+state and loss curve (one rule: no trained model is ever lost by one click); the Play action follows the run, and the
+end of a run is reported (a diverged or failed run in a message, a reached limit in the status bar)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QStyle
 
 from playground.app.state import MODEL_KEYS, TRAINER_KEYS
+from playground.app.window.settings_command import ResetCommand, SettingsCommand
+from playground.app.workers.training_run import TrainingRun, put_run, take_run
 
 # settings whose change invalidates an image model (MODEL_KEYS' hidden / depth belong to the 2D MLP)
 IMAGE_MODEL_KEYS: frozenset[str] = (MODEL_KEYS - {"hidden", "depth"}) | {"base_channels", "image_classes"}
@@ -21,8 +24,9 @@ def _show(v) -> str:
 
 
 class TrainingControl(QObject):
-    """Training glue for one window; the question before a reset is `window.confirm_reset(changes) -> bool`
-    (`ask_reset` by default; tests replace it)."""
+    """Training glue for one window. Settings changes become `SettingsCommand`s on the window's undo stack; those that
+    discard a trained model (and Train > Reset, and every target command of the Target panel) swap the controller's
+    run with the one the command keeps (`swap_run`), so Edit > Undo brings the model back whole."""
 
     def __init__(self, window):
         super().__init__(window)
@@ -31,28 +35,35 @@ class TrainingControl(QObject):
         self.controller = window.controller
 
     # ---- settings ----------------------------------------------------------------------------------------------
+    def model_keys(self) -> frozenset[str]:
+        """The settings whose change discards the model in the current mode (2D: the target's sample count too,
+        which re-draws the training set)."""
+        return IMAGE_MODEL_KEYS if self.state.image_mode else MODEL_KEYS | {"target_samples"}
+
     def request_settings(self, changes: dict) -> bool:
-        """Apply settings from the settings panel: at once, or after asking when they invalidate a trained model.
-        Returns True when applied."""
+        """Apply settings as one undoable command (see `SettingsCommand`); False when nothing changes."""
+        s = self.state.settings
+        after = {k: v for k, v in changes.items() if getattr(s, k) != v}
+        if not after:
+            self.window.settings_panel.refresh()
+            return False
+        before = {k: getattr(s, k) for k in after}
+        labels = self.window.settings_panel.labels
+        text = ", ".join(f"{labels.get(k, k)} → {_show(v)}" for k, v in sorted(after.items()))
+        self.window.undo_stack.push(SettingsCommand(self, before, after, bool(set(after) & self.model_keys()),
+                                                    f"Change {text}"))
+        return True
+
+    def apply_settings(self, changes: dict) -> None:
+        """Apply `changes` to the state (what a SettingsCommand does; a run it discards has been taken out first)."""
         keys = set(changes)
         c = self.controller
-        model_keys = IMAGE_MODEL_KEYS if self.state.image_mode else MODEL_KEYS
-        if keys & model_keys and c.has_progress:
-            if not self.window.confirm_reset(changes):
-                self.window.settings_panel.refresh()
-                return False
-            was_running = c.running
-            c.reset()
-            self.state.update_settings(**changes)
-            if was_running:
-                c.play()
-            return True
         self.state.update_settings(**changes)
-        if keys & (model_keys | TRAINER_KEYS) and not c.has_progress and c.trainer is not None and not c.running:
+        if keys & (self.model_keys() | TRAINER_KEYS) and not c.has_progress and c.trainer is not None \
+                and not c.running:
             c.trainer = None  # nothing trained yet: rebuild with the new settings at the next Play
         elif keys & TRAINER_KEYS and c.has_progress:
             self._apply_trainer_keys(keys & TRAINER_KEYS)
-        return True
 
     def _apply_trainer_keys(self, keys: set) -> None:
         """lr and batch apply to the running trainer at once; seed and device when training is reset."""
@@ -62,28 +73,33 @@ class TrainingControl(QObject):
                 f"{', '.join(later)} will apply when training is reset (Train > Reset).", 8000
             )
 
-    def ask_reset(self, changes: dict) -> bool:
-        """Ask whether to apply `changes` (key -> new value) and reset training; True: apply."""
-        labels = self.window.settings_panel.labels
-        what = ", ".join(f"{labels.get(k, k)} → {_show(v)}" for k, v in sorted(changes.items()))
-        box = QMessageBox(self.window)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Reset training?")
-        box.setText(f"Changing {what} makes the trained model invalid (step {self.controller.step:,}).")
-        box.setInformativeText(
-            "Apply the change and reset training (the current model is discarded; training restarts if it was "
-            "running), or cancel and keep the model and the old setting."
-        )
-        apply = box.addButton("Apply and reset", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is apply
+    # ---- keeping trained models --------------------------------------------------------------------------------
+    def swap_run(self, stored: TrainingRun | None, change) -> TrainingRun | None:
+        """Take the trained run out of the controller, call `change()` (a new target, settings, image mode), put
+        `stored` in (the run that belongs to the state after the change, kept by an undo command; None: untrained)
+        and continue training if it was running. Returns the run taken (None when nothing was trained)."""
+        c = self.controller
+        was_running = c.running
+        taken = take_run(c)
+        try:
+            change()
+        finally:
+            put_run(c, stored)
+        if was_running:
+            c.play()
+        if taken is not None:
+            self.window.statusBar().showMessage(
+                f"Training reset: {taken.describe()} belongs to the previous settings or target — Edit > Undo "
+                "brings it back.", 10000)
+        return taken
 
-    def confirm_dataset(self, name: str) -> bool:
-        """Before a loaded image dataset replaces a trained model: ask (True when nothing is trained)."""
-        if not self.controller.has_progress:
-            return True
-        return bool(self.window.confirm_reset({"dataset": name}))
+    def reset_training(self) -> None:
+        """Train > Reset: a fresh random network (undoable: the model comes back with Edit > Undo)."""
+        if self.controller.has_progress or self.state.model is not None:
+            self.window.undo_stack.push(ResetCommand(self))  # swap_run says how to get the model back
+        else:
+            self.controller.reset()
+            self.window.statusBar().showMessage("Training reset: a fresh random network.", 4000)
 
     def on_settings_changed(self, _names: set) -> None:
         """Steps, seconds, lr and batch follow the settings live."""
@@ -101,11 +117,6 @@ class TrainingControl(QObject):
             c.reset()
             if was_running:
                 c.play()
-
-    def reset_training(self) -> None:
-        """Train > Reset: a fresh random network."""
-        self.controller.reset()
-        self.window.statusBar().showMessage("Training reset: a fresh random network.", 4000)
 
     # ---- the run -----------------------------------------------------------------------------------------------
     def on_running(self, running: bool) -> None:

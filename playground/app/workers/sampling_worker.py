@@ -4,8 +4,8 @@ The thread runs a sampler of `playground.core.sampling.samplers` in NORMALISED s
 a data-space histogram (the density image, uint8) of all particles, a copy of the first `n_dots` particles and the paths
 of the first `n_paths` so far. Frames are new arrays, never mutated after they are emitted, so the UI can keep them.
 Live frames are emitted at most every `emit_interval` seconds (the UI redraws the latest one); the finished
-`Outcome` holds the stored frames for playback, the final samples, NFE, wall time and the SWD report; the ODE side's
-also the straightness of its paths (Liu et al. 2023; `core.evaluation.straightness`), measured on the first
+`Outcome` holds the stored frames for playback, the final samples, NFE, wall time and the SWD report; a PF-ODE
+solver's also the straightness of its paths (Liu et al. 2023; `core.evaluation.straightness`), measured on the first
 STRAIGHTNESS_PATHS particles at the path points (every step up to MAX_PATH_POINTS of them).
 
 Cancellation: `cancel()` sets a flag checked before every score evaluation (of at most SCORE_CHUNK particles) and in
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from playground.app.geometry import Rect, histogram2d, smooth121
+from playground.app.samplers import SPECS
 from playground.app.workers.job_thread import Cancelled, JobThread, record_failure
 
 MAX_FRAMES = 120  # frames kept for playback per side
@@ -31,36 +32,6 @@ MAX_PATH_POINTS = 400  # points kept per trajectory
 SCORE_CHUNK = 16384  # particles per score call: bounds the cancel latency at 100k particles
 SWD_MAX = 20000  # samples scored by the SWD report (4 chunks of 5000; the samples are iid given x_T)
 STRAIGHTNESS_PATHS = 1000  # the ODE side's paths whose straightness the outcome reports
-
-
-def fast_gmm_score_fn(gmm, sde) -> Callable:
-    """The exact score of a GMM under an SDE, like `gmm.score_fn(sde)` but with one 2x2 solve per component when
-    all samples share one t (what the samplers and grids do): ~3x faster than a Cholesky per sample and component.
-    Falls back to `gmm.score` for per-sample times."""
-    w = torch.log(gmm.weights)
-    mu = gmm.means
-    cov = gmm.covariances
-    eye = torch.eye(gmm.dim, dtype=torch.float64)
-
-    def score(x: torch.Tensor, t) -> torch.Tensor:
-        tv = torch.as_tensor(t, dtype=torch.float64)
-        if tv.ndim == 0:
-            tv = tv.expand(len(x))
-        if len(x) == 0 or not bool((tv == tv[0]).all()):
-            return gmm.score(x, tv, sde)
-        alpha, std = sde.marginal_coefficients(tv[:1])
-        a, sd = float(alpha[0]), float(std[0])
-        c = a * a * cov + sd * sd * eye  # (K, D, D)
-        prec = torch.linalg.inv(c)
-        logdet = torch.logdet(c)
-        d = x.to(torch.float64)[:, None, :] - a * mu[None]  # (N, K, D)
-        sol = torch.einsum("kij,nkj->nki", prec, d)  # C^-1 (x - alpha mu)
-        logits = -0.5 * ((d * sol).sum(-1) + logdet[None]) + w[None]
-        r = torch.softmax(logits, 1)
-        return -(r[..., None] * sol).sum(1).to(x.dtype)
-
-    return score
-
 
 
 @dataclass(frozen=True)
@@ -96,7 +67,8 @@ class SamplingJob:
     sample_target: Callable[[int, int], np.ndarray] | None = None  # for the SWD report
     generation: int = 0
     emit_interval: float = 0.03
-    options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # the sampler's keyword options
+    source: str = ""  # where the score comes from, as the views say it ('learned score, model at step 420')
 
 
 @dataclass
@@ -115,10 +87,13 @@ class Outcome:
     swd: float = float("nan")
     swd_floor: float = float("nan")
     swd_ratio: float = float("nan")
-    straightness: float = float("nan")  # the ODE side's: mean S of its first STRAIGHTNESS_PATHS paths (data units²)
+    straightness: float = float("nan")  # a PF-ODE solver's: mean S of its first STRAIGHTNESS_PATHS paths (data units²)
     n_nonfinite: int = 0
     error: str | None = None
     cancelled: bool = False
+    options: dict = field(default_factory=dict)  # of the job
+    source: str = ""  # of the job
+    rect: Rect = (-1.0, 1.0, -1.0, 1.0)  # the frames' histogram box (the job's)
 
     @property
     def frame_times(self) -> np.ndarray:
@@ -129,7 +104,8 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     """The body of a run (no Qt here: testable in plain threads)."""
     from playground.core.sampling.samplers import SAMPLERS
 
-    out = Outcome(job.side, job.sampler, job.generation, steps=job.steps)
+    out = Outcome(job.side, job.sampler, job.generation, steps=job.steps, options=dict(job.options),
+                  source=job.source, rect=job.rect)
     if job.sampler not in SAMPLERS:
         out.error = f"unknown sampler {job.sampler!r}"
         return out
@@ -140,7 +116,8 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     frames: list[Frame] = []
     paths: list[np.ndarray] = []
     path_t: list[float] = []
-    measured: list[np.ndarray] = []  # the ODE side's first STRAIGHTNESS_PATHS particles at the path points
+    measured: list[np.ndarray] = []  # a PF-ODE solver's first STRAIGHTNESS_PATHS particles at the path points
+    measures_straightness = job.sampler in SPECS and not SPECS[job.sampler].stochastic
     last_emit = [0.0]
     nfe_seen = [0]
 
@@ -165,7 +142,7 @@ def _run(job: SamplingJob, cancelled: threading.Event, emit: Callable[[Frame], N
     def add_path(t: float, y: torch.Tensor) -> None:
         paths.append(np.array(to_data(y[: job.n_paths]), np.float32, copy=True))
         path_t.append(t)
-        if job.side == "ode":
+        if measures_straightness:
             measured.append(to_data(y[:STRAIGHTNESS_PATHS]).copy())
 
     def score(y, t):
@@ -256,4 +233,6 @@ class SamplingThread(JobThread):
     work = staticmethod(_run)
 
     def failed(self, message: str) -> Outcome:
-        return Outcome(self.job.side, self.job.sampler, self.job.generation, error=message)
+        j = self.job
+        return Outcome(j.side, j.sampler, j.generation, error=message, options=dict(j.options), source=j.source,
+                       rect=j.rect)

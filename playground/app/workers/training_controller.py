@@ -79,6 +79,7 @@ class TrainingController(QObject):
         self.last_loss = math.nan
         self.last_reason = ""
         self.last_message = ""
+        self.last_preview = None  # the latest preview samples (a TrainingRun keeps them)
 
     def losses(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, losses) of every step so far."""
@@ -330,6 +331,7 @@ class TrainingController(QObject):
 
     def _on_preview(self, samples) -> None:
         if not self.closed:
+            self.last_preview = samples
             self.previewReady.emit(samples)
 
     def _on_snapshot(self, model) -> None:

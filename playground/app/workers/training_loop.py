@@ -154,7 +154,9 @@ class TrainingLoop(QThread):
                 elif kind == "snapshot":
                     with torch.no_grad(), trainer._lock:
                         trainer.ema_flat.copy_(torch.from_numpy(msg[3]))
-                    self.snapshot.emit(trainer.snapshot())
+                    model = trainer.snapshot()
+                    model.config["steps_done"] = int(msg[2])  # the process's step (this trainer's is the run's start)
+                    self.snapshot.emit(model)
                 elif kind == "preview":
                     self.preview.emit(msg[2])
                 elif kind == "ended":

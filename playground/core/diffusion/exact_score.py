@@ -79,10 +79,32 @@ class EmpiricalScore:
         return lambda x, t: self.score(x, t, sde)
 
 
-def target_score_fn(target, sde: SDE, n_points: int = 4000, seed: int = 12345) -> ScoreFn:
+EXACT_POINTS = 4000  # fixed target samples whose ideal denoiser is the exact score of a continuous target
+EXACT_SEED = 12345
+
+
+def exact_point_set(target, n_points: int = EXACT_POINTS, seed: int = EXACT_SEED):
+    """The finite set whose ideal denoiser is `target`'s exact score: its own points, else `n_points` fixed samples
+    (seed `seed`); None for a Gaussian mixture (closed form)."""
+    if target.gmm is not None:
+        return None
+    return target.points if target.points is not None else target.sample(n_points, seed)
+
+
+def exact_score_label(target, n_points: int = EXACT_POINTS) -> str:
+    """What a target's exact score is, in the words the README uses: the closed form of its Gaussian mixture, or the
+    ideal denoiser of its point set (of `n_points` fixed samples for a continuous target)."""
+    if target.gmm is not None:
+        k = target.gmm.n_components
+        return f"exact GMM score ({k} component{'s' if k != 1 else ''})"
+    if target.points is not None:
+        return f"ideal denoiser of the {len(target.points):,} target points"
+    return f"ideal denoiser of {n_points:,} fixed target samples"
+
+
+def target_score_fn(target, sde: SDE, n_points: int = EXACT_POINTS, seed: int = EXACT_SEED) -> ScoreFn:
     """The exact score of a `Target`: its Gaussian mixture's, else the ideal denoiser's of its finite point set (or
-    of n_points fixed samples for a continuous target without a closed form)."""
+    of n_points fixed samples for a continuous target without a closed form; `exact_point_set`)."""
     if target.gmm is not None:
         return target.gmm.score_fn(sde)
-    pts = target.points if target.points is not None else target.sample(n_points, seed)
-    return EmpiricalScore(torch.as_tensor(pts)).score_fn(sde)
+    return EmpiricalScore(torch.as_tensor(exact_point_set(target, n_points, seed))).score_fn(sde)

@@ -14,10 +14,11 @@ pytest.importorskip("pytestqt")
 from playground.app.geometry import histogram2d  # noqa: E402
 from playground.app.panels.forward_panel import ForwardPanel, gmm_log_prob_grid  # noqa: E402
 from playground.app.panels.sampling_panel import SamplingPanel  # noqa: E402
+from playground.app.sampling_plan import LIVE_PARTICLES  # noqa: E402
 from playground.app.panels.score_panel import ScoreFieldPanel  # noqa: E402
 from playground.app.state import AppState, Settings  # noqa: E402
 from playground.app.widgets.plot_items import TrajectoryCurve
-from playground.app.workers.sampling_worker import fast_gmm_score_fn  # noqa: E402
+from playground.app.exact_scores import fast_gmm_score_fn  # noqa: E402
 from playground.data.targets.gaussian_mixture import GaussianMixture  # noqa: E402
 from playground.core.diffusion.sde import make_sde  # noqa: E402
 from playground.data.targets.target import Target  # noqa: E402
@@ -190,12 +191,12 @@ def test_score_panel_exact_without_model(qtbot, tmp_path, keep):
     assert non_blank(p, tmp_path / "score_exact.png")
 
 
-def test_score_panel_message_without_model_or_exact(qtbot, keep):
-    st = make_state(target=ring_target())
+def test_every_target_with_samples_has_an_exact_score_in_the_score_panel(qtbot, keep):
+    st = make_state(target=ring_target())  # a continuous target without a closed form: the ideal denoiser
     p = keep(ScoreFieldPanel(st))
     p.redraw()
-    assert p.message.text == "Train to see the learned score"
-    assert not p.show_exact.isEnabled()
+    assert p.message.text == "" and p.show_exact.isEnabled() and p.exact_field is not None
+    assert "ideal denoiser" in p.toolTip() + p.show_exact.toolTip() + p.info.text()
 
 
 def test_score_panel_model_error_heatmap_and_toggles(qtbot, tmp_path, keep):
@@ -255,7 +256,6 @@ def test_sampling_exact_score_both_sides(qtbot, tmp_path, keep):
     p.show()
     assert p.use_exact.isEnabled()
     p.use_exact.setChecked(True)  # no model: ticking it samples with the exact score
-    assert p.running
     _wait_done(qtbot, p)
     sde, ode = p.sides["sde"].outcome, p.sides["ode"].outcome
     assert sde.error is None and ode.error is None
@@ -292,28 +292,32 @@ def test_sampling_exact_score_both_sides(qtbot, tmp_path, keep):
     p.shutdown()
 
 
-def test_sampling_needs_a_model_and_autoruns_when_one_appears(qtbot, keep):
+def test_sampling_before_a_model_shows_the_exact_score_labelled_so_and_follows_the_model(qtbot, keep):
     st = make_state(n_particles=1000, sample_steps=40)
     p = keep(SamplingPanel(st))
-    assert not p.resample()
-    assert "No model" in p.status.text()
-    st.set_model(ExactStandIn(st.exact_score_fn()))  # a data-space-only model: the panel wraps it
-    assert p.running and p.score_source == "learned score"
-    _wait_done(qtbot, p)
+    assert p.follow.isChecked()
+    _wait_done(qtbot, p)  # the first picture: exact-score samples, said to be so
+    assert p.plan.source == "exact" and "no model yet" in p.plan.label
     for s in p.sides.values():
-        assert s.outcome.swd_ratio < 2.5
-    # a model update while training does not resample by itself ...
-    st.set_model(ExactStandIn(st.exact_score_fn()))
-    assert not p.running
-    # ... unless 'Auto' is on (every few seconds, when the model changed)
-    p.auto.setChecked(True)
-    assert p._auto_timer.isActive()
-    p._auto_tick()
-    assert p.running
+        assert "exact score" in s.view.info.text() and "no model yet" in s.view.info.text()
+    model = ExactStandIn(st.exact_score_fn())
+    model.config = {"steps_done": 420}
+    st.set_model(model)  # a data-space-only model: the panel wraps it
     _wait_done(qtbot, p)
-    p._auto_tick()  # no new model since: nothing to do
+    assert p.plan.source == "learned"
+    for s in p.sides.values():
+        assert s.outcome.swd_ratio < 2.5 and "model at step 420" in s.view.info.text()
+    # while training, a new model is shown by the next refresh (every FOLLOW_MS), on fewer particles
+    st.set_training(True)
+    st.set_model(ExactStandIn(st.exact_score_fn()))
+    assert not p.running and p._follow_timer.isActive()
+    p._follow_tick()
+    assert p.running and p.plan.particles <= LIVE_PARTICLES
+    _wait_done(qtbot, p)
+    p._follow_tick()  # no new model since: nothing to do
     assert not p.running
-    p.auto.setChecked(False)
+    st.set_training(False)
+    assert not p._follow_timer.isActive()
     # 'New seed' draws a new x_T and resamples
     old_x_T, old_seed = p.x_T.clone(), p.seed.value()
     p.new_seed()
@@ -368,7 +372,7 @@ def test_panels_handle_an_empty_target(qtbot, keep):
     st.target_samples = np.zeros((0, 2), np.float32)
     st.targetChanged.emit()
     score.redraw()
-    assert score.message.text == "Train to see the learned score"
+    assert score.message.text == "Empty target"
     assert not sampling.resample()
     assert "empty" in sampling.status.text().lower()
     sampling.shutdown()
@@ -384,7 +388,7 @@ def test_real_score_model_drives_score_and_sampling_panels(qtbot, keep):
     score, sampling = keep(ScoreFieldPanel(st)), keep(SamplingPanel(st))
     st.set_time(0.3)
     st.set_model(tr.snapshot())
-    assert sampling.running and sampling.score_source == "learned score"
+    qtbot.waitUntil(lambda: sampling.running and sampling.plan.source == "learned", timeout=5000)
     score._redraw.flush()
     assert score.learned_field is not None and np.isfinite(score.learned_field).all()
     assert score.heat_res == 32  # coarse (the arrows' own grid) while inputs change, refined once they settle
@@ -395,26 +399,38 @@ def test_real_score_model_drives_score_and_sampling_panels(qtbot, keep):
         assert s.outcome.error is None and np.isfinite(s.outcome.x).all() and s.outcome.nfe > 0
     # switching to the exact score resamples from the same seed
     sampling.use_exact.setChecked(True)
-    assert sampling.running and sampling.score_source == "exact score"
+    qtbot.waitUntil(lambda: sampling.running and sampling.plan.source == "exact", timeout=5000)
     _wait_done(qtbot, sampling)
     sampling.shutdown()
 
 
+def test_a_sampler_that_cannot_run_says_why_in_its_view(qtbot, keep):
+    st = make_state(sde="subvp", sde_sampler="annealed_langevin", ode_sampler="ode_euler", n_particles=500,
+                    sample_steps=20)
+    p = keep(SamplingPanel(st))
+    p.use_exact.setChecked(True)
+    qtbot.waitUntil(lambda: p.sides["ode"].outcome is not None and not p.running, timeout=90_000)
+    sde, ode = p.sides["sde"], p.sides["ode"]
+    assert sde.outcome is None and "too few" in sde.view.message.text
+    assert ode.outcome.error is None and ode.outcome.nfe == 21
+    p.shutdown()
+
+
 def test_sampler_error_is_shown_on_its_side(qtbot, keep, monkeypatch):
-    from playground.core.sampling.samplers import SAMPLERS
+    from playground.core.sampling import samplers
 
-    def refuse(*args, **kwargs):  # a sampler that refuses its settings (pc now runs at 10 VP steps: issue 17)
-        raise ValueError("pc needs steps >= 20 here")
+    def refuses(*_args, **_kwargs):
+        raise ValueError("ddim refuses this run")
 
-    monkeypatch.setitem(SAMPLERS, "pc", refuse)
-    st = make_state(sde="vp", sde_sampler="pc", ode_sampler="ode_euler", n_particles=500, sample_steps=10)
+    monkeypatch.setitem(samplers.SAMPLERS, "ddim", refuses)
+    st = make_state(sde_sampler="ddim", ode_sampler="ode_euler", n_particles=500, sample_steps=20)
     p = keep(SamplingPanel(st))
     p.use_exact.setChecked(True)
     _wait_done(qtbot, p)
     sde, ode = p.sides["sde"], p.sides["ode"]
-    assert sde.outcome.error and "pc needs steps >= 20 here" in sde.outcome.error
+    assert "ddim refuses" in sde.outcome.error
     assert "failed" in sde.view.message.text.lower() and "failed" in sde.view.info.text()
-    assert ode.outcome.error is None and ode.outcome.nfe == 11
+    assert ode.outcome.error is None and ode.outcome.nfe == 21
     p.shutdown()
 
 

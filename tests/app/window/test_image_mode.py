@@ -153,18 +153,21 @@ def test_class_conditional_training_in_the_worker_process(window, qtbot, tmp_pat
     assert st.settings.image_classes and window.controller.step == 5 and window.controller.trainer is not None
 
 
-def test_changing_the_class_switch_after_training_asks_first(thread_window, qtbot):
+def test_changing_the_class_switch_or_the_dataset_after_training_is_undoable(thread_window, qtbot):
     w = thread_window
     load_digits(w, qtbot)
     train(w, qtbot, 2)
-    asked = []
-    w.confirm_reset = lambda changes: asked.append(changes) or False
-    assert not w.request_settings({"image_classes": True})
-    assert asked == [{"image_classes": True}] and w.controller.step == 2 and not w.state.settings.image_classes
-    # a new dataset asks too; refused, the model and the dataset stay
+    model = w.state.model
+    assert w.request_settings({"image_classes": True})
+    assert w.controller.step == 0 and w.state.model is None and w.state.settings.image_classes
+    w.undo_stack.undo()
+    assert w.controller.step == 2 and w.state.model is model and not w.state.settings.image_classes
+    # a new dataset discards the model too, undoably: the dataset and the model come back
     assert w.panels["target"].load_images("shapes8")
-    qtbot.waitUntil(lambda: len(asked) == 2, timeout=10_000)
-    assert w.state.image_spec == "digits" and w.controller.step == 2
+    qtbot.waitUntil(lambda: w.state.image_spec == "shapes8", timeout=10_000)
+    assert w.controller.step == 0
+    w.undo_stack.undo()
+    assert w.state.image_spec == "digits" and w.controller.step == 2 and w.state.model is model
 
 
 def test_bad_folder_gives_a_message_and_keeps_what_was_there(window, qtbot, tmp_path):

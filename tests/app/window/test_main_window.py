@@ -36,7 +36,7 @@ def not_blank(img) -> bool:
 def test_window_has_docks_menus_and_shortcuts(window):
     for key, title, _ in DOCKS:
         d = window.docks[key]
-        assert d.windowTitle() == title and d.isVisible() and d.widget() is window.panels[key]
+        assert d.windowTitle() == title and d.isVisible() and d.widget().widget() is window.panels[key]
         assert d.toggleViewAction() in window.menuBar().actions()[2].menu().actions()
     names = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert names == ["File", "Edit", "View", "Train", "Help"]

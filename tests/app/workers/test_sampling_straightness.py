@@ -1,4 +1,4 @@
-"""The Sampling panel's ODE side reports the straightness of its paths (Liu et al. 2023): zero for rectified flow
+"""The Sampling panel's PF-ODE solvers report the straightness of its paths (Liu et al. 2023): zero for rectified flow
 from a point mass (its PF-ODE paths x_t = (1 - t) m + t z are straight lines run at constant speed), clearly
 positive for VP's PF-ODE from the same target (its paths x_t = alpha_t m + sigma_t z bend); none on the SDE side."""
 
@@ -10,7 +10,8 @@ import threading
 import numpy as np
 import torch
 
-from playground.app.workers.sampling_worker import SamplingJob, _run, fast_gmm_score_fn
+from playground.app.exact_scores import fast_gmm_score_fn
+from playground.app.workers.sampling_worker import SamplingJob, _run
 from playground.core.diffusion.sde import make_sde
 from playground.data.targets.gaussian_mixture import GaussianMixture
 

@@ -64,10 +64,10 @@ def test_trains_a_few_hundred_steps_and_the_loss_falls(window, qtbot):
 
 
 def test_sampling_views_end_on_the_trained_model(window, qtbot):
-    """With Auto off the Sampling panel samples the first model only while training runs; when the run stops it
-    resamples (same seed) if a newer model arrived since, so the views show what was trained."""
+    """With Follow off the Sampling panel does not refresh while training runs; when the run stops it resamples (same
+    seed) if a newer model arrived since, so the views show what was trained."""
     c, sp = window.controller, window.panels["sampling"]
-    assert not sp.auto.isChecked()
+    sp.follow.setChecked(False)
 
     def idle_and_current() -> bool:
         return not sp.running and not sp._model_dirty and all(s.outcome is not None for s in sp.sides.values())
@@ -135,32 +135,28 @@ def test_divergence_keeps_the_last_good_model(window, qtbot):
     assert window.isVisible()
 
 
-def test_model_invalidating_settings_ask_first(window, qtbot):
+def test_model_invalidating_settings_discard_the_model_undoably(window, qtbot):
     c = window.controller
     window.request_settings({"steps": 100_000})
     c.play(max_steps=5)
     wait_stopped(qtbot, c)
     assert c.has_progress
-    asked = []
-    window.confirm_reset = lambda changes: asked.append(changes) or False
-    assert not window.request_settings({"sde": "ve"})  # cancelled: nothing changes
-    assert asked == [{"sde": "ve"}]
-    assert window.state.settings.sde == "vp" and c.has_progress
-    assert window.settings_panel.value("sde") == "vp"
-    # samplers and particle counts apply at once, without asking
+    model = window.state.model
+    # samplers and particle counts apply at once and keep the model
     assert window.request_settings({"ode_sampler": "ode_euler", "n_particles": 100_000})
-    assert window.state.settings.n_particles == 100_000 and len(asked) == 1 and c.has_progress
+    assert window.state.settings.n_particles == 100_000 and c.has_progress and window.state.model is model
     # lr applies live to the trainer
     assert window.request_settings({"lr": 1e-3}) and c.trainer.config.lr == 1e-3
-    window.confirm_reset = lambda changes: asked.append(changes) or True
     assert window.request_settings({"output": "x0"})
     assert window.state.settings.output == "x0" and not c.has_progress and window.state.model is None
+    window.undo_stack.undo()
+    assert window.state.settings.output == "eps" and window.state.model is model and c.step == 5
     # through the panel's own control
-    c.play(max_steps=3)
-    wait_stopped(qtbot, c)
     combo = window.settings_panel.controls["sde"]
     combo.setCurrentIndex(combo.findData("subvp"))
-    assert asked[-1] == {"sde": "subvp"} and window.state.settings.sde == "subvp" and c.step == 0
+    assert window.state.settings.sde == "subvp" and c.step == 0 and window.state.model is None
+    window.undo_stack.undo()
+    assert window.settings_panel.value("sde") == "vp" and window.state.model is model
 
 
 def test_new_target_resets_and_keeps_training(window, qtbot):
@@ -267,21 +263,13 @@ def test_training_panel_curves_bins_preview_and_negative_losses(qtbot):
     assert st[-1] == 9 and len(v) <= 5
 
 
-def test_the_reset_question_names_the_change(window, qtbot):
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
+def test_a_discarded_model_is_named_with_the_way_back(window, qtbot):
     c = window.controller
     c.play(max_steps=3)
     wait_stopped(qtbot, c)
-    seen = {}
-
-    def answer():
-        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
-        seen["text"] = box.text()
-        box.button(QMessageBox.StandardButton.Cancel).click()
-
-    QTimer.singleShot(200, answer)
-    assert not window.request_settings({"sde": "ve"})  # the real dialog, answered Cancel
-    assert "SDE → ve" in seen["text"] and "invalid" in seen["text"]
-    assert window.state.settings.sde == "vp" and c.has_progress
+    assert window.request_settings({"sde": "ve"})  # no question: one undo step that keeps the model
+    assert "SDE → ve" in window.undo_stack.undoText() or "SDE → VE" in window.undo_stack.undoText()
+    message = window.statusBar().currentMessage()
+    assert "3 steps" in message and "Undo" in message
+    window.undo_stack.undo()
+    assert window.state.settings.sde == "vp" and c.has_progress and c.step == 3

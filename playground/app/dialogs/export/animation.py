@@ -34,6 +34,14 @@ def animation_unavailable(window, key: str) -> str:
     return ""
 
 
+def animation_views(window, key: str) -> list:
+    """The plots an animation renders: the sampling views that have a run, or the forward / score plot."""
+    if key == "anim_sampling":
+        sides = window.panels["sampling"].sides.values()
+        return [s.plot for s in sides if s.outcome is not None and s.outcome.frames] or [s.plot for s in sides]
+    return [window.panels["forward" if key == "anim_forward" else "score"].plot]
+
+
 class FrameSource:
     """Renders frame i of an animation (UI thread) and restores the app afterwards."""
 
@@ -44,13 +52,12 @@ class FrameSource:
         self.n = n
         self.size = size
         self.t0 = float(self.state.t)
+        self.views = animation_views(window, kind)
         if kind == "anim_sampling":
             self.panel = window.panels["sampling"]
-            self.views = [s.plot for s in self.panel.sides.values() if s.outcome is not None and s.outcome.frames]
             self.slider0 = self.panel.slider.value()
         else:
             self.panel = window.panels["forward" if kind == "anim_forward" else "score"]
-            self.views = [self.panel.plot]
 
     def render(self, i: int) -> np.ndarray:
         f = i / max(1, self.n - 1)

@@ -63,7 +63,7 @@ def save_widget_picture(widget: QWidget, path, title: str = "") -> Path:
 def export_picture(window, key: str, path: Path, title: str) -> str:
     """Write the picture a 'panel:<name>' key names (a dock's panel, or the whole window); returns the message."""
     name = key.split(":", 1)[1]
-    widget = window if name == "window" else window.docks[name].widget()
+    widget = window if name == "window" else window.panels[name]
     save_widget_picture(widget, path, title)
     return f"Wrote {path.name} ({path.stat().st_size:,} bytes)."
 
@@ -76,8 +76,17 @@ def qimage_to_rgb(img: QImage) -> np.ndarray:
     return a[:, : w * 3].reshape(h, w, 3).copy()
 
 
+def views_aspect(views) -> float:
+    """Width / height of `views` side by side (what an animation keeps)."""
+    w = sum(max(1, v.width()) for v in views)
+    h = max((max(1, v.height()) for v in views), default=1)
+    return w / h
+
+
 def render_views(views, size: tuple[int, int]) -> QImage:
-    """pyqtgraph views (GraphicsView / PlotWidget) side by side, their scenes rendered at `size` (w, h) in all."""
+    """pyqtgraph views (GraphicsView / PlotWidget) side by side in `size` (w, h) in all, each drawn at its cell's size
+    (the view is laid out at that size for the render and put back): text keeps its point size however small the
+    picture, and a cell of another shape than the view shows more of the plot instead of a letterboxed strip."""
     w, h = int(size[0]), int(size[1])
     img = QImage(w, h, QImage.Format.Format_RGB32)
     bg = views[0].backgroundBrush().color() if views else QColor("white")
@@ -88,14 +97,16 @@ def render_views(views, size: tuple[int, int]) -> QImage:
     try:
         cell = w / max(1, len(views))
         for i, v in enumerate(views):
-            scene = v.scene()
-            src = QRectF(v.sceneRect() if hasattr(v, "sceneRect") else scene.sceneRect())
-            if src.width() <= 0 or src.height() <= 0:
-                continue
-            k = min(cell / src.width(), h / src.height())  # fit, centred in the cell (letterboxed)
-            tw, th = src.width() * k, src.height() * k
-            target = QRectF(i * cell + (cell - tw) / 2, (h - th) / 2, tw, th)
-            scene.render(p, target, src, Qt.AspectRatioMode.IgnoreAspectRatio)
+            old = v.size()
+            cw = int(round((i + 1) * cell)) - int(round(i * cell))
+            v.resize(cw, h)
+            try:
+                scene = v.scene()
+                src = QRectF(v.sceneRect() if hasattr(v, "sceneRect") else scene.sceneRect())
+                if src.width() > 0 and src.height() > 0:
+                    scene.render(p, QRectF(int(round(i * cell)), 0, cw, h), src, Qt.AspectRatioMode.IgnoreAspectRatio)
+            finally:
+                v.resize(old)
     finally:
         p.end()
     return img

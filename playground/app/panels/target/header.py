@@ -11,6 +11,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from playground.app.panels.target.previews import grid_image, histogram_image
+from playground.core.diffusion.exact_score import exact_score_label
 from playground.data.targets.presets import PRESETS
 from playground.data.targets.target import Target
 
@@ -24,14 +25,9 @@ def describe_target(target: Target, n_samples: int | None = None) -> str:
     head = f"<b>{_html(name)}</b>"
     if p.get("noise") is not None and name in PRESETS:
         head += f" &middot; noise {p['noise']:g}"
-    parts = []
-    if target.gmm is not None:
-        k = target.gmm.n_components
-        parts.append(f"exact GMM score ({k} component{'s' if k != 1 else ''})")
-    if target.points is not None:
-        n_file = p.get("n_points_in_file")
-        of = f" of {n_file:,}, a random subset" if n_file else ""
-        parts.append(f"point set ({len(target.points):,} points{of}): exact empirical score")
+    parts = [f"exact score: {exact_score_label(target)}"]
+    if target.points is not None and (n_file := p.get("n_points_in_file")):
+        parts.append(f"{len(target.points):,} of {n_file:,} points in the file, a random subset")
     if target.log_density is not None:
         if "raster" in p:
             r = p["raster"]
@@ -40,8 +36,6 @@ def describe_target(target: Target, n_samples: int | None = None) -> str:
             parts.append("exact density")
     if target.entropy is not None:
         parts.append(f"entropy {target.entropy:.3f} nats")
-    if not parts:
-        parts.append("samples only (no closed-form score or density)")
     tail = f"<br><span style='color:gray'>{n_samples} samples</span>" if n_samples else ""
     return head + "<br>" + " &middot; ".join(parts) + tail
 
@@ -81,9 +75,10 @@ class TargetHeader(QWidget):
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.info.setToolTip(
-            "The current target's name and what is known exactly about it: an exact GMM score (available\n"
-            "everywhere: exact samples, exact score at every t), an exact density, or a finite point set\n"
-            "(exact empirical score = the ideal denoiser)."
+            "The current target's name and what is known exactly about it. Its exact score (the Score field's\n"
+            "green arrows, the Sampling panel's 'exact score'): the closed form of a Gaussian mixture, else the\n"
+            "ideal denoiser of its point set (of 4,000 fixed samples for a continuous target, which it memorises);\n"
+            "an exact density and entropy where the target has them."
         )
         self.info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         lay = QHBoxLayout(self)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from playground.app.panels.target.command import TargetCommand, TargetHost
 from playground.app.panels.target.previews import EXTENT
+from playground.app.resources import examples_dir
 from playground.app.workers.target_loader import TargetLoader, loads_in_background
 from playground.app.workers.threads import keep_until_finished
 from playground.data.targets.gmm_components import components_from_gmm
@@ -54,11 +55,16 @@ def importable(files: list[str]) -> list[str]:
 
 
 class ImportPage(QWidget):
-    """An Import file… button, the drop area (what each kind of file becomes) and the last imported path."""
+    """An Import file… button, the drop area (what each kind of file becomes) and the last imported path.
+    `start_dir()`: where the file dialog opens (the bundled examples unless the main window knows better);
+    `imported(path)`: a file became the target."""
+
+    imported = Signal(str)
 
     def __init__(self, host: TargetHost, draw: DrawPage, gmm_editor: GmmEditor, parent: QWidget | None = None):
         super().__init__(parent)
         self.host = host
+        self.start_dir: Callable[[], str] = lambda: str(examples_dir() or "")
         self.draw = draw
         self.gmm_editor = gmm_editor
         self.loader: TargetLoader | None = None
@@ -72,10 +78,11 @@ class ImportPage(QWidget):
         drop = QLabel(
             "Drop a file anywhere on this panel\n\n"
             "PNG / JPG  →  density (brighter = denser), also opened in Draw\n"
-            "CSV / NPY  →  point set (exact empirical score)\n"
-            "JSON  →  Gaussian mixture (exact score), also opened in Gaussians"
+            "CSV / NPY  →  point set (exact score: its ideal denoiser)\n"
+            "JSON  →  Gaussian mixture (exact score: closed form), also opened in Gaussians"
         )
         drop.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        drop.setWordWrap(True)
         drop.setFrameShape(QFrame.Shape.StyledPanel)
         drop.setStyleSheet("QLabel { border: 2px dashed palette(mid); border-radius: 8px; padding: 12px; }")
         drop.setToolTip("Drag a .png, .jpg, .csv, .npy or .json file here")
@@ -89,7 +96,7 @@ class ImportPage(QWidget):
         lay.addWidget(self.import_path_label)
 
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import target", "", IMPORT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Import target", self.start_dir(), IMPORT_FILTER)
         if path:
             self.import_file(path)
 
@@ -141,6 +148,7 @@ class ImportPage(QWidget):
             )
         )
         self.import_path_label.setText(f"Imported: {spec}")
+        self.imported.emit(spec)
         if note := subset_note(target):
             self.host.show_message(f"Imported {Path(spec).name}: {note}", error=False)
         elif diff is not None:

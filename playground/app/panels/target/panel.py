@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QFrame, QLabel, QMessageBox, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
+from playground.app.panels.target.command import ImagesCommand
 from playground.app.panels.target.draw_page import DrawPage
 from playground.app.panels.target.gaussians_page import GaussiansPage
 from playground.app.panels.target.header import TargetHeader
@@ -55,7 +56,7 @@ class TargetPanel(QWidget):
 
     errorOccurred = Signal(str)
     messageChanged = Signal(str)
-    changeRequested = Signal(dict)  # settings asked for here (the class-conditional switch): the main window applies
+    changeRequested = Signal(dict)  # settings asked for here (class switch, sample count): the main window applies
 
     MODES = ("Presets", "Draw", "Gaussians", "Import", "Images")
 
@@ -67,8 +68,9 @@ class TargetPanel(QWidget):
         self.show_error_dialogs = not ("PYTEST_CURRENT_TEST" in os.environ or "pytest" in sys.modules)
         self._box: QMessageBox | None = None
         self._last_message = ""
-        # asked before a loaded dataset replaces a trained model: (dataset name) -> go ahead? (the main window's dialog)
-        self.confirm_dataset = lambda _name: True
+        # a change of target or dataset: take the trained run out, change, put the other run in (the main window's
+        # TrainingControl.swap_run; alone, the panel just changes)
+        self.swap_run = lambda _stored, change: change()
         self.setAcceptDrops(True)
 
         self.header = TargetHeader()
@@ -79,9 +81,10 @@ class TargetPanel(QWidget):
         self.images_page = ImageDatasetChooser(state)
         self.images_page.loaded.connect(self._dataset_loaded)
         self.images_page.failed.connect(lambda text: self.report_error(f"Could not load the image dataset: {text}"))
-        self.images_page.classesRequested.connect(lambda on: self.changeRequested.emit({"image_classes": on}))
+        self.images_page.classesRequested.connect(lambda on: self.request_settings({"image_classes": on}))
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.tabs.setStyleSheet("QTabBar::tab { padding: 4px 7px; }")  # five titles in a laptop's left column
         self.tabs.addTab(self.presets_page, "Presets")
         for page, mode in ((self.draw_page, "Draw"), (self.gaussians_page, "Gaussians"), (self.import_page, "Import"),
                            (self.images_page, "Images")):
@@ -141,6 +144,9 @@ class TargetPanel(QWidget):
     def apply_canvas_diff(self, diff: RasterDiff, forward: bool) -> None:
         self.draw_page.apply_diff(diff, forward)
 
+    def request_settings(self, changes: dict) -> None:
+        self.changeRequested.emit(changes)
+
     def show_components(self, components: list[Component]) -> None:
         self.gaussians_page.editor.set_components(components)
 
@@ -189,12 +195,12 @@ class TargetPanel(QWidget):
 
     # ---- following the state -----------------------------------------------------------------------------------
     def _dataset_loaded(self, dataset, spec: str, notes: list) -> None:
-        """A dataset arrived from the loader: after the confirmation (a trained model is discarded), image mode."""
-        if not self.confirm_dataset(dataset.name or spec):
-            self.show_message("Kept the current model; the dataset was not loaded.")
-            return
+        """A dataset arrived from the loader: image mode on it, one undoable step (a model trained before is kept
+        in the command)."""
         self._clear_message()
-        self.state.set_images(dataset, spec)
+        st = self.state
+        before = (st.images, st.image_spec) if st.images is not None else None
+        self.undo_stack.push(ImagesCommand(self, f"Load images {dataset.name or spec}", before, (dataset, spec)))
         if notes:
             self.show_message(" ".join(notes))
 

@@ -195,11 +195,10 @@ class PresetsPage(QWidget):
         return None
 
     def set_sample_count(self, n: int) -> None:
-        """Settings' target_samples = n, then re-draw the current target's samples."""
+        """Ask for settings' target_samples = n (applied, it re-draws the current target's samples)."""
         if self._syncing or n == self.state.settings.target_samples:
             return
-        self.state.update_settings(target_samples=int(n))
-        self.state.set_target(self.state.target)
+        self.host.request_settings({"target_samples": int(n)})
 
     # ---- following the state -----------------------------------------------------------------------------------
     def sync(self) -> None:

@@ -99,7 +99,11 @@ def test_noise_and_sample_count(panel):
     assert stack.count() == 1  # consecutive noise changes of one preset merge
     stack.undo()
     assert state.target.params["noise"] == pytest.approx(0.1) and presets.noise_spin.value() == pytest.approx(0.1)
+    asked = []
+    panel.changeRequested.connect(asked.append)  # the main window applies it (an undoable settings change)
+    panel.changeRequested.connect(lambda changes: state.update_settings(**changes))
     presets.samples_spin.setValue(3000)
+    assert asked == [{"target_samples": 3000}]
     assert state.settings.target_samples == 3000 and len(state.target_samples) == 3000
     panel.choose_preset("checkerboard")
     assert not presets.noise_spin.isEnabled()
@@ -260,7 +264,7 @@ def test_import_good_and_bad_files(panel, tmp_path, qtbot):
     csv.write_text("x,y\n0,0\n1,1\n2,-1\n")
     assert panel.import_file(csv)
     assert state.target.points is not None and len(state.target.points) == 3
-    assert "point set (3 points)" in panel.header.info.text()
+    assert "ideal denoiser of the 3 target points" in panel.header.info.text()
 
     js = tmp_path / "mix.json"
     js.write_text(json.dumps({"weights": [1, 3], "means": [[-1, 0], [2, 1]], "covariances": [[[0.1, 0], [0, 0.2]]] * 2}))
@@ -349,7 +353,7 @@ def test_a_large_file_loads_in_the_background_with_a_progress_dialog(panel, tmp_
     assert state.target is not moons and state.target.name == "big.csv"
     np.testing.assert_array_equal(state.target.points, pts)
     assert len(steps) > 5 and steps == sorted(steps) and page.progress_dialog is None
-    assert "point set (8,000 points)" in panel.header.info.text()
+    assert "ideal denoiser of the 8,000 target points" in panel.header.info.text()
     panel.undo_stack.undo()
     assert state.target is moons
 
@@ -402,7 +406,7 @@ def test_a_subset_is_announced_and_a_bad_large_file_says_why(panel, tmp_path, qt
     assert APP_MAX_POINTS == 10_000 and kept.shape == (10_000, 2)
     assert (np.lexsort(kept.T) == np.arange(10_000)).all()  # file order (y, then x)
     assert "big.csv has 12,000 points; a uniform random 10,000 of them are kept" in panel.message_text
-    assert "point set (10,000 points of 12,000, a random subset)" in panel.header.info.text()
+    assert "10,000 of 12,000 points in the file, a random subset" in panel.header.info.text()
     bad = tmp_path / "bad.csv"
     bad.write_text(path.read_text() + "1,two\n")
     errors = []
