@@ -45,7 +45,7 @@ def positive_float(text: str) -> float:
 def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", metavar="SPEC", help="preset name, .png/.jpg image, .csv/.npy points or GMM .json; or "
-                   "an image dataset: digits | shapes | shapes28 | mnist:PATH | fashion:PATH | folder:PATH")
+                   "an image dataset: digits | shapes | shapes28 | shapes32 | mnist:PATH | fashion:PATH | folder:PATH")
     g.add_argument("--extent", type=positive_float, default=4.0, metavar="L",
                    help="an image covers [-L, L] on its longer side (default 4)")
     g.add_argument("--noise", type=float, default=None, metavar="X", help="a preset's noise parameter")
