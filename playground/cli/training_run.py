@@ -18,6 +18,8 @@ import signal
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from playground.cli.common import CLIError, positive_int
 
 RESUMABLE_OVERRIDES = ("steps", "seconds", "batch", "lr", "device", "threads")
@@ -142,7 +144,7 @@ def sample_grid_writer(args, out: Path, run):
         labels = None if not model.num_classes else [k % model.num_classes for k in range(64)]
         x = model.sample(64, sampler="ode_heun", steps=DEFAULT_STEPS["ode_heun"], seed=0, class_labels=labels)
         with atomic_open(folder / f"step_{step:07d}.png", "wb") as f:
-            save_image_grid(f, x.numpy())
+            save_image_grid(f, np.asarray(x))
 
     return write
 
