@@ -122,10 +122,15 @@ def batch_source_times(trainer: Trainer, args) -> list[str]:
     from torch.utils.data import DataLoader, TensorDataset
 
     pool, batch, n = trainer.pool, trainer.config.batch, 20 * args.block
-    loader = iter(DataLoader(TensorDataset(pool.cpu()), batch_size=batch, shuffle=True, drop_last=True))
+    loader = DataLoader(TensorDataset(pool.cpu()), batch_size=batch, shuffle=True, drop_last=True)
+    batches = iter(loader)
     t0 = time.perf_counter()
     for _ in range(n):
-        x = next(loader)[0].to(trainer.device)
+        x = next(batches, None)
+        if x is None:  # a new epoch
+            batches = iter(loader)
+            x = next(batches)
+        x = x[0].to(trainer.device)
     t_loader = (time.perf_counter() - t0) / n
     t0 = time.perf_counter()
     for _ in range(n):
