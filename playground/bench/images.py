@@ -13,8 +13,9 @@ of training wall time each on the training digits, with `IMAGE_TRAIN_DEFAULTS` (
                    confident fraction of the same model's PF-ODE samples (Heun, 50 steps) for comparison.
   conditional      label dropout, --n samples asked for classes 0..9 in turn with classifier-free guidance
                    --guidance; the fraction where the classifier sees the asked class.
-28x28 (--data28): seconds per 1k training steps of the default UNet at the default batch (from --steps28 timed
-steps after a warm-up), on the CPU and, when one is available, on the GPU.
+28x28 (--data28) and 32x32 RGB (the coloured shapes, `shapes32 --rgb`): seconds per 1k training steps of the default
+UNet at the default batch (from --steps28 timed steps after a warm-up) with the speed settings 'auto' picks, on the CPU
+and, when one is available, on the GPU (`bench training` times each speed option on and off).
 Targets (issue 5, 2 CPU threads): >= 90% confident; >= 90% of the asked class with guidance.
 """
 
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data28", default="shapes28", help="28x28 set for the speed row (shapes28 or mnist:PATH)")
     p.add_argument("--steps28", type=int, default=20, help="timed 28x28 steps (default 20)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip", nargs="*", default=[], choices=("unconditional", "conditional", "28x28"),
+    p.add_argument("--skip", nargs="*", default=[], choices=("unconditional", "conditional", "28x28", "32x32rgb"),
                    help="parts to leave out")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="TrainConfig overrides for the digits models, e.g. --set base_channels=16 batch=64")
@@ -117,9 +118,9 @@ def non_digits(test, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return noise, (test.images[a] + test.images[b]) / 2
 
 
-def seconds_per_1k_steps(spec: str, device: str, args) -> tuple[float, str]:
-    """Training seconds per 1000 steps of the default UNet on a 28x28 set, and a description of the run."""
-    data = load_image_dataset(spec, size=28, n=2000)
+def seconds_per_1k_steps(spec: str, device: str, args, size: int = 28, rgb: bool = False) -> tuple[float, str]:
+    """Training seconds per 1000 steps of the default UNet on a size x size set, and a description of the run."""
+    data = load_image_dataset(spec, size=size, rgb=rgb, n=2000)
     cfg = image_train_config(steps=1000, seed=args.seed, device=device, threads=args.threads)
     trainer = image_trainer(data, cfg, classes=data.labels is not None)
     trainer.check_every = 1
@@ -128,7 +129,9 @@ def seconds_per_1k_steps(spec: str, device: str, args) -> tuple[float, str]:
     trainer.run(max_steps=args.steps28)
     per_step = (trainer.train_seconds - start) / args.steps28
     params = sum(p.numel() for p in trainer.model.parameters())
-    return 1000 * per_step, f"{data.name} 28x28, batch {cfg.batch}, UNet {cfg.base_channels} ch ({params:,} params)"
+    c = data.channels
+    return 1000 * per_step, (f"{data.name} {c}x{size}x{size}, batch {cfg.batch}, UNet {cfg.base_channels} ch "
+                             f"({params:,} params), {trainer.speed.describe()}")
 
 
 def main(argv: list[str]) -> int:
@@ -186,11 +189,14 @@ def main(argv: list[str]) -> int:
         rows.append((f"conditional w={args.guidance:g}: asked class", f"{scores.on_class:.1%}", note))
         rows.append(("conditional w=0: asked class", f"{plain.on_class:.1%}", f"confident {plain.confident:.1%}"))
 
-    if "28x28" not in args.skip:
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        for device in devices:
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        if "28x28" not in args.skip:
             secs, what = seconds_per_1k_steps(args.data28, device, args)
             rows.append((f"28x28: seconds per 1k steps ({device})", f"{secs:.0f}", what))
+        if "32x32rgb" not in args.skip:
+            secs, what = seconds_per_1k_steps("shapes32", device, args, size=32, rgb=True)
+            rows.append((f"32x32 RGB: seconds per 1k steps ({device})", f"{secs:.0f}", what))
 
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)

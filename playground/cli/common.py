@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import math
 import sys
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ def positive_float(text: str) -> float:
 def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", metavar="SPEC", help="preset name, .png/.jpg image, .csv/.npy points or GMM .json; or "
-                   "an image dataset: digits | shapes | shapes28 | mnist:PATH | fashion:PATH | folder:PATH")
+                   "an image dataset: digits | shapes | shapes28 | shapes32 | mnist:PATH | fashion:PATH | folder:PATH")
     g.add_argument("--extent", type=positive_float, default=4.0, metavar="L",
                    help="an image covers [-L, L] on its longer side (default 4)")
     g.add_argument("--noise", type=float, default=None, metavar="X", help="a preset's noise parameter")
@@ -340,31 +339,3 @@ def describe_run(args, source: ScoreSource, steps: int) -> str:
     sde_text = f"{sde.name}" + (f" (sigma_max {sde.sigma_max:.4g})" if sde.name == "ve" else "")
     of = source.target.name if source.target else (source.info.get("model_data") or "?")
     return f"{args.sampler}, {steps} steps, {sde_text} SDE, {source.label} of {of}"
-
-
-def run_training(trainer, out: Path, data: str) -> int:
-    """Run `trainer` to its config's limits with console progress, save `out` and print the summary (last line
-    JSON); Ctrl-C saves what was trained (exit 130), a divergence writes nothing (CLIError)."""
-    from playground.core.training.config import TrainingDiverged
-    from playground.core.training.console import ConsoleProgress
-
-    cfg = trainer.config
-    progress = ConsoleProgress(cfg.steps, cfg.seconds)
-    code = 0
-    try:
-        trainer.run(callback=progress)
-    except TrainingDiverged as e:
-        progress.close()
-        raise CLIError(f"{e} Nothing was written.") from None
-    except KeyboardInterrupt:
-        code = 130
-        print(f"\ninterrupted at step {trainer.step_count}; saving what was trained", file=sys.stderr)
-    if trainer.last_stats is not None:
-        progress.close(trainer.last_stats)
-    trainer.save(out)
-    info = trainer.training_info()
-    loss = info["loss"]
-    print(f"wrote {out}: {trainer.step_count} steps in {trainer.train_seconds:.1f} s, loss {loss if loss is None else f'{loss:.4f}'}")
-    print(json.dumps({"model": str(out), "data": data, "steps": trainer.step_count,
-                      "seconds": round(trainer.train_seconds, 3), "loss": loss}))
-    return code

@@ -13,46 +13,55 @@ from playground.cli.common import (
     check_model_sde_args,
     check_output_path,
     likelihood_eps,
-    run_training,
     sampler_options,
 )
 
 IMAGE_SUFFIXES = (".png", ".npy")
 
 
-def cmd_train_images(args) -> int:
-    """Train a UNet on an image dataset and write the model file."""
+def cmd_train_images(args, run=None) -> int:
+    """Train a UNet on an image dataset and write the model file (run: this rank's DistributedRun under torchrun)."""
+    from playground.cli.training_run import limits_text, run_overrides, run_training, say, where
     from playground.core.training.image_training import image_train_config, image_trainer
     from playground.data.images.spec import load_image_dataset
 
-    for flag, key in (("--hidden", "hidden"), ("--depth", "depth"), ("--pool", "pool"), ("--noise", "noise")):
-        if getattr(args, key) is not None:
-            raise CLIError(f"{flag} applies to 2D data; image datasets train a UNet (see --base-channels)")
     if args.label_dropout is not None and not args.classes:
         raise CLIError("--label-dropout needs --classes")
     if args.label_dropout is not None and not 0 <= args.label_dropout < 1:
         raise CLIError(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
-    if args.sigma_max is not None and args.sde != "ve":
+    sde = args.sde or "vp"
+    if args.sigma_max is not None and sde != "ve":
         raise CLIError("--sigma-max applies only to --sde ve")
     out = check_output_path(args.out, (".safetensors",), "--out")
-    dataset = load_image_dataset(args.data, size=args.size, rgb=args.rgb, seed=args.seed)
+    seed = args.seed or 0
+    dataset = load_image_dataset(args.data, size=args.size, rgb=args.rgb, seed=seed)
     steps = args.steps if args.steps is not None else (None if args.seconds is not None else 5000)
-    kw = {"sde": args.sde, "sigma_max": args.sigma_max, "objective": args.objective, "steps": steps,
-          "seconds": args.seconds, "seed": args.seed, "device": args.device, "threads": args.threads}
+    kw = {"sde": sde, "sigma_max": args.sigma_max, "objective": args.objective or "dsm", "steps": steps,
+          "seconds": args.seconds, "seed": seed, "device": args.device, "threads": args.threads}
     kw.update({k: getattr(args, k) for k in ("weighting", "output", "batch", "lr", "base_channels", "label_dropout")
                if getattr(args, k) is not None})
+    kw.update(run_overrides(args, run))
     cfg = image_train_config(**kw)
-    trainer = image_trainer(dataset, cfg, classes=args.classes)
+    trainer = image_trainer(dataset, cfg, classes=args.classes, distributed=run)
     trainer.info["data"] = args.data
     c, h, w = dataset.shape
     cond = f"class-conditional ({dataset.num_classes} classes, label dropout {cfg.label_dropout:g})" if args.classes \
         else "unconditional"
-    limits = " and ".join(x for x in (f"{cfg.steps} steps" if cfg.steps else "", f"{cfg.seconds:g} s" if cfg.seconds else "") if x)
     params = sum(p.numel() for p in trainer.model.parameters())
-    print(f"training on {dataset.name}: {len(dataset)} images {c}x{h}x{w}, {cond}; {cfg.sde} SDE, {cfg.output} output, "
-          f"UNet {cfg.base_channels} channels ({params:,} parameters), batch {cfg.batch}, lr {cfg.lr:g}, "
-          f"{trainer.device} with {trainer.threads} threads; until {limits}", flush=True)
-    return run_training(trainer, out, args.data)
+    say(run, f"training on {dataset.name}: {len(dataset)} images {c}x{h}x{w}, {cond}; {cfg.sde} SDE, {cfg.output} "
+        f"output, UNet {cfg.base_channels} channels ({params:,} parameters), batch {cfg.batch}, lr {cfg.lr:g}, "
+        f"{where(trainer)}; until {limits_text(cfg)}")
+    return run_training(trainer, out, args.data, args, run)
+
+
+def load_training_images(spec: str, image_shape, seed: int):
+    """The dataset a resumed image model trained on: `spec` at the file's (C, H, W)."""
+    from playground.data.images.spec import load_image_dataset
+
+    if not image_shape:
+        raise CLIError(f"{spec} is an image dataset but the resumed file is not an image model")
+    c, h, _ = image_shape
+    return load_image_dataset(spec, size=h, rgb=c == 3, seed=seed)
 
 
 def class_label(args, model) -> int | None:

@@ -158,7 +158,8 @@ def test_bench_images_prints_every_row(capsys):
     rows = {line[:40].strip(): line for line in table.splitlines()[1:]}
     assert {"classifier accuracy, real test digits", "unconditional: confident", "unconditional: confident, PF-ODE",
             "nearest training digit: generated", "conditional w=2: asked class", "conditional w=0: asked class",
-            "28x28: seconds per 1k steps (cpu)"} <= set(rows)
+            "28x28: seconds per 1k steps (cpu)", "32x32 RGB: seconds per 1k steps (cpu)"} <= set(rows)
+    assert "shapes32-rgb 3x32x32" in rows["32x32 RGB: seconds per 1k steps (cpu)"]
     assert "5 steps, sigma_data 0.7" in rows["unconditional: confident"]  # measured from the digits
     accuracy = float(rows["classifier accuracy, real test digits"].split()[5].rstrip("%"))
     assert 50 < accuracy <= 100

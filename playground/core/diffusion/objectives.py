@@ -33,6 +33,7 @@ For VP the target's sigma' eps grows like 1 / sqrt(t) as t -> 0 (a noisy but val
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -43,6 +44,21 @@ WEIGHTINGS = ("song", "likelihood", "edm")
 T_EPS = 1e-5
 EDM_P_MEAN = -1.2
 EDM_P_STD = 1.2
+
+
+@dataclass
+class LossDraws:
+    """The random numbers one batch of a loss uses, each with the batch as its leading dimension: times t (N,), the
+    noise (N, ...) and, for SSM, the probes v (N, ...) each. Drawn for a whole batch in one fixed order
+    (`Objective.draw`), so any rows of it equal what a one-process run uses for those rows: distributed ranks draw
+    the global batch from one shared stream and keep their own rows (`rows`)."""
+
+    t: torch.Tensor
+    noise: torch.Tensor
+    probes: tuple[torch.Tensor, ...] = ()
+
+    def rows(self, rows: slice) -> "LossDraws":
+        return LossDraws(self.t[rows], self.noise[rows], tuple(v[rows] for v in self.probes))
 
 
 class Objective:
@@ -147,18 +163,33 @@ class Objective:
         return lam
 
     # ---- losses -------------------------------------------------------------------------------------------------
-    def __call__(self, model, y0: torch.Tensor, generator: torch.Generator | None = None, class_labels=None):
-        return self.loss(model, y0, generator, class_labels)
+    def __call__(self, model, y0: torch.Tensor, generator: torch.Generator | None = None, class_labels=None,
+                 draws: LossDraws | None = None):
+        return self.loss(model, y0, generator, class_labels, draws)
 
-    def loss(self, model, y0: torch.Tensor, generator: torch.Generator | None = None, class_labels=None):
+    def draw(self, n: int, shape: tuple[int, ...], generator: torch.Generator | None = None, device="cpu",
+             dtype=torch.float32) -> LossDraws:
+        """The random numbers of a batch of n samples of `shape`: t, then the noise, then SSM's probes."""
+        t = self.sample_t(n, generator, device, dtype)
+        noise = torch.randn((n, *shape), generator=generator, device=device, dtype=dtype)
+        probes = ()
+        if self.kind == "ssm":
+            probes = tuple(torch.randn((n, *shape), generator=generator, device=device, dtype=dtype)
+                           for _ in range(self.n_projections))
+        return LossDraws(t, noise, probes)
+
+    def loss(self, model, y0: torch.Tensor, generator: torch.Generator | None = None, class_labels=None,
+             draws: LossDraws | None = None):
         """(per-sample loss (N,), t (N,)) for a batch of normalised data y0 (N, ...); class_labels (N,) go to a
-        class-conditional network (None: unconditional)."""
-        t = self.sample_t(len(y0), generator, y0.device, y0.dtype)
+        class-conditional network (None: unconditional); draws: the batch's random numbers (default: drawn now)."""
+        if draws is None:
+            draws = self.draw(len(y0), tuple(y0.shape[1:]), generator, y0.device, y0.dtype)
+        t = draws.t
         if self.kind == "dsm":
-            return self.dsm(model, y0, t, generator, class_labels=class_labels), t
+            return self.dsm(model, y0, t, noise=draws.noise, class_labels=class_labels), t
         if self.kind == "fm":
-            return self.fm(model, y0, t, generator, class_labels=class_labels), t
-        return self.ssm(model, y0, t, generator, class_labels=class_labels), t
+            return self.fm(model, y0, t, noise=draws.noise, class_labels=class_labels), t
+        return self.ssm(model, y0, t, class_labels=class_labels, noise=draws.noise, probes=draws.probes), t
 
     def dsm(self, model, y0, t, generator=None, noise=None, class_labels=None) -> torch.Tensor:
         alpha, std = self.sde.marginal_coefficients(t)
@@ -185,17 +216,18 @@ class Objective:
         v_hat = model.predict("v", y, t, class_labels)
         return (v_hat - target).square().reshape(len(y0), -1).mean(1)
 
-    def ssm(self, model, y0, t, generator=None, class_labels=None) -> torch.Tensor:
+    def ssm(self, model, y0, t, generator=None, class_labels=None, noise=None, probes=()) -> torch.Tensor:
         alpha, std = self.sde.marginal_coefficients(t)
-        noise = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
+        if noise is None:
+            noise = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
         y = (bcast(alpha, y0) * y0 + bcast(std, y0) * noise).detach().requires_grad_(True)
         score = model.predict("score", y, t, class_labels)
         d = y0[0].numel()
         n = len(y0)
         sq = 0.5 * score.reshape(n, -1).square().sum(1)
         trace = torch.zeros(n, device=y0.device, dtype=y0.dtype)
-        for _ in range(self.n_projections):
-            v = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
+        for k in range(self.n_projections):
+            v = probes[k] if probes else torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
             (gv,) = torch.autograd.grad((score * v).sum(), y, create_graph=True)
             trace = trace + (gv * v).reshape(n, -1).sum(1)
         per = (sq + trace / self.n_projections) / d

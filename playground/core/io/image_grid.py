@@ -25,8 +25,8 @@ def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 1) -> 
 
 
 def save_image_grid(path, images: np.ndarray, columns: int | None = None, zoom: int | None = None) -> None:
-    """Write images (N, C, H, W) in [0, 1] as one PNG grid, each pixel drawn as zoom x zoom (default: tiles of
-    about 32 px, so 8x8 digits stay visible)."""
+    """Write images (N, C, H, W) in [0, 1] as one PNG grid to `path` (a file name or a binary file), each pixel drawn
+    as zoom x zoom (default: tiles of about 32 px, so 8x8 digits stay visible)."""
     from PIL import Image
 
     pic = image_grid(images, columns)
@@ -34,4 +34,4 @@ def save_image_grid(path, images: np.ndarray, columns: int | None = None, zoom: 
     img = Image.fromarray(pic)
     if zoom > 1:
         img = img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
-    img.save(path)
+    img.save(path, format="PNG")

@@ -6,7 +6,8 @@ decided by `playground.core.training.model.ScoreModel`. c_noise is the noise inp
 convention (about [-2, 1.5] for the default SDEs), embedded with fixed geometric Fourier frequencies like ScoreMLP's.
 
 x may be (N, C, H, W) or flattened (N, C*H*W) when the network was built with `image_size` (so a model that keeps
-data as (N, D) vectors, as the 2D pipeline does, works unchanged); the output has x's shape either way.
+data as (N, D) vectors, as the 2D pipeline does, works unchanged); the output has x's shape and dtype either way (also
+under autocast). `channels_last = True` runs the activations in NHWC memory layout (for CUDA tensor cores).
 
 Layout: conv_in -> for each level [ResBlock x num_res_blocks, Downsample] -> mid [ResBlock, (Attention), ResBlock]
 -> for each level reversed [ResBlock x (num_res_blocks + 1) on concatenated skips, Upsample] -> GroupNorm, SiLU,
@@ -156,6 +157,7 @@ class UNet(nn.Module):
         }
         self.in_channels = in_channels
         self.image_size = image_size
+        self.channels_last = False  # a run-time choice (not part of the config): NHWC activations (speed.py)
         self.num_classes = num_classes
         emb_dim = 4 * base_channels
         self.noise_embed = NoiseEmbedding(emb_dim, n_freqs, freq_min, freq_max)
@@ -252,6 +254,9 @@ class UNet(nn.Module):
             x = x.reshape(shape[0], *self.data_shape)
         elif x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"UNet expects (N, {self.in_channels}, H, W) input, got {tuple(shape)}")
+        dtype = x.dtype
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         n = x.shape[0]
         c = torch.as_tensor(c_noise, dtype=x.dtype, device=x.device)
         if c.ndim == 0:
@@ -277,7 +282,7 @@ class UNet(nn.Module):
             if j < len(self.upsample):
                 h = self.upsample[j](h, skips[-1].shape[-2:])
         out = self.conv_out(F.silu(self.norm_out(h)))
-        return out.reshape(shape)
+        return out.to(dtype).reshape(shape)  # x's dtype also under autocast
 
 
 def default_unet_config(image_size: int, in_channels: int = 1, num_classes: int = 0, **overrides) -> dict:

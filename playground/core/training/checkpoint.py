@@ -13,6 +13,8 @@ from playground.core.training.model_file import ModelFileError, read_model_file,
 
 def save_trainer(trainer, path) -> None:
     """One model file with EMA + raw weights, optimizer and trainer state (resumable with `Trainer.resume`)."""
+    if trainer.distributed is not None and not trainer.distributed.is_main:
+        raise RuntimeError("only rank 0 of a distributed run holds the EMA and writes the model file")
     if trainer._pending:
         trainer._flush_pending(trainer.lr_at(trainer.step_count))
     model = trainer.snapshot("ema")
@@ -42,15 +44,16 @@ def save_trainer(trainer, path) -> None:
         "param_group": groups[0],
         "opt_scalar": scalar,
         "bin_seen": [bool(v) for v in np.isfinite(bins)],
+        "loss_scale": None if trainer.scaler is None else trainer.scaler.state_dict(),
     }
     save_model(path, model, raw_state=raw, extra_tensors=extra, trainer_meta=meta)
 
 
-def resume_trainer(trainer_class, path, data, labels=None, **overrides):
+def resume_trainer(trainer_class, path, data, labels=None, distributed=None, **overrides):
     """A Trainer that continues the run saved in `path` (weights, EMA, optimizer, RNG, step, history).
 
     data: the same training data (array or callable) as before, and its labels for a class-conditional model;
-    the file's normalisation, SDE and class names are kept.
+    the file's normalisation, SDE and class names are kept; distributed: this rank's DistributedRun or None.
     overrides: TrainConfig fields to change (e.g. steps=10000 to extend the horizon, device, threads)."""
     meta, tensors = read_model_file(path)
     if "trainer" not in meta:
@@ -63,7 +66,8 @@ def resume_trainer(trainer_class, path, data, labels=None, **overrides):
     sde_cfg = mcfg["sde"]
     if sde_cfg.get("name") == "ve":
         cfg.sigma_max = float(sde_cfg["sigma_max"])
-    tr = trainer_class(cfg, data, normalization=norm, labels=labels, class_names=mcfg.get("class_names"))
+    tr = trainer_class(cfg, data, normalization=norm, labels=labels, class_names=mcfg.get("class_names"),
+                       distributed=distributed)
     tr.info = dict(mcfg.get("training", {}).get("info", {}) or {})
     load_trainer_state(tr, path, meta, tensors)
     return tr
@@ -106,4 +110,6 @@ def load_trainer_state(trainer, path, meta: dict, tensors: dict) -> None:
     trainer.step_count = int(tmeta["step"])
     trainer.train_seconds = float(tmeta["seconds"])
     trainer._loss_ref = tmeta.get("loss_ref")
+    if trainer.scaler is not None and tmeta.get("loss_scale"):
+        trainer.scaler.load_state_dict(tmeta["loss_scale"])
     trainer._save_good()

@@ -70,6 +70,11 @@ class TrainConfig:
     dropout: float = 0.0
     num_classes: int = 0  # > 0: class-conditional 'unet' (the Trainer needs labels); 0 with labels: inferred
     label_dropout: float = 0.0  # probability a label becomes the null class (classifier-free guidance: 0.1-0.2)
+    # speed (`speed.resolve_speed`): autocast dtype of the forward (auto: bf16 for a UNet on bf16 hardware, else
+    # fp32), NHWC activations (None: on for a UNet on CUDA with bf16/fp16) and torch.compile (off: no CPU gain)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    channels_last: bool | None = None
+    compile: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +94,7 @@ class TrainConfig:
         from playground.core.diffusion.objectives import OBJECTIVES, WEIGHTINGS
         from playground.core.diffusion.parameterization import OUTPUT_KINDS
         from playground.core.diffusion.sde import SDE_CLASSES
+        from playground.core.training.speed import PRECISIONS
 
         checks = [
             (self.sde in SDE_CLASSES, f"sde must be one of {tuple(SDE_CLASSES)}, got {self.sde!r}"),
@@ -110,6 +116,7 @@ class TrainConfig:
             (self.network == "unet" or self.num_classes == 0, "class labels need network 'unet'"),
             (self.sigma_data is None or (self.sigma_data > 0 and math.isfinite(self.sigma_data)),
              f"sigma_data must be a positive number or None (measured from the data), got {self.sigma_data}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
         ]
         for ok, msg in checks:
             if not ok:

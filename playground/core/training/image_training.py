@@ -41,14 +41,15 @@ def image_train_config(**overrides) -> TrainConfig:
     return TrainConfig(**{**IMAGE_TRAIN_DEFAULTS, **overrides})
 
 
-def image_trainer(dataset: ImageDataset, config: TrainConfig, classes: bool = False) -> Trainer:
-    """A Trainer for a UNet on `dataset` (class-conditional with its labels when `classes`)."""
+def image_trainer(dataset: ImageDataset, config: TrainConfig, classes: bool = False, distributed=None) -> Trainer:
+    """A Trainer for a UNet on `dataset` (class-conditional with its labels when `classes`; distributed: this
+    rank's DistributedRun under torchrun)."""
     if classes and dataset.labels is None:
         raise ValueError(f"{dataset.name or 'the dataset'} has no labels: cannot train a class-conditional model")
     if not classes:
         config = TrainConfig.from_dict({**config.to_dict(), "num_classes": 0, "label_dropout": 0.0})
     labels = dataset.labels if classes else None
     names = dataset.class_names if classes else None
-    trainer = Trainer(config, dataset.images, labels=labels, class_names=names)
+    trainer = Trainer(config, dataset.images, labels=labels, class_names=names, distributed=distributed)
     trainer.info["dataset"] = dataset.info()
     return trainer

@@ -24,6 +24,11 @@ presets: `python -m playground bench quality` uses it (SWD ratio ~1.0-1.2 after 
 entropy after 60 s, on 2 CPU threads); eps/sigma^2 gives SWD ~1.4-1.5 after 5 s and NLL gaps of ~0.06 (8gaussians)
 and ~0.19 (checkerboard) after 60 s.
 
+Speed (`speed`): the network's forward runs under bf16 autocast where the hardware has bf16 units (UNets on such
+CPUs and CUDA GPUs), with channels_last activations on CUDA, optionally torch.compile'd; `trainer.speed` says what
+was chosen. Distributed (`distributed`): with a DistributedRun each torchrun rank trains its rows of the global
+batch, one all-reduce of the flat gradient per step; the EMA lives on rank 0.
+
 Overheads are kept below a plain loop's noise: fused Adam (when available), one-op clipping and EMA on flat
 buffers, one host sync per step on CPU (loss and gradient norm together; on GPUs the check runs every
 `check_every` = 50 steps and StepStats.loss is NaN in between: set `trainer.check_every = 1` for per-step losses),
@@ -36,7 +41,8 @@ TrainingDiverged naming the step and loss; before raising, the trainer restores 
 optimizer, step count), which is copied every `good_every` healthy steps. `save` refuses non-finite weights.
 
 Around it: `config` (TrainConfig, TrainingDiverged), `history` (StepStats, TrainHistory), `training_data` (the pool,
-image shape and labels, checked), `device`, `flat_parameters`, `checkpoint` (save / resume) and `console`.
+image shape and labels, checked), `device`, `flat_parameters`, `checkpoint` (save / resume), `console`, `speed` and
+`distributed`.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import copy
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -58,9 +65,12 @@ from playground.core.nets.unet import UNet, default_unet_config
 from playground.core.training.checkpoint import resume_trainer, save_trainer
 from playground.core.training.config import TrainConfig, TrainingDiverged
 from playground.core.training.device import configure_threads, resolve_device
+from playground.core.training.distributed import DistributedRun
 from playground.core.training.flat_parameters import flatten_parameters
 from playground.core.training.history import StepStats, TrainHistory
 from playground.core.training.model import ScoreModel
+from playground.core.training.speed import (apply_to_network, autocast, loss_scaler, make_adam, resolve_speed,
+                                            revert_compile)
 from playground.core.training.training_data import make_pool, prepare_labels, resolve_image_shape
 
 
@@ -74,14 +84,17 @@ class Trainer:
     explode_factor = 1e4
 
     def __init__(self, config: TrainConfig | None = None, data=None, normalization: Normalization | None = None,
-                 labels=None, class_names: tuple[str, ...] | list[str] | None = None):
+                 labels=None, class_names: tuple[str, ...] | list[str] | None = None,
+                 distributed: DistributedRun | None = None):
         cfg = copy.deepcopy(config) if config is not None else TrainConfig()
         cfg.validate()
         if data is None:
             raise ValueError("Trainer needs data: (M, D) samples or a callable (n, seed) -> samples")
         self.config = cfg
-        self.device = resolve_device(cfg.device)
+        self.distributed = distributed
+        self.device = distributed.device if distributed is not None else resolve_device(cfg.device)
         self.threads = configure_threads(cfg.threads, self.device)
+        self.speed = resolve_speed(cfg, self.device)
 
         pool = make_pool(data, cfg)
         if cfg.network == "unet":
@@ -114,6 +127,11 @@ class Trainer:
         self.ema = copy.deepcopy(net).requires_grad_(False).eval()
         self.flat, self.flat_grad = flatten_parameters(net, with_grad=True)
         self.ema_flat, _ = flatten_parameters(self.ema, with_grad=False)
+        if distributed is not None:  # every rank starts from rank 0's weights, as DistributedDataParallel does
+            distributed.broadcast_(self.flat)
+            self.ema_flat.copy_(self.flat)
+        apply_to_network(net, self.speed)
+        self._compile_checked = not self.speed.compile
         self.model = ScoreModel(net, self.sde, cfg.output, self.normalization, cfg.sigma_data, cfg.to_dict(),
                                 self.class_names).train()
         self.flat_param = torch.nn.Parameter(self.flat)  # shares storage with the module's parameters
@@ -122,7 +140,8 @@ class Trainer:
             self.sde, cfg.objective, cfg.weighting, sigma_data=cfg.sigma_data, p_mean=cfg.edm_p_mean,
             p_std=cfg.edm_p_std,
         )
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_adam(self.flat_param, cfg.lr, self.speed)
+        self.scaler = loss_scaler(self.speed, self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
 
         self.step_count = 0
@@ -165,14 +184,6 @@ class Trainer:
             y = torch.where(drop, torch.full_like(y, self.config.num_classes), y)
         return y
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        if self.device.type in ("cpu", "cuda"):
-            try:
-                return torch.optim.Adam([self.flat_param], lr=self.config.lr, fused=True)
-            except (RuntimeError, TypeError, ValueError):
-                pass
-        return torch.optim.Adam([self.flat_param], lr=self.config.lr)
-
     def lr_at(self, step: int, seconds: float | None = None) -> float:
         """The learning rate for step `step` (0-based) after `seconds` of training."""
         cfg = self.config
@@ -198,19 +209,55 @@ class Trainer:
     # ---- one step -----------------------------------------------------------------------------------------------
     def step(self) -> StepStats:
         """One optimisation step; returns its StepStats. Raises TrainingDiverged (after restoring good weights)."""
+        if self._compile_checked:
+            return self._step()
+        rng = self.generator.get_state()
+        try:
+            return self._step()
+        except TrainingDiverged:
+            raise
+        except Exception as e:  # noqa: BLE001 - the compiler is missing or failed: train eagerly instead
+            revert_compile(self.model.net, e)
+            self.speed = replace(self.speed, compile=False)
+            self.generator.set_state(rng)
+            return self._step()
+        finally:
+            self._compile_checked = True
+
+    def _draw_batch(self):
+        """(normalised data, labels, LossDraws) of this rank's rows of the next global batch: indices, dequantisation
+        noise, label dropout and the loss's random numbers are drawn for the whole batch from the one seeded stream."""
+        batch = self.config.batch
+        idx = torch.randint(0, len(self.pool), (batch,), generator=self.generator, device=self.device)
+        shape = tuple(self.pool.shape[1:])
+        dequant = None
+        if self.dequant_width:  # uniform dequantisation noise within each pixel's bin
+            dequant = self.dequant_width * torch.rand((batch, *shape), generator=self.generator, device=self.device)
+        labels = self._batch_labels(idx)
+        draws = self.objective.draw(batch, shape, self.generator, self.device, self.pool.dtype)
+        rows = slice(None) if self.distributed is None else self.distributed.rows(batch)
+        x0 = self.pool[idx[rows]]
+        if dequant is not None:
+            x0 = x0 + dequant[rows]
+        return x0, None if labels is None else labels[rows], draws if self.distributed is None else draws.rows(rows)
+
+    def _step(self) -> StepStats:
         t0 = time.perf_counter()
         cfg = self.config
         n = self.step_count
         lr = self.lr_at(n)
         self.optimizer.param_groups[0]["lr"] = lr
-        idx = torch.randint(0, len(self.pool), (cfg.batch,), generator=self.generator, device=self.device)
-        x0 = self.pool[idx]
-        if self.dequant_width:
-            x0 = x0 + self.dequant_width * torch.rand(x0.shape, generator=self.generator, device=self.device)
-        per, t = self.objective(self.model, x0, self.generator, self._batch_labels(idx))
-        loss = per.mean()
+        y0, labels, draws = self._draw_batch()
+        with autocast(self.speed, self.device):
+            per, t = self.objective(self.model, y0, self.generator, labels, draws)
+        loss = per.sum() / cfg.batch  # this rank's share of the global batch mean
         self.flat_grad.zero_()
-        loss.backward()
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        if self.distributed is not None:
+            self.distributed.sum_gradients_(self.flat_grad)
+            loss = self.distributed.sum_loss(loss, sync=self.check_every == 1)
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         gnorm = torch.linalg.vector_norm(self.flat_grad)
         grad_norm = None
         if self.check_every == 1:
@@ -224,10 +271,15 @@ class Trainer:
             if cfg.grad_clip:
                 self.flat_grad.mul_((cfg.grad_clip / (gnorm + 1e-6)).clamp_(max=1.0))
             loss_f = float("nan")
-        self.optimizer.step()
-        decay = min(cfg.ema_decay, (1.0 + n) / (10.0 + n))
-        with self._lock:
-            self.ema_flat.lerp_(self.flat, 1.0 - decay)
+        if self.scaler is None:
+            self.optimizer.step()
+        else:  # skips the update when the scaled fp16 gradients overflowed, and adapts the scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        if self.distributed is None or self.distributed.is_main:
+            decay = min(cfg.ema_decay, (1.0 + n) / (10.0 + n))
+            with self._lock:
+                self.ema_flat.lerp_(self.flat, 1.0 - decay)
         if n % self.bin_every == 0:
             self._accumulate_bins(per.detach(), t)
         self.step_count = n + 1
@@ -250,7 +302,8 @@ class Trainer:
 
     def _check(self, n: int, loss: float, grad_norm: float) -> None:
         ref = self._loss_ref
-        bad = not (math.isfinite(loss) and math.isfinite(grad_norm))
+        # with fp16 loss scaling an overflowing gradient is a skipped step, not a divergence
+        bad = not (math.isfinite(loss) and (math.isfinite(grad_norm) or self.scaler is not None))
         if not bad and ref is not None and abs(loss) > self.explode_factor * max(ref, 1e-6):
             bad = True
         if bad:
@@ -260,6 +313,8 @@ class Trainer:
 
     def _flush_pending(self, lr: float) -> float:
         vals = torch.stack(self._pending).tolist()
+        if self.distributed is not None:
+            self.distributed.refresh_stop()
         first = self.step_count - len(vals)
         self._pending.clear()
         h = self.history
@@ -388,6 +443,8 @@ class Trainer:
             "seconds_done": round(self.train_seconds, 3),
             "loss": float(np.mean(recent)) if recent else None,
             "device_used": str(self.device),
+            "speed": self.speed.to_dict(),
+            "distributed": None if self.distributed is None else self.distributed.describe(),
             "info": dict(self.info),
         }
 
@@ -407,13 +464,14 @@ class Trainer:
         save_trainer(self, path)
 
     @classmethod
-    def resume(cls, path, data, labels=None, **overrides) -> "Trainer":
+    def resume(cls, path, data, labels=None, distributed: DistributedRun | None = None, **overrides) -> "Trainer":
         """A Trainer that continues the run saved in `path` (weights, EMA, optimizer, RNG, step, history).
 
         data: the same training data (array or callable) as before, and its labels for a class-conditional model;
-        the file's normalisation, SDE and class names are kept.
+        the file's normalisation, SDE and class names are kept. distributed: this rank's DistributedRun (any number
+        of ranks continues the same batch stream).
         overrides: TrainConfig fields to change (e.g. steps=10000 to extend the horizon, device, threads)."""
-        return resume_trainer(cls, path, data, labels, **overrides)
+        return resume_trainer(cls, path, data, labels, distributed, **overrides)
 
 
 def train(config: TrainConfig, data, **run_kwargs) -> ScoreModel:

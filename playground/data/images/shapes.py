@@ -1,4 +1,5 @@
-"""Procedural shapes drawn with numpy (circle, square, triangle, cross, ring), antialiased, labelled by shape."""
+"""Procedural shapes drawn with numpy (circle, square, triangle, cross, ring), antialiased, labelled by shape: white
+on black, or (`colour`) a saturated colour on a dark coloured background, for RGB training without downloads."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from playground.data.images.dataset import ImageDataset, check_size
 from playground.data.targets.target import DataError
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross", "ring")
-SHAPE_SIZES = (8, 16, 28)
+SHAPE_SIZES = (8, 16, 28, 32)
 
 
 def make_shapes(
-    size: int = 16, n: int = 4000, seed: int = 0, classes: tuple[str, ...] = SHAPE_CLASSES, supersample: int = 4
+    size: int = 16, n: int = 4000, seed: int = 0, classes: tuple[str, ...] = SHAPE_CLASSES, supersample: int = 4,
+    colour: bool = False,
 ) -> ImageDataset:
     """White shapes on black with random centre, size and brightness, labelled by shape; balanced classes.
 
-    Drawn on a `supersample`-times finer grid and box-averaged, so edges are antialiased even at 8x8.
+    Drawn on a `supersample`-times finer grid and box-averaged, so edges are antialiased even at 8x8. colour: RGB
+    images (N, 3, H, W), each shape in a random saturated hue over a dark background of another random hue (the
+    grey images' coverage blends the two), drawn after the grey set from the same seed.
     """
     size = check_size(size)
     unknown = [c for c in classes if c not in SHAPE_CLASSES]
@@ -49,8 +53,21 @@ def make_shapes(
             inside[m] = _shape_mask(name, u[m], v[m], rr[m])
         img = inside.reshape(-1, size, ss, size, ss).mean(axis=(2, 4))
         images[sl, 0] = img * level[sl, None, None]
-    return ImageDataset(images, labels.astype(np.int64), tuple(classes), f"shapes{size}",
-                        {"seed": seed, "n": n, "size": size})
+    info = {"seed": seed, "n": n, "size": size}
+    if colour:
+        fg = hsv_to_rgb(rng.random(n), rng.uniform(0.6, 1.0, n), level)
+        bg = hsv_to_rgb(rng.random(n), rng.uniform(0.3, 0.9, n), rng.uniform(0.0, 0.3, n))
+        cover = images / level[:, None, None, None]
+        images = (bg[:, :, None, None] * (1 - cover) + fg[:, :, None, None] * cover).astype(np.float32)
+        info["colour"] = True
+    name = f"shapes{size}" + ("-rgb" if colour else "")
+    return ImageDataset(images, labels.astype(np.int64), tuple(classes), name, info)
+
+
+def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(N, 3) RGB in [0, 1] from hue, saturation and value arrays (N,) in [0, 1] (the standard hexcone model)."""
+    k = (np.array([5.0, 3.0, 1.0])[None, :] + 6.0 * h[:, None]) % 6.0
+    return v[:, None] - v[:, None] * s[:, None] * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
 
 
 def _shape_mask(name: str, u: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:

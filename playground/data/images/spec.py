@@ -1,16 +1,17 @@
 """Image datasets by name, all offline: `load_image_dataset(spec, size=None, rgb=False)` with spec one of
 
     digits                  the 1,797 8x8 handwritten digits bundled with scikit-learn (values / 16), labels 0-9
-    shapes | shapes8 | shapes16 | shapes28
+    shapes | shapes8 | shapes16 | shapes28 | shapes32
                             procedural shapes drawn with numpy (circle, square, triangle, cross, ring), labelled
-                            by shape; 'shapes' is 16x16
+                            by shape; 'shapes' is 16x16; with `rgb` each is drawn in colour on a coloured
+                            background (`shapes32` + rgb: the 32x32 RGB set of `bench images`)
     mnist:PATH              MNIST IDX files: PATH is a folder holding train-images-idx3-ubyte[.gz] and
     fashion:PATH            train-labels-idx1-ubyte[.gz] (or t10k-*), or the images file itself (its labels file is
                             found next to it by name; without one the set is unlabelled)
     folder:PATH             a folder of PNG/JPG/... images; with sub-folders, one class per sub-folder
 
 `size` resizes to size x size (None keeps each set's own size: 8 for digits, 28 for MNIST, 16 for shapes, the
-images' common square size for a folder, else 28); `rgb` gives 3 channels (grayscale sets are repeated). Every
+images' common square size for a folder, else 28); `rgb` gives 3 channels (grayscale sets are repeated; shapes are drawn in colour). Every
 loader returns an `ImageDataset` with float32 (N, C, H, W) pixels in [0, 1].
 """
 
@@ -23,7 +24,7 @@ from playground.data.images.idx_dataset import IDX_KINDS, load_idx_dataset
 from playground.data.images.shapes import SHAPE_SIZES, make_shapes
 from playground.data.targets.target import DataError
 
-IMAGE_SPEC_HELP = "digits | shapes | shapes8 | shapes16 | shapes28 | mnist:PATH | fashion:PATH | folder:PATH"
+IMAGE_SPEC_HELP = "digits | shapes | shapes8 | shapes16 | shapes28 | shapes32 | mnist:PATH | fashion:PATH | folder:PATH"
 
 
 def is_image_spec(spec: str) -> bool:
@@ -54,10 +55,9 @@ def load_image_dataset(spec: str, size: int | None = None, rgb: bool = False, *,
     if head.startswith("shapes") and not arg:
         tail = head[len("shapes"):]
         if tail and (not tail.isdigit() or int(tail) not in SHAPE_SIZES):
-            raise DataError(f"unknown shapes spec {spec!r}; use shapes, shapes8, shapes16 or shapes28 (and --size)")
+            raise DataError(f"unknown shapes spec {spec!r}; use shapes, shapes8, shapes16, shapes28 or shapes32 (and --size)")
         native = int(tail) if tail else 16
-        ds = make_shapes(size if size is not None else native, n if n is not None else 4000, seed)
-        return _finish(ds, None, rgb)
+        return make_shapes(size if size is not None else native, n if n is not None else 4000, seed, colour=rgb)
     if head in IDX_KINDS and arg:
         return _finish(load_idx_dataset(arg, kind=head, limit=n), size, rgb)
     if head == "folder" and arg:

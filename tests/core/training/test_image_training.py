@@ -43,8 +43,8 @@ def test_images_train_on_dequantised_pixels_with_measured_sigma_data(digits, tmp
     assert cfg.dequantize and cfg.sigma_data is None
     trainer = image_trainer(digits, cfg)
     seen = []
-    objective = trainer.objective
-    trainer.objective = lambda model, x0, gen, labels: seen.append(x0.clone()) or objective(model, x0, gen, labels)
+    draw = trainer._draw_batch  # (x0, labels, loss draws) of each step: record the x0 the loss sees
+    trainer._draw_batch = lambda: (lambda batch: seen.append(batch[0].clone()) or batch)(draw())
     trainer.run()
     x = trainer.normalization.to_data(seen[0]).double()  # back to [0, 1] pixels
     idx = torch.randint(0, len(trainer.pool), (TINY["batch"],), generator=torch.Generator().manual_seed(TINY["seed"]))

@@ -66,6 +66,10 @@ CHOICES: tuple[DatasetChoice, ...] = (
     DatasetChoice("shapes28", "Shapes 28×28", "shapes28", "",
                   "4,000 procedural shapes (circle, square, triangle, cross, ring), labelled by shape; drawn at 28×28 "
                   "(slow to train on a CPU: a smaller size trains much faster)."),
+    DatasetChoice("shapes32", "Shapes 32×32", "shapes32", "",
+                  "4,000 procedural shapes (circle, square, triangle, cross, ring), labelled by shape; drawn at 32×32. "
+                  "With Colour: each shape in a random colour on a dark coloured background (an RGB set without "
+                  "downloads; a GPU or a long CPU run)."),
     DatasetChoice("mnist", "MNIST IDX files…", "mnist:", "file",
                   "MNIST: 60,000 28×28 handwritten digits. Choose train-images-idx3-ubyte[.gz]; its labels file next to "
                   "it (train-labels-idx1-ubyte[.gz]) gives the classes 0–9. Size 14 trains 4× faster than 28."),
