@@ -33,7 +33,7 @@ class ScoreErrorTable:
         return float(np.mean(self.score_error))
 
     def as_dict(self) -> dict:
-        return {"t": self.t.tolist(), "score_error": self.score_error.tolist(), "dsm_loss": self.dsm_loss.tolist(),
+        return {"t": [round(float(v), 6) for v in self.t], "score_error": self.score_error.tolist(), "dsm_loss": self.dsm_loss.tolist(),
                 "dsm_floor": self.dsm_floor.tolist()}  # fmt: skip
 
 
