@@ -43,6 +43,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", metavar="SPEC", help="preset name, .png/.jpg image, .csv/.npy points or GMM .json; or "
@@ -79,6 +89,9 @@ SAMPLER_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
      "pc: langevin (default; step 2 alpha (snr |z| / |s|)^2), ald (annealed Langevin, 2 alpha (snr std)^2) or none"),
     ("--snr", "snr", positive_float, "pc: the corrector's signal-to-noise ratio r (default 0.16)"),
     ("--n-corrector", "n_corrector", int, "pc: corrector steps per predictor step (default 1)"),
+    ("--stochasticity", "stochasticity", nonnegative_float,
+     "em: lam of the reverse-process family dx = [f - (1 + lam^2)/2 g^2 s] dt + lam g dw (0 = PF-ODE, 1 = reverse "
+     "SDE, the default; > 1 noisier)"),
     ("--eta", "eta", float, "ddim: 0 deterministic, 1 ~ ancestral (default 0)"),
     ("--rtol", "rtol", positive_float, "ode_rk45: relative tolerance (default 1e-5)"),
     ("--atol", "atol", positive_float, "ode_rk45: absolute tolerance (default 1e-5)"),

@@ -27,6 +27,7 @@ from playground.cli.common import (
     write_points,
 )
 from playground.cli.images import cmd_eval_images, cmd_sample_images
+from playground.cli.score_error import add_score_error_args, cmd_score_error
 
 
 def add_sample_command(sub) -> None:
@@ -100,12 +101,16 @@ def add_eval_command(sub) -> None:
                    help="Hutchinson probes for image bits/dim: rademacher (default) or gaussian")
     g.add_argument("--elbo-times", type=positive_int, default=64, metavar="K",
                    help="stratified times per sample for --elbo, even (default 64; 2 score calls each)")
+    add_score_error_args(p)
     p.set_defaults(func=cmd_eval)
 
 
 def cmd_eval(args) -> int:
     from playground.core.evaluation.metrics import swd_report
 
+    if args.score_error:
+        fill_count_defaults(args, False)
+        return cmd_score_error(args)
     image_model = load_image_model(args)
     fill_count_defaults(args, image_model is not None)
     check_likelihood_args(args, image_model is not None)

@@ -179,45 +179,63 @@ class SDE(ABC):
         return a * a
 
     # ---- reverse time ---------------------------------------------------------------------------------------
-    def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> "ReverseSDE":
-        """The reverse-time SDE dx = [f - g^2 s] dt + g dw_bar, or the PF-ODE dx/dt = f - g^2 s / 2."""
-        return ReverseSDE(self, score_fn, probability_flow)
+    def reverse(self, score_fn: ScoreFn, probability_flow: bool = False, stochasticity: float = 1.0) -> "ReverseSDE":
+        """The reverse-time SDE dx = [f - g^2 s] dt + g dw_bar, or the PF-ODE dx/dt = f - g^2 s / 2; `stochasticity`
+        lam picks another member of the family with the same marginals (see ReverseSDE)."""
+        return ReverseSDE(self, score_fn, probability_flow, stochasticity)
 
     def config(self) -> dict:
         """Parameters that recreate this SDE with `sde_from_config`."""
         return {"name": self.name, "N": self.N}
 
 
-class ReverseSDE:
-    """Reverse-time SDE or probability-flow ODE of a forward SDE (Song et al. 2021, Eq. 6 and 13)."""
+def check_stochasticity(lam: float) -> float:
+    """lam as a float, or a ValueError unless it is a finite number >= 0."""
+    lam = float(lam)
+    if not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"stochasticity must be a finite number >= 0, got {lam}")
+    return lam
 
-    def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool):
+
+class ReverseSDE:
+    """The family of reverse-time processes sharing the marginals p_t of a forward SDE (Song et al. 2021, Eq. 6 and
+    13; App. D.1): dx = [f - (1 + lam^2) / 2 g^2 s] dt + lam g dw_bar. lam = 1 is the reverse SDE, lam = 0 the
+    probability-flow ODE (probability_flow=True), lam > 1 more stochastic than the reverse SDE (EDM's churn and
+    DDIM's eta are the same idea)."""
+
+    def __init__(self, forward: SDE, score_fn: ScoreFn, probability_flow: bool, stochasticity: float = 1.0):
         self.forward = forward
         self.score_fn = score_fn
         self.probability_flow = probability_flow
+        self.stochasticity = 0.0 if probability_flow else check_stochasticity(stochasticity)
         self.T = forward.T
         self.N = forward.N
+
+    def _score_scale(self) -> float:
+        """(1 + lam^2) / 2: 1 for the reverse SDE, 1/2 for the PF-ODE (both exact in floating point)."""
+        return 0.5 * (1.0 + self.stochasticity * self.stochasticity)
+
+    def _noise_scale(self, g: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(g) if self.stochasticity == 0 else g * self.stochasticity
 
     def sde(self, x: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(drift, diffusion) in forward-time convention: integrate backwards from T to 0."""
         t = time_vector(t, x)
         f, g = self.forward.sde(x, t)
         score = self.score_fn(x, t)
-        scale = 0.5 if self.probability_flow else 1.0
-        drift = f - bcast(g * g, x) * score * scale
-        return drift, torch.zeros_like(g) if self.probability_flow else g
+        drift = f - bcast(g * g, x) * score * self._score_scale()
+        return drift, self._noise_scale(g)
 
     def discretize(
         self, x: torch.Tensor, t: float | torch.Tensor, t_prev: float | torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f_i - G_i^2 s, G_i) undoing the forward step from t_prev to t: x_{t_prev} = x - rev_f + G_i z (the
-        'reverse diffusion' predictor, Song et al. 2021, App. E); the PF-ODE form halves the score term, G = 0."""
+        """(f_i - (1 + lam^2) / 2 G_i^2 s, lam G_i) undoing the forward step from t_prev to t: x_{t_prev} = x - rev_f
+        + lam G_i z (the 'reverse diffusion' predictor, Song et al. 2021, App. E, at lam = 1; the PF-ODE at 0)."""
         t = time_vector(t, x)
         f, G = self.forward.discretize(x, t, t_prev)
         score = self.score_fn(x, t)
-        scale = 0.5 if self.probability_flow else 1.0
-        rev_f = f - bcast(G * G, x) * score * scale
-        return rev_f, torch.zeros_like(G) if self.probability_flow else G
+        rev_f = f - bcast(G * G, x) * score * self._score_scale()
+        return rev_f, self._noise_scale(G)
 
 
 class VPSDE(SDE):

@@ -32,11 +32,14 @@ CorrectorFn = Callable[[ScoreFn, SDE, torch.Tensor, float, float, float, "torch.
 
 
 def em_predictor(
-    score_fn: ScoreFn, sde: SDE, x: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Euler-Maruyama step of the reverse SDE dx = [f - g^2 s] dt + g dw_bar, t -> t_next (Song et al. 2021, Eq. 6)."""
+    score_fn: ScoreFn, sde: SDE, x: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None,
+    stochasticity: float = 1.0,
+) -> torch.Tensor:  # fmt: skip
+    """Euler-Maruyama step t -> t_next of the reverse process dx = [f - (1 + lam^2) / 2 g^2 s] dt + lam g dw_bar
+    (Song et al. 2021, Eq. 6 at lam = 1; App. D.1). The Brownian increment is drawn at every lam, lam = 0 included,
+    so one generator gives every lam the same increments."""
     h = t - t_next
-    drift, g = sde.reverse(score_fn).sde(x, t)
+    drift, g = sde.reverse(score_fn, stochasticity=stochasticity).sde(x, t)
     return x - drift * h + bcast(g, x) * math.sqrt(h) * noise(x, generator)
 
 

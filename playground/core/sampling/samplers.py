@@ -21,6 +21,7 @@ Conventions shared by every sampler:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import torch
 from torchdiffeq import odeint
 
 from playground.core.diffusion.parameterization import score_to_x0
-from playground.core.diffusion.sde import SDE, ScoreFn, time_vector
+from playground.core.diffusion.sde import SDE, ScoreFn, check_stochasticity, time_vector
 from playground.core.sampling.pc_steps import (
     CORRECTORS,
     PREDICTORS,
@@ -168,10 +169,14 @@ def _predictor_corrector(
 def em(
     score_fn: ScoreFn, sde: SDE, x_T: torch.Tensor, *, steps: int, callback: Callback | None = None,
     trajectory_stride: int = 0, denoise_last: bool = True, generator: torch.Generator | None = None,
+    stochasticity: float = 1.0,
 ) -> SampleResult:  # fmt: skip
-    """Euler-Maruyama on the reverse SDE dx = [f - g^2 s] dt + g dw_bar (Song et al. 2021, Eq. 6)."""
+    """Euler-Maruyama on the reverse process dx = [f - (1 + lam^2) / 2 g^2 s] dt + lam g dw_bar, lam = stochasticity
+    (Song et al. 2021, Eq. 6 at lam = 1, the PF-ODE Eq. 13 at lam = 0; the family of App. D.1 for any lam >= 0)."""
+    lam = check_stochasticity(stochasticity)
     run = _Run(score_fn, sde, x_T, steps, callback, trajectory_stride, denoise_last)
-    return _predictor_corrector(run, x_T, em_predictor, None, 0, 0.0, generator)
+    predictor = functools.partial(em_predictor, stochasticity=lam)
+    return _predictor_corrector(run, x_T, predictor, None, 0, 0.0, generator)
 
 
 @torch.no_grad()
