@@ -8,8 +8,9 @@ Modal dialogs (questions, file choosers) are answered at random by a timer, as a
 
 What it records (`MonkeyReport`): unhandled exceptions (sys.excepthook, which PySide calls for exceptions in slots),
 Qt warnings that signal misuse (a message handler; a short allow-list of harmless platform notes), the longest stall
-of the event loop (a 20 ms heartbeat and each action's own duration), the resident memory every 1,000 actions, and
-workspaces that do not round-trip (saved, read back and compared with the window's state).
+of the event loop (a 20 ms heartbeat and each action's own duration) with the UI thread's stack during it (a watchdog
+thread samples it while the heartbeat is late), the resident memory every 1,000 actions, and workspaces that do not
+round-trip (saved, read back and compared with the window's state).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -77,7 +79,9 @@ class MonkeyReport:
     stall_action: str = ""
     memory_mb: list[tuple[int, float]] = field(default_factory=list)  # (actions done, resident MB)
     counts: dict[str, int] = field(default_factory=dict)
+    slowest: dict[str, float] = field(default_factory=dict)  # the longest stall (s) seen during each kind of action
     log: list[str] = field(default_factory=list)  # the last actions, for reproducing a failure
+    stall_stack: str = ""  # where the UI thread was during the longest stall (sampled by a watchdog thread)
 
     @property
     def ok(self) -> bool:
@@ -102,6 +106,27 @@ class MonkeyReport:
                 + (f" ({growth:+.1f} MB per 1,000 actions after warm-up)" if growth is not None else ""))
 
 
+def differences(a, b) -> list[str]:
+    """What differs between two Workspaces, as `Workspace.__eq__` compares them (dict entries by key)."""
+    from playground.core.io.workspace.targets import arrays_equal
+    from playground.core.training.model_file import same_model_file
+
+    out = []
+    for name in ("target", "t", "images"):
+        if getattr(a, name) != getattr(b, name):
+            out.append(f"{name}: {getattr(a, name)!r:.120} != {getattr(b, name)!r:.120}")
+    for name in ("settings", "view"):
+        x, y = getattr(a, name), getattr(b, name)
+        out += [f"{name}[{k!r}]: {x.get(k)!r:.80} != {y.get(k)!r:.80}" for k in sorted(set(x) | set(y), key=str)
+                if x.get(k) != y.get(k)]
+    if not same_model_file(a.model, b.model):
+        out.append("model")
+    if not arrays_equal(a.history, b.history):
+        out.append(f"history ({ {k: len(v) for k, v in (a.history or {}).items()} } vs "
+                   f"{ {k: len(v) for k, v in (b.history or {}).items()} })")
+    return out
+
+
 class Monkey:
     """Random user actions on a shown MainWindow (seeded: the same seed repeats the same choices)."""
 
@@ -113,6 +138,8 @@ class Monkey:
         self.folder = Path(folder) if folder is not None else Path(self._tmp.name)
         self.settle_ms = settle_ms
         self.saves = 0
+        self._last_beat = time.perf_counter()
+        self._stack_late = 0.0
         self.actions = {
             "poke a control": (40, self.poke_control),
             "trigger a menu action": (8, self.trigger_menu_action),
@@ -150,6 +177,11 @@ class Monkey:
         heartbeat.start()
         answerer.start()
         self._current = "start"
+        self._last_beat = time.perf_counter()
+        watchdog_stop = threading.Event()
+        watchdog = threading.Thread(target=self._watch, args=(threading.get_ident(), watchdog_stop), daemon=True,
+                                    name="monkey-watchdog")
+        watchdog.start()
         try:
             self.report.memory_mb.append((0, resident_mb()))
             names = list(self.actions)
@@ -159,12 +191,13 @@ class Monkey:
                 self._current = name
                 self.report.log = (self.report.log + [f"{i}: {name}"])[-40:]
                 self.report.counts[name] = self.report.counts.get(name, 0) + 1
-                t0 = time.perf_counter()
+                t0 = self._last_beat = time.perf_counter()
                 try:
                     self.actions[name][1]()
                 except Exception:  # noqa: BLE001 - a failure inside the action is the app's failure: record it
                     self._record_exception(*sys.exc_info())
                 self._stall(time.perf_counter() - t0, name)
+                self._last_beat = time.perf_counter()
                 self.settle(self.rng.randint(*self.settle_ms))
                 self.report.actions = i + 1
                 if (i + 1) % memory_every == 0:
@@ -172,6 +205,8 @@ class Monkey:
                     if on_progress is not None:
                         on_progress(self.report)
         finally:
+            watchdog_stop.set()
+            watchdog.join()
             heartbeat.stop()
             answerer.stop()
             sys.excepthook = previous_hook
@@ -206,10 +241,29 @@ class Monkey:
         self.report.warnings.append(f"during '{self._current}': {message}")
 
     def _beat(self, clock: QElapsedTimer) -> None:
+        self._last_beat = time.perf_counter()
         gap = clock.restart() / 1000
         self._stall(gap, self._current)
 
+    def _watch(self, ui_thread: int, stop: threading.Event, after_s: float = 0.5) -> None:
+        """Watchdog thread: while the UI thread has not beaten for `after_s` seconds, sample its stack; the sample
+        taken latest in the longest stall so far is kept (the stack of a long stall is where it spends its time)."""
+        while not stop.wait(0.1):
+            late = time.perf_counter() - self._last_beat
+            if late < after_s or late <= self._stack_late:
+                continue
+            frame = sys._current_frames().get(ui_thread)
+            if frame is None:
+                continue
+            stack = "".join(traceback.format_stack(frame)[-14:])
+            if late > self.report.max_stall_s * 0.9 or not self.report.stall_stack:
+                self.report.stall_stack = f"{late:.1f} s into a stall during '{self._current}':\n{stack}"
+                self._stack_late = late
+
     def _stall(self, seconds: float, what: str) -> None:
+        self._stack_late = 0.0  # a stall ended (or the loop beat): the next stall samples again
+        if seconds > self.report.slowest.get(what, 0.0):
+            self.report.slowest[what] = seconds
         if seconds > self.report.max_stall_s:
             self.report.max_stall_s, self.report.stall_action = seconds, what
 
@@ -364,15 +418,11 @@ class Monkey:
         saved = load_workspace(path)
         now = ws_ctl.current_workspace()
         if saved != now:
-            diff = [k for k in ("target", "settings", "t", "model", "view", "images")
-                    if getattr(saved, k) != getattr(now, k)]
-            self.report.round_trip_failures.append(f"{path.name}: differs in {diff}")
+            self.report.round_trip_failures.append(f"{path.name}: differs in {differences(saved, now)}")
         if self.rng.random() < 0.5 and self.w.open_workspace(str(path)):
             again = ws_ctl.current_workspace()
             if again != saved:
-                diff = [k for k in ("target", "settings", "t", "model", "view", "images")
-                        if getattr(again, k) != getattr(saved, k)]
-                self.report.round_trip_failures.append(f"{path.name} reopened: differs in {diff}")
+                self.report.round_trip_failures.append(f"{path.name} reopened: differs in {differences(saved, again)}")
 
     def new_session(self) -> None:
         self.w.new_session()
