@@ -71,7 +71,7 @@ class TrainingLoop(QThread):
         except Exception as exc:  # noqa: BLE001 - a run must always report its end, or the UI stays 'running'
             w, self.worker = self.worker, None
             if w is not None:
-                w.kill()
+                w.close()
             self.ended.emit(self, "error", f"{type(exc).__name__}: {exc}")
 
     def _build_local(self):
@@ -125,20 +125,21 @@ class TrainingLoop(QThread):
         reason, message, lr, clean = "error", "", None, False
         hist0 = len(trainer.history.step)
         try:
-            w.conn.send(("run", job))
+            ch = w.channel
+            ch.send(("run", job))
             paused = False
             while True:
                 if self.stop_event.is_set() and not paused:
-                    w.conn.send(("pause", run_id))
+                    ch.send(("pause", run_id))
                     paused = True
                 if self.config_dirty.is_set():
                     self.config_dirty.clear()
-                    w.conn.send(("config", run_id, {k: getattr(trainer.config, k) for k in LIVE_CONFIG}))
-                if not w.conn.poll(0.02):
+                    ch.send(("config", run_id, {k: getattr(trainer.config, k) for k in LIVE_CONFIG}))
+                if not ch.poll(0.02):
                     if not w.alive():
                         raise EOFError("the training process ended unexpectedly")
                     continue
-                msg = w.conn.recv()
+                msg = ch.recv()
                 if len(msg) < 2 or msg[1] != run_id:
                     continue
                 kind = msg[0]
@@ -176,16 +177,15 @@ class TrainingLoop(QThread):
                 reason, message = "paused", ""
             else:
                 reason, message = "error", f"The training process stopped: {exc}"
-            w.kill()
             clean = False
         split["wall"] += time.perf_counter() - t_start
         ctl.step = int(trainer.step_count)
         ctl.elapsed_before = float(trainer.train_seconds)
+        self.worker = None  # before it goes back to the pool: kill_worker must not reach the next run's worker
         if clean:
             release_worker(w)
         else:
-            w.kill()
-        self.worker = None
+            w.close()
         self.ended.emit(self, reason, message)
 
     def _run_thread(self) -> None:
