@@ -66,6 +66,20 @@ def resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def in_use_mb() -> float:
+    """Resident memory after a garbage collection and, on glibc, `malloc_trim` (the allocator hands its cached free
+    pages back): what the process really holds, so that allocator caching is not mistaken for a leak."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return resident_mb()
+
+
 @dataclass
 class MonkeyReport:
     """What a walk found. `ok` when nothing went wrong."""
@@ -78,6 +92,7 @@ class MonkeyReport:
     max_stall_s: float = 0.0
     stall_action: str = ""
     memory_mb: list[tuple[int, float]] = field(default_factory=list)  # (actions done, resident MB)
+    in_use_mb: list[tuple[int, float]] = field(default_factory=list)  # (actions done, MB after gc + malloc_trim)
     counts: dict[str, int] = field(default_factory=dict)
     slowest: dict[str, float] = field(default_factory=dict)  # the longest stall (s) seen during each kind of action
     log: list[str] = field(default_factory=list)  # the last actions, for reproducing a failure
@@ -87,9 +102,10 @@ class MonkeyReport:
     def ok(self) -> bool:
         return not (self.exceptions or self.warnings or self.round_trip_failures) and self.max_stall_s <= 5.0
 
-    def growth_mb_per_1000(self) -> float | None:
-        """Resident-memory growth per 1,000 actions after the first 1,000 (warm-up), least squares."""
-        pts = [(a, m) for a, m in self.memory_mb if a >= 1000]
+    def growth_mb_per_1000(self, in_use: bool = False) -> float | None:
+        """Resident-memory growth per 1,000 actions after the first 1,000 (warm-up), least squares; in_use: of the
+        memory left after gc and malloc_trim."""
+        pts = [(a, m) for a, m in (self.in_use_mb if in_use else self.memory_mb) if a >= 1000]
         if len(pts) < 2:
             return None
         xs, ys = [a / 1000 for a, _ in pts], [m for _, m in pts]
@@ -184,6 +200,7 @@ class Monkey:
         watchdog.start()
         try:
             self.report.memory_mb.append((0, resident_mb()))
+            self.report.in_use_mb.append((0, in_use_mb()))
             names = list(self.actions)
             weights = [self.actions[k][0] for k in names]
             for i in range(n):
@@ -202,6 +219,7 @@ class Monkey:
                 self.report.actions = i + 1
                 if (i + 1) % memory_every == 0:
                     self.report.memory_mb.append((i + 1, resident_mb()))
+                    self.report.in_use_mb.append((i + 1, in_use_mb()))
                     if on_progress is not None:
                         on_progress(self.report)
         finally:

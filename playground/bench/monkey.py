@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(report) -> None:
         done, mb = report.memory_mb[-1]
-        print(f"  {done:>7,} actions  {time.perf_counter() - t0:7.0f} s  {mb:6.0f} MB  exceptions "
+        print(f"  {done:>7,} actions  {time.perf_counter() - t0:7.0f} s  {mb:6.0f} MB ({report.in_use_mb[-1][1]:.0f} MB "
+              f"in use)  exceptions "
               f"{len(report.exceptions)}  warnings {len(report.warnings)}  round-trip failures "
               f"{len(report.round_trip_failures)}  longest stall {report.max_stall_s:.2f} s ({report.stall_action})  "
               f"load {_load()}", flush=True)
@@ -102,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"longest stall       {report.max_stall_s:.2f} s in '{report.stall_action}'")
     if args.stacks and report.stall_stack:
         print("UI thread's stack, " + report.stall_stack)
+    in_use = report.growth_mb_per_1000(in_use=True)
     print(f"memory              {start_mb:.0f} MB at start -> {report.memory_mb[-1][1]:.0f} MB at the end; growth "
           + (f"{growth:+.1f} MB per 1,000 actions after the first 1,000" if growth is not None
              else "n/a (needs >= 2,000 actions)"))
+    print(f"memory in use       (after gc + malloc_trim: allocator caching handed back) "
+          + " ".join(f"{a:,}:{m:.0f}" for a, m in report.in_use_mb)
+          + (f"; growth {in_use:+.1f} MB per 1,000 actions after the first 1,000" if in_use is not None else ""))
     print("slowest action of each kind (s): " + ", ".join(
         f"{name} {s:.2f}" for name, s in sorted(report.slowest.items(), key=lambda kv: -kv[1])))
     print("actions by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items(), key=lambda kv: -kv[1])))
