@@ -123,6 +123,7 @@ class ForwardPanel(QWidget):
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._on_settings)
         state.timeChanged.connect(self._request)
+        state.imagesChanged.connect(self._on_images)
         self._default_zoom()
         self._rebuild()
         self._redraw.flush()
@@ -137,6 +138,11 @@ class ForwardPanel(QWidget):
     def _on_target(self) -> None:
         self._rebuild()
         self._request()
+
+    def _on_images(self) -> None:
+        if not self.state.image_mode:  # back from image mode: the target (and its normalisation) may have changed
+            self._rebuild()
+            self._request()
 
     def _on_settings(self, names: set) -> None:
         if "sde" in names:
@@ -153,8 +159,11 @@ class ForwardPanel(QWidget):
         self._redraw.shown()  # a redraw requested while hidden (closed or tabbed-away dock) runs now
 
     def _rebuild(self) -> None:
-        """New particles y0 (normalised) with their fixed noise, and the fixed view rectangle."""
+        """New particles y0 (normalised) with their fixed noise, and the fixed view rectangle. Not in image mode (the
+        state's normalisation and SDE are the images' then): leaving image mode rebuilds."""
         st = self.state
+        if st.image_mode:
+            return
         n = int(st.settings.n_forward)
         samples = st.target_samples
         if n <= len(samples):
@@ -228,6 +237,8 @@ class ForwardPanel(QWidget):
 
     def redraw(self) -> None:
         st = self.state
+        if st.image_mode:  # this 2D view is hidden then; it redraws on leaving image mode
+            return
         self.redraws += 1
         if len(self._y0) == 0:
             self._x = np.zeros((0, 2), np.float32)

@@ -169,9 +169,10 @@ class TrainingController(QObject):
         self.sync_limits()
         th = TrainingLoop(self, recipe)
         th.max_steps = max_steps
-        th.progress.connect(self._on_progress)
-        th.snapshot.connect(self._on_snapshot)
-        th.preview.connect(self._on_preview)
+        # queued reports of a run that was reset meanwhile (detached) must not reach the new session
+        th.progress.connect(lambda p, th=th: self._on_progress(p) if th is self._thread else None)
+        th.snapshot.connect(lambda m, th=th: self._on_snapshot(m) if th is self._thread else None)
+        th.preview.connect(lambda x, th=th: self._on_preview(x) if th is self._thread else None)
         th.ended.connect(self._on_thread_ended)
         self._thread = th
         th.start()
@@ -236,10 +237,13 @@ class TrainingController(QObject):
         return loss
 
     def reset(self) -> None:
-        """Stop, forget the trainer and the history, and clear the model (state.model = None)."""
+        """Stop, forget the trainer and the history, and clear the model (state.model = None). A run is told to stop
+        and let go at once (its trainer is discarded anyway): the UI never waits for a worker still starting up."""
         th = self._thread
-        if th is not None and not self.pause():
+        if th is not None:
             self._detach(th)
+            self.state.set_training(False)
+            self.runningChanged.emit(False)
         self._thread = None
         self.trainer = None
         self._clear_history()
@@ -273,6 +277,7 @@ class TrainingController(QObject):
         """Forget a stopping thread: no more signals from it; kept alive until it finishes (a trainer build
         cannot be interrupted)."""
         th.stop_event.set()
+        th.detached = True  # it no longer writes the controller's step / time / rate
         for sig in (th.progress, th.snapshot, th.preview, th.ended):
             try:
                 sig.disconnect()
@@ -358,6 +363,7 @@ class TrainingController(QObject):
         """Deliver the stopped thread's last queued signals now (so pause() returns with the history complete)."""
         from PySide6.QtCore import QCoreApplication
 
+        QCoreApplication.sendPostedEvents(th)  # the run's reports (queued to its relay lambdas, which th carries)
         QCoreApplication.sendPostedEvents(self)
         if self._thread is th:  # ended was not delivered (no event loop): finish here
             self._thread = None

@@ -34,6 +34,10 @@ from playground.app.workers.training_process import WorkerProcess, acquire_worke
 from playground.app.workers.training_progress import TrainProgress
 from playground.app.workers.training_setup import build_trainer, preview_samples, trainer_preview_plan
 
+DETACHED_PATIENCE_S = 2.0
+"""A run the controller let go (reset) whose process has not stopped this long after 'pause' is killed, so quick
+resets while processes start up do not pile up processes."""
+
 if TYPE_CHECKING:
     from playground.app.workers.training_controller import TrainingController
 
@@ -54,6 +58,7 @@ class TrainingLoop(QThread):
         self.stop_event = threading.Event()
         self.config_dirty = threading.Event()  # live settings (steps, seconds, lr, batch) changed: tell the process
         self.worker: WorkerProcess | None = None
+        self.detached = False  # the controller let this run go (reset / closing): its reports go nowhere
 
     def kill_worker(self) -> None:
         """Terminate this run's worker process (closing: it did not stop in time); the thread then ends at once."""
@@ -71,7 +76,7 @@ class TrainingLoop(QThread):
         except Exception as exc:  # noqa: BLE001 - a run must always report its end, or the UI stays 'running'
             w, self.worker = self.worker, None
             if w is not None:
-                w.kill()
+                w.close()
             self.ended.emit(self, "error", f"{type(exc).__name__}: {exc}")
 
     def _build_local(self):
@@ -125,23 +130,32 @@ class TrainingLoop(QThread):
         reason, message, lr, clean = "error", "", None, False
         hist0 = len(trainer.history.step)
         try:
-            w.conn.send(("run", job))
+            ch = w.channel
+            ch.send(("run", job))
             paused = False
+            paused_at = 0.0
             while True:
                 if self.stop_event.is_set() and not paused:
-                    w.conn.send(("pause", run_id))
-                    paused = True
+                    ch.send(("pause", run_id))
+                    paused, paused_at = True, time.perf_counter()
+                if paused and self.detached and time.perf_counter() - paused_at > DETACHED_PATIENCE_S:
+                    raise EOFError("let go: the process did not stop in time")  # e.g. still starting: not worth keeping
                 if self.config_dirty.is_set():
                     self.config_dirty.clear()
-                    w.conn.send(("config", run_id, {k: getattr(trainer.config, k) for k in LIVE_CONFIG}))
-                if not w.conn.poll(0.02):
+                    ch.send(("config", run_id, {k: getattr(trainer.config, k) for k in LIVE_CONFIG}))
+                if not ch.poll(0.02):
                     if not w.alive():
                         raise EOFError("the training process ended unexpectedly")
                     continue
-                msg = w.conn.recv()
+                msg = ch.recv()
                 if len(msg) < 2 or msg[1] != run_id:
                     continue
                 kind = msg[0]
+                if self.detached:  # only wait for the process to stop (it then goes back to the pool)
+                    if kind == "ended":
+                        w.token, w.step, clean = None, -1, msg[4] is not None
+                        break
+                    continue
                 if kind == "progress":
                     _, _, step, steps, losses, bins, its, elapsed, lr, cpu = msg
                     ctl.step, ctl.elapsed_before, ctl.its = int(step), float(elapsed), float(its)
@@ -178,16 +192,16 @@ class TrainingLoop(QThread):
                 reason, message = "paused", ""
             else:
                 reason, message = "error", f"The training process stopped: {exc}"
-            w.kill()
             clean = False
         split["wall"] += time.perf_counter() - t_start
-        ctl.step = int(trainer.step_count)
-        ctl.elapsed_before = float(trainer.train_seconds)
+        if not self.detached:
+            ctl.step = int(trainer.step_count)
+            ctl.elapsed_before = float(trainer.train_seconds)
+        self.worker = None  # before it goes back to the pool: kill_worker must not reach the next run's worker
         if clean:
             release_worker(w)
         else:
-            w.kill()
-        self.worker = None
+            w.close()
         self.ended.emit(self, reason, message)
 
     def _run_thread(self) -> None:
@@ -285,8 +299,9 @@ class TrainingLoop(QThread):
             if reason == "error":
                 message = f"{type(exc).__name__}: {message}"
         split["wall"] += time.perf_counter() - t_start
-        ctl.step = int(trainer.step_count)  # after a divergence: the restored good step
-        ctl.elapsed_before = float(trainer.train_seconds)
+        if not self.detached:
+            ctl.step = int(trainer.step_count)  # after a divergence: the restored good step
+            ctl.elapsed_before = float(trainer.train_seconds)
         report(time.perf_counter())
         try:  # the final weights (after a divergence: the last good ones the trainer restored)
             final = trainer.snapshot()

@@ -14,6 +14,14 @@ about `emit_every` seconds, ('snapshot', ...) EMA weights every `snapshot_interv
 finally ('ended', run_id, reason, message, state, preview). 'pause' stops the run after its current step (or inside
 a preview) within milliseconds; 'config' changes the live settings (steps, seconds, lr, batch); 'quit' ends the
 process. `_child_main` is the spawn target, imported in the child by this module's path (keep it Qt-free and light).
+
+The wire (`Channel`): each message is pickled whole with the standard pickler (tensors by value) and written as one
+length-prefixed frame under a lock. Not `Connection.send`: that pickles tensors with torch's multiprocessing
+reductions (shared-memory files handed over by a background fd server, which leak when the receiver dies first), and
+a frame over 16 KB is written as two writes (length, then payload), so a second writer (the exit handler's 'quit'
+while a run's job was being sent) landed between them and the child read the other message's length as its pickle:
+`UnpicklingError: invalid load key, '\x00'`. A killed worker's pipe is closed only by the thread that uses it, so its
+descriptor is never closed under a running read or write (and reused by the next worker's pipe meanwhile).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import pickle
 import threading
 import time
 
@@ -32,6 +41,36 @@ from playground.app.workers.trainer_state import export_trainer_state, import_tr
 _CHILD: dict = {}  # in the worker process: {'token': ..., 'trainer': Trainer}
 
 
+class Channel:
+    """One end of the worker's pipe: whole messages as single frames (standard pickle), sends serialised by a lock so
+    two threads never interleave their bytes."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._send_lock = threading.Lock()
+
+    def send(self, msg, timeout: float | None = None) -> bool:
+        """Send one message (blocks while the pipe is full); with `timeout`, give up (False) when another thread is
+        still sending after that many seconds."""
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        if not self._send_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        try:
+            self.conn.send_bytes(data)
+        finally:
+            self._send_lock.release()
+        return True
+
+    def recv(self):
+        return pickle.loads(self.conn.recv_bytes())
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        return self.conn.poll(timeout)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def _child_main(conn) -> None:
     """Entry point of the worker process: run jobs until 'quit' or the pipe closes."""
     torch.set_num_threads(1)
@@ -40,6 +79,7 @@ def _child_main(conn) -> None:
     except RuntimeError:
         pass
     import playground.core.training.trainer  # noqa: F401 - warm up while the UI side builds its trainer
+    conn = Channel(conn)
     while True:
         try:
             msg = conn.recv()
@@ -59,7 +99,7 @@ def _child_run(conn, job: dict) -> str:  # one loop, like TrainingLoop._run_thre
     flags = {"stop": False, "quit": False}
 
     def send(*m) -> None:
-        conn.send(m)
+        conn.send(m)  # a tuple, like every message
 
     def poll() -> None:  # commands that arrived (non-blocking)
         while conn.poll():
@@ -191,32 +231,45 @@ def _child_run(conn, job: dict) -> str:  # one loop, like TrainingLoop._run_thre
 
 
 class WorkerProcess:
-    """One worker process and its pipe; remembers which trainer state it holds (token, step)."""
+    """One worker process and its pipe (`channel`); remembers which trainer state it holds (token, step). Used by one
+    relay thread at a time; `kill` may come from another thread (closing the window): it only terminates the process,
+    the relay thread then reads the end of the pipe and closes it (`close`)."""
 
     def __init__(self):
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
+        conn, child = ctx.Pipe()
+        self.channel = Channel(conn)
         self.proc = ctx.Process(target=_child_main, args=(child,), daemon=True, name="playground-trainer")
         self.proc.start()
         child.close()
         self.token = None
         self.step = -1
+        self.killed = False
 
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return not self.killed and self.proc.is_alive()
 
     def kill(self) -> None:
+        """Terminate the process (any thread); its pipe stays open until its user closes it."""
+        self.killed = True
         with contextlib.suppress(Exception):
             self.proc.terminate()
+
+    def close(self) -> None:
+        """Kill the process and close the pipe (the thread that uses the pipe, or when nobody does)."""
+        self.kill()
         with contextlib.suppress(Exception):
-            self.conn.close()
+            self.channel.close()
 
     def quit(self, timeout: float = 1.0) -> None:
+        """End the process: 'quit' if the pipe is free within a moment (else a run's relay is still sending: kill)."""
+        sent = False
         with contextlib.suppress(Exception):
-            self.conn.send(("quit",))
-        self.proc.join(timeout)
+            sent = self.channel.send(("quit",), timeout=0.2)
+        if sent:
+            self.proc.join(timeout)
         if self.proc.is_alive():
             self.kill()
             self.proc.join(1.0)
@@ -234,6 +287,7 @@ def acquire_worker() -> WorkerProcess:
             w = _IDLE.pop()
             if w.alive():
                 return w
+            w.close()  # died while idle (nobody else holds an idle worker)
         w = WorkerProcess()
         _ALL[:] = [x for x in _ALL if x.alive()]
         _ALL.append(w)
@@ -241,10 +295,13 @@ def acquire_worker() -> WorkerProcess:
 
 
 def release_worker(w: WorkerProcess) -> None:
-    """Give a worker that finished its run cleanly back to the idle pool."""
+    """Give a worker that finished its run cleanly back to the idle pool (a killed one is closed instead)."""
     with _POOL_LOCK:
-        if w.alive() and w not in _IDLE:
-            _IDLE.append(w)
+        if w.alive():
+            if w not in _IDLE:
+                _IDLE.append(w)
+            return
+    w.close()
 
 
 def stop_worker_processes(timeout: float = 1.0) -> None:

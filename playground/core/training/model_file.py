@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from pathlib import Path
 
 import torch
@@ -124,6 +125,22 @@ def read_model_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
     if not isinstance(out.get("config"), dict):
         raise ModelFileError(f"{path}: the model file has no 'config' metadata")
     return out, tensors
+
+
+def same_model_file(a: bytes | None, b: bytes | None) -> bool:
+    """Whether two model-file byte strings hold the same model: equal headers (tensor table and metadata, read as
+    JSON) and equal tensor data. Byte equality is too strict: safetensors writes the metadata entries in a random
+    order, so two saves of one model differ in their header bytes."""
+    if a is None or b is None:
+        return a is b
+    if a == b:
+        return True
+    try:
+        (na,), (nb,) = struct.unpack("<Q", a[:8]), struct.unpack("<Q", b[:8])
+        header_a, header_b = json.loads(a[8 : 8 + na]), json.loads(b[8 : 8 + nb])
+    except (struct.error, ValueError):
+        return False
+    return header_a == header_b and a[8 + na :] == b[8 + nb :]
 
 
 def _prefixed(tensors: dict, prefix: str) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -27,8 +28,9 @@ ENTROPY_SAMPLES = 200_000
 def gmm_log_density(gmm: GaussianMixture) -> Callable[[np.ndarray], np.ndarray]:
     """Exact log p0 of a 2D mixture as a numpy function (N, 2) -> (N,), evaluated in chunks of bounded memory."""
     weights = gmm.weights.numpy()
-    means = gmm.means.numpy()
-    precisions = np.linalg.inv(gmm.covariances.numpy())
+    means = gmm.means.numpy().astype(np.float64)
+    precisions = np.linalg.inv(gmm.covariances.numpy().astype(np.float64))
+    p_xx, p_xy, p_yy = precisions[:, 0, 0], precisions[:, 0, 1] + precisions[:, 1, 0], precisions[:, 1, 1]
     with np.errstate(divide="ignore"):
         log_norms = np.log(weights) - 0.5 * (np.linalg.slogdet(gmm.covariances.numpy())[1] + 2 * math.log(2 * math.pi))
     chunk = max(1, 2**20 // len(weights))
@@ -37,9 +39,10 @@ def gmm_log_density(gmm: GaussianMixture) -> Callable[[np.ndarray], np.ndarray]:
         x = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         out = np.empty(len(x))
         for start in range(0, len(x), chunk):
-            offsets = x[start : start + chunk, None, :] - means[None]
-            mahalanobis = np.einsum("nki,kij,nkj->nk", offsets, precisions, offsets, optimize=True)
-            logits = log_norms - 0.5 * mahalanobis
+            dx = x[start : start + chunk, 0, None] - means[None, :, 0]
+            dy = x[start : start + chunk, 1, None] - means[None, :, 1]
+            # the 2x2 quadratic form written out: several times faster than a batched einsum over (n, k, 2, 2)
+            logits = log_norms - 0.5 * (p_xx * dx * dx + p_xy * dx * dy + p_yy * dy * dy)
             top = logits.max(axis=1, keepdims=True)
             out[start : start + chunk] = (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
         return out
@@ -47,20 +50,36 @@ def gmm_log_density(gmm: GaussianMixture) -> Callable[[np.ndarray], np.ndarray]:
     return log_density
 
 
+@lru_cache(maxsize=64)
+def _mixture_entropy(weights: bytes, means: bytes, covariances: bytes) -> float:
+    """Monte Carlo entropy of a mixture given as float64 bytes (memoised: presets and undo/redo rebuild the same
+    mixtures, and each estimate costs ENTROPY_SAMPLES log-densities on the UI thread)."""
+    k = len(weights) // 8
+    gmm = GaussianMixture(torch.from_numpy(np.frombuffer(weights, np.float64).copy()),
+                          torch.from_numpy(np.frombuffer(means, np.float64).reshape(k, 2).copy()),
+                          torch.from_numpy(np.frombuffer(covariances, np.float64).reshape(k, 2, 2).copy()))
+    samples = gmm.sample(ENTROPY_SAMPLES, torch.Generator().manual_seed(0)).numpy()
+    return -float(gmm_log_density(gmm)(samples).mean())
+
+
+def mixture_entropy(gmm: GaussianMixture) -> float:
+    """The entropy of a 2D mixture in nats: closed form for one component, else Monte Carlo (seed 0, memoised)."""
+    if gmm.n_components == 1:
+        return gmm.entropy()
+    arrays = [t.detach().to(torch.float64).contiguous().numpy().tobytes()
+              for t in (gmm.weights, gmm.means, gmm.covariances)]
+    return _mixture_entropy(*arrays)
+
+
 def gmm_target(name: str, gmm: GaussianMixture, params: dict) -> Target:
     """A Target that samples the mixture exactly and carries its GMM, log-density and entropy."""
-    log_density = gmm_log_density(gmm)
-    if gmm.n_components == 1:
-        entropy = gmm.entropy()
-    else:
-        samples = gmm.sample(ENTROPY_SAMPLES, torch.Generator().manual_seed(0)).numpy()
-        entropy = -float(log_density(samples).mean())
 
     def sample(n: int, rng: np.random.Generator) -> np.ndarray:
         generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
         return gmm.sample(n, generator).numpy()
 
-    return Target(name, sample, gmm=gmm, log_density=log_density, entropy=entropy, params=params)
+    return Target(name, sample, gmm=gmm, log_density=gmm_log_density(gmm), entropy=mixture_entropy(gmm),
+                  params=params)
 
 
 def load_gmm_json(path: str | Path) -> Target:

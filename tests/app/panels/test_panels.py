@@ -96,6 +96,21 @@ def test_forward_particles_t0_are_the_target_and_t1_the_prior(qtbot, keep):
     assert "exact" in p.density_kind
 
 
+def test_forward_settings_and_target_changes_in_image_mode_wait_for_the_2d_mode(qtbot, keep, digits):
+    """Found by the monkey walk: a forward-particle setting changed in image mode rebuilt the 2D particles with the
+    images' pixel normalisation (RuntimeError: shape '[1, 2]' is invalid for input of size 64)."""
+    st = make_state()
+    p = keep(ForwardPanel(st))
+    st.set_images(digits, "digits")
+    st.update_settings(n_forward=1500, seed=3)
+    st.set_target(ring_target())
+    p.redraw()
+    st.set_images(None)  # back to 2D: the particles are the new target's, with the new settings
+    st.set_time(0.0)
+    p.redraw()
+    np.testing.assert_allclose(p.particles(), st.target_samples[:1500], atol=1e-4)
+
+
 @pytest.mark.parametrize("sde", ["vp", "ve"])
 def test_forward_exact_heatmap_integrates_to_one(qtbot, sde, keep):
     st = make_state(sde=sde)

@@ -17,6 +17,7 @@ from playground.core.training.model_file import (
     ModelFileError,
     load_model,
     read_model_file,
+    same_model_file,
     save_model,
 )
 from playground.core.training.config import TrainConfig
@@ -194,3 +195,27 @@ def test_import_playground_stays_light():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_same_model_file_ignores_the_metadata_order_but_not_the_content(trained, tmp_path):
+    """safetensors writes metadata entries in a random order: two saves of one model differ as bytes, not as files."""
+    tr, _ = trained
+    blobs = []
+    for k in range(6):
+        path = tmp_path / f"again{k}.safetensors"
+        tr.save(path)
+        blobs.append(path.read_bytes())
+    assert all(same_model_file(blobs[0], b) for b in blobs)
+    other = tmp_path / "other.safetensors"
+    save_model(other, tr.snapshot())  # no trainer state: another file
+    assert not same_model_file(blobs[0], other.read_bytes())
+    flipped = bytearray(blobs[0])
+    flipped[-1] ^= 1  # one bit of one weight
+    assert not same_model_file(blobs[0], bytes(flipped))
+    assert same_model_file(None, None) and not same_model_file(blobs[0], None)
+    # so a workspace saved from a paused trainer equals the window's state read again (the monkey test's check)
+    from playground.core.io.workspace import make_workspace
+    from playground.data.targets.presets import make_preset
+
+    target = make_preset("moons")
+    assert all(make_workspace(target, {}, model=tr) == make_workspace(target, {}, model=tr) for _ in range(4))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from playground.data.targets.gaussian_mixture import GaussianMixture
 from playground.data.targets.gmm_file import load_gmm_json
 from playground.data.targets.target import DataError
 
@@ -95,3 +96,17 @@ def test_non_utf8_and_empty_and_missing(tmp_path):
         load_gmm_json(write_json(tmp_path, "", name="empty.json"))
     with pytest.raises(DataError, match="nowhere.json: file not found"):
         load_gmm_json(tmp_path / "nowhere.json")
+
+
+def test_mixture_entropy_is_memoised_per_mixture_and_matches_the_mixtures_own_estimate():
+    """Every Gaussian edit, preset pick and undo rebuilds a mixture target on the UI thread; the Monte Carlo entropy
+    (200,000 log-densities) is computed once per distinct mixture."""
+    from playground.data.targets.gmm_file import _mixture_entropy, mixture_entropy
+
+    gmm = GaussianMixture(torch.tensor([0.2, 0.3, 0.5]), torch.tensor([[0.0, 0.0], [2.0, 1.0], [-1.0, 3.0]]),
+                          torch.tensor([[[1.0, 0.3], [0.3, 0.5]], [[0.2, 0.0], [0.0, 0.2]], [[0.7, -0.2], [-0.2, 0.4]]]))
+    first = mixture_entropy(gmm)
+    hits = _mixture_entropy.cache_info().hits
+    same = GaussianMixture(gmm.weights.clone(), gmm.means.clone(), gmm.covariances.clone())
+    assert mixture_entropy(same) == first and _mixture_entropy.cache_info().hits == hits + 1
+    assert abs(first - gmm.entropy()) < 1e-9  # GaussianMixture's estimate with the same samples (seed 0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from playground.core.io.workspace.targets import TargetSpec, arrays_equal, target_from_spec, target_to_spec
+from playground.core.training.model_file import same_model_file
 
 FORMAT = "diffusion-playground-workspace"
 FORMAT_VERSION = 1
@@ -58,7 +59,7 @@ class Workspace:
             self.target == other.target
             and self.settings == other.settings
             and self.t == other.t
-            and self.model == other.model
+            and same_model_file(self.model, other.model)
             and arrays_equal(self.history, other.history)
             and self.view == other.view
             and self.images == other.images

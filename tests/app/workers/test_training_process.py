@@ -1,0 +1,67 @@
+"""The training worker's pipe (`Channel`): whole frames even with two sending threads, tensors by value, and a 'quit'
+that never writes into a frame another thread is still sending."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+
+import numpy as np
+import torch
+
+from playground.app.workers.training_process import Channel, WorkerProcess
+
+
+def test_two_threads_sending_at_once_never_interleave_their_frames():
+    """Regression: a large message goes out as two writes (length, payload); a second sender used to slip its frame
+    between them and the reader unpickled the length bytes (`UnpicklingError: invalid load key, '\\x00'`)."""
+    a, b = mp.Pipe()
+    sender, reader = Channel(a), Channel(b)
+    big = np.arange(60_000, dtype=np.float64)  # 480 kB: more than the socket buffer, so its writes block mid-frame
+    n = 40
+    got: list = []
+
+    def read() -> None:
+        for _ in range(2 * n):
+            got.append(reader.recv())
+
+    def send(kind: str) -> None:
+        for i in range(n):
+            sender.send(("big", i, big) if kind == "big" else ("small", i))
+
+    threads = [threading.Thread(target=read), threading.Thread(target=send, args=("big",)),
+               threading.Thread(target=send, args=("small",))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 2 * n
+    bigs = [m for m in got if m[0] == "big"]
+    assert [m[1] for m in bigs] == list(range(n)) and all(np.array_equal(m[2], big) for m in bigs)
+    assert [m[1] for m in got if m[0] == "small"] == list(range(n))
+
+
+def test_tensors_cross_by_value_without_the_shared_memory_fd_server():
+    from multiprocessing import resource_sharer
+
+    a, b = mp.Pipe()
+    before = dict(resource_sharer._resource_sharer._cache)
+    flat = torch.randn(1000)
+    Channel(a).send(("state", {"flat": flat, "rng": torch.Generator().get_state()}))
+    msg = Channel(b).recv()
+    assert torch.equal(msg[1]["flat"], flat) and not msg[1]["flat"].is_shared()
+    assert dict(resource_sharer._resource_sharer._cache) == before  # nothing handed to the fd server
+
+
+def test_quit_kills_instead_of_writing_while_another_thread_is_sending():
+    w = WorkerProcess()
+    try:
+        with w.channel._send_lock:  # a relay thread in the middle of a frame
+            t0 = time.perf_counter()
+            w.quit(timeout=1.0)
+            assert time.perf_counter() - t0 < 5.0
+        w.proc.join(5.0)
+        assert not w.proc.is_alive() and not w.alive()
+    finally:
+        w.close()
