@@ -28,10 +28,6 @@ def cmd_train_images(args) -> int:
     for flag, key in (("--hidden", "hidden"), ("--depth", "depth"), ("--pool", "pool"), ("--noise", "noise")):
         if getattr(args, key) is not None:
             raise CLIError(f"{flag} applies to 2D data; image datasets train a UNet (see --base-channels)")
-    if args.label_dropout is not None and not args.classes:
-        raise CLIError("--label-dropout needs --classes")
-    if args.label_dropout is not None and not 0 <= args.label_dropout < 1:
-        raise CLIError(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
     if args.sigma_max is not None and args.sde != "ve":
         raise CLIError("--sigma-max applies only to --sde ve")
     out = check_output_path(args.out, (".safetensors",), "--out")

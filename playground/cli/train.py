@@ -14,8 +14,8 @@ from playground.cli.common import (
 )
 from playground.cli.images import cmd_train_images
 
-IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--classes", "classes"),
-                     ("--label-dropout", "label_dropout"), ("--base-channels", "base_channels"))
+IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--base-channels", "base_channels"))
+DEFAULT_LABEL_DROPOUT = 0.15
 
 
 def add_train_command(sub) -> None:
@@ -47,14 +47,17 @@ def add_train_command(sub) -> None:
                    "fastest. Every kind trains with every objective (the loss converts it)")
     g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
     g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
+    g = p.add_argument_group("classes")
+    g.add_argument("--classes", action="store_true",
+                   help="class-conditional with the dataset's labels, or a Gaussian mixture's components as classes "
+                   "(for --class / --guidance when sampling)")
+    g.add_argument("--label-dropout", type=float, default=None, metavar="P",
+                   help=f"with --classes: probability a label is dropped to the null class (default "
+                   f"{DEFAULT_LABEL_DROPOUT})")
     g = p.add_argument_group("image datasets (a UNet)")
     g.add_argument("--size", type=positive_int, default=None, metavar="S",
                    help="resize images to S x S (default: the dataset's own size)")
     g.add_argument("--rgb", action="store_true", help="three colour channels (default grayscale)")
-    g.add_argument("--classes", action="store_true",
-                   help="class-conditional with the dataset's labels (for --class / --guidance when sampling)")
-    g.add_argument("--label-dropout", type=float, default=None, metavar="P",
-                   help="with --classes: probability a label is dropped to the null class (default 0.15)")
     g.add_argument("--base-channels", type=positive_int, default=None, metavar="C",
                    help="UNet width at full resolution (default 16)")
     g = p.add_argument_group("training")
@@ -83,6 +86,10 @@ def cmd_train(args) -> int:
 
     if args.objective == "fm" and args.output is None:
         args.output = "v"  # flow matching learns the velocity field
+    if args.label_dropout is not None and not args.classes:
+        raise CLIError("--label-dropout needs --classes")
+    if args.label_dropout is not None and not 0 <= args.label_dropout < 1:
+        raise CLIError(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
     if args.data and is_image_spec(args.data):
         return cmd_train_images(args)
     for flag, key in IMAGE_TRAIN_FLAGS:
@@ -92,18 +99,29 @@ def cmd_train(args) -> int:
     target = load_data(args)
     if args.sigma_max is not None and args.sde != "ve":
         raise CLIError("--sigma-max applies only to --sde ve")
+    if args.classes and target.gmm is None:
+        raise CLIError(f"--classes: {target.name} has no classes (only a Gaussian mixture's components are classes)")
     steps = args.steps if args.steps is not None else (None if args.seconds is not None else TrainConfig.steps)
     kw = dict(sde=args.sde, sigma_max=args.sigma_max, objective=args.objective, steps=steps, seconds=args.seconds,
               seed=args.seed, device=args.device, threads=args.threads)
     kw.update({k: getattr(args, k) for k in ("weighting", "output", "hidden", "depth", "batch", "lr", "pool")
                if getattr(args, k) is not None})
+    if args.classes:
+        kw["label_dropout"] = DEFAULT_LABEL_DROPOUT if args.label_dropout is None else args.label_dropout
     cfg = TrainConfig(**kw)
-    trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed))
+    if args.classes:
+        from playground.data.targets.classes import class_names, sample_with_classes
+
+        points, labels = sample_with_classes(target, cfg.pool, cfg.seed)
+        trainer = Trainer(cfg, points, labels=labels, class_names=class_names(target))
+    else:
+        trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed))
     trainer.info["data"] = args.data
     limits = " and ".join(x for x in (f"{cfg.steps} steps" if cfg.steps else "", f"{cfg.seconds:g} s" if cfg.seconds else "") if x)
     times = {"song": "t uniform", "edm": "EDM noise levels"}.get(cfg.weighting) if cfg.objective == "fm" else None
     objective = f"fm ({times})" if times else f"{cfg.objective} ({cfg.weighting} weighting)"
-    print(f"training on {target.name}: {cfg.sde} SDE, {objective}, {cfg.output} output, "
+    cond = f", {len(trainer.class_names)} classes (label dropout {cfg.label_dropout:g})" if args.classes else ""
+    print(f"training on {target.name}{cond}: {cfg.sde} SDE, {objective}, {cfg.output} output, "
           f"MLP {cfg.hidden} x {cfg.depth}, batch {cfg.batch}, lr {cfg.lr:g}, {trainer.device} with {trainer.threads} "
           f"threads; until {limits}", flush=True)
     return run_training(trainer, out, args.data)
