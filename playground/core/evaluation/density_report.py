@@ -20,6 +20,7 @@ import torch
 
 from playground.core.diffusion.exact_density import marginal_log_density
 from playground.core.sampling.pf_ode_density import (
+    CHUNK,
     DEFAULT_TOL,
     DensityField,
     StepCheck,
@@ -75,8 +76,9 @@ def density_report(field: DensityField, target: Target, t: float = 0.0, *, n: in
         x, t_true = norm.to_data(sde.perturb(norm.to_norm(x0), t, noise=noise)), float(t)
     t_ode = max(float(t), eps)
     choice = choose_steps(field, x[:PILOT], t_ode, steps=steps, tol=tol, method=method, check=check)
-    rest = solve_log_density(field, x[PILOT:], t_ode, choice.steps, method, check).logp if n > PILOT else None
-    model = (choice.logp if rest is None else torch.cat([choice.logp, rest])).numpy()
+    parts = [choice.logp] + [solve_log_density(field, x[s : s + CHUNK], t_ode, choice.steps, method, check).logp
+                             for s in range(PILOT, n, CHUNK)]
+    model = torch.cat(parts).numpy()
     nll, nll_sem = _mean_sem(-model)
     true_fn = marginal_log_density(target, sde, t_true, field.normalization)
     true = None if true_fn is None else true_fn(x.numpy())

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from playground.core.sampling.pf_ode_density import (
+    CHUNK,
     DEFAULT_TOL,
     DensityField,
     StepCheck,
@@ -114,7 +115,7 @@ def passes(size: int, pilot_points: int = PILOT_POINTS) -> list[tuple[int, np.nd
 
 def iter_log_density_grid(
     field: DensityField, grid: GridSpec, t: float, *, steps: int | None = None, tol: float = DEFAULT_TOL,
-    method: str = "rk3", start_steps: int = 16, max_steps: int = 256, chunk: int = 2048, eps: float | None = None,
+    method: str = "rk3", start_steps: int = 16, max_steps: int = 256, chunk: int = CHUNK, eps: float | None = None,
     check: StepCheck | None = None,
 ) -> Iterator[DensityMap]:  # fmt: skip
     """Yield partial maps of log p_t (data space) after every chunk, the last with done=True (module docstring).

@@ -36,6 +36,10 @@ DEFAULT_TOL = 0.01
 RELEVANT_RANGE = 15.0
 """Pilot points more than this many nats below the highest one are left out of the error estimate."""
 
+CHUNK = 1024
+"""Points solved per batch: large enough for efficient matmuls, small enough that a 128-wide MLP's temporaries (0.5 MB)
+are reused by the allocator instead of being mapped afresh (page faults cost ~40% at 2048 points on a busy CPU)."""
+
 StepCheck = Callable[[], None]
 """Called after every solver step; raise from it to abandon the solve (e.g. a worker's Cancelled)."""
 
@@ -161,7 +165,8 @@ class DensitySolve:
 
 
 class _Grid:
-    """The lam = log sigma grid from sigma_edm(t) to sigma_edm(T) with each node's t, alpha and sqrt(1 + sigma^2/c^2)."""
+    """The lam = log sigma grid from sigma_edm(t) to sigma_edm(T): each stage's sigma, t, alpha and
+    k = sqrt(1 + sigma^2 / c^2)."""
 
     def __init__(self, sde: SDE, t: float, steps: int, nodes: tuple[float, ...], c: float):
         f64 = torch.float64
@@ -230,7 +235,7 @@ def solve_log_density(field: DensityField, x: torch.Tensor, t: float, steps: int
             check()
     alpha_T, alpha_t = float(grid.alpha[-1]), float(grid.alpha[0])
     y_T = float(grid.k[-1]) * z
-    logp = prior(alpha_T * y_T).to(torch.float64) + d * math.log(alpha_T) + logdet.to(torch.float64) - d * math.log(alpha_t)
+    logp = prior(alpha_T * y_T).to(torch.float64) + d * math.log(alpha_T / alpha_t) + logdet.to(torch.float64)
     return DensitySolve(logp + field.log_det_jacobian, steps * len(nodes))
 
 

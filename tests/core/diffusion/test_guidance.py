@@ -114,8 +114,8 @@ def test_guided_gmm_samples_land_in_the_chosen_component():
 
 
 def test_exact_cfg_equals_exact_classifier_guidance_and_w0_is_the_component():
-    """With exact scores, CFG at weight w is classifier guidance at scale 1 + w: (1 + w) s_y - w s = s + (1 + w)(s_y - s);
-    w = 0 is the plain conditional score, bit for bit."""
+    """With exact scores, CFG at weight w is classifier guidance at scale 1 + w:
+    (1 + w) s_y - w s = s + (1 + w)(s_y - s); w = 0 is the plain conditional score, bit for bit."""
     sde = VPSDE()
     x = torch.randn(60, 2, dtype=torch.float64) * 3
     conditional = gmm_conditional_score_fn(GMM, sde)

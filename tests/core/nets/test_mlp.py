@@ -166,7 +166,8 @@ def test_conditional_mlp_labels_null_class_and_config():
     assert not torch.allclose(net(x, c, 0), net(x, c, 1))
     rebuilt = network_from_config(net.config())
     rebuilt.load_state_dict(net.state_dict())
-    torch.testing.assert_close(rebuilt(x, c, torch.tensor([0, 1, 2, 3, 0, 1])), net(x, c, torch.tensor([0, 1, 2, 3, 0, 1])))
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    torch.testing.assert_close(rebuilt(x, c, labels), net(x, c, labels))
     assert "num_classes" not in ScoreMLP().config()  # unconditional configs (and model files) are unchanged
     with pytest.raises(ValueError, match="unconditional"):
         ScoreMLP()(x, c, 0)
