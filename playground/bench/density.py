@@ -56,7 +56,8 @@ def main(argv: list[str]) -> int:
 
 def _model(args):
     from playground.core.training.model_file import load_model
-    from playground.core.training.trainer import TrainConfig, Trainer
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
 
     if args.model:
         return load_model(args.model)
