@@ -1,6 +1,7 @@
 """The window's docks: one QDockWidget per panel, the default layout and its proportions, and the dock used last.
 
-Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below. The image docks take
+Left: Target over Settings. Right: Forward | Score (Density in a tab behind it) | Training on top, Sampling (SDE |
+ODE) below. The image docks take
 those places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones,
 Inpainting beside the score field (`ModeSwitch` shows one mode's docks).
 """
@@ -15,6 +16,7 @@ DOCKS = (
     ("target", "Target", "dock_target"),
     ("forward", "Forward diffusion", "dock_forward"),
     ("score", "Score field", "dock_score"),
+    ("density", "Density", "dock_density"),
     ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
     ("training", "Training", "dock_training"),
     ("settings", "Settings", "dock_settings"),
@@ -26,7 +28,7 @@ IMAGE_DOCKS = (
     ("image_sampling", "Sampling (images): SDE | ODE", "dock_image_sampling"),
     ("inpaint", "Inpainting", "dock_inpaint"),
 )
-DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
+DOCKS_2D = ("forward", "score", "density", "sampling")  # hidden in image mode
 
 
 class DockLayout(QObject):
@@ -72,6 +74,8 @@ class DockLayout(QObject):
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
+        w.tabifyDockWidget(d["score"], d["density"])
+        d["score"].raise_()
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the
