@@ -1,7 +1,7 @@
 """The window's docks: one QDockWidget per panel, the default layout and its proportions, and the dock used last.
 
 Left: Target over Settings. Right: Forward | Score (Density in a tab behind it) | Training on top, Sampling (SDE |
-ODE) below. The image docks take
+ODE) below (Classes & imputation in a tab behind it). The image docks take
 those places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones,
 Inpainting beside the score field (`ModeSwitch` shows one mode's docks).
 """
@@ -18,6 +18,7 @@ DOCKS = (
     ("score", "Score field", "dock_score"),
     ("density", "Density", "dock_density"),
     ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
+    ("classes", "Classes & imputation", "dock_classes"),
     ("training", "Training", "dock_training"),
     ("settings", "Settings", "dock_settings"),
 )
@@ -28,7 +29,7 @@ IMAGE_DOCKS = (
     ("image_sampling", "Sampling (images): SDE | ODE", "dock_image_sampling"),
     ("inpaint", "Inpainting", "dock_inpaint"),
 )
-DOCKS_2D = ("forward", "score", "density", "sampling")  # hidden in image mode
+DOCKS_2D = ("forward", "score", "density", "sampling", "classes")  # hidden in image mode
 
 
 class DockLayout(QObject):
@@ -75,7 +76,9 @@ class DockLayout(QObject):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
         w.tabifyDockWidget(d["score"], d["density"])
+        w.tabifyDockWidget(d["sampling"], d["classes"])
         d["score"].raise_()
+        d["sampling"].raise_()
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the

@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         target = self.panels["target"]
         target.errorOccurred.connect(self._on_target_error)
         target.changeRequested.connect(self.request_settings)
+        self.panels["classes"].changeRequested.connect(self.request_settings)
         target.confirm_dataset = self.training.confirm_dataset
         link_sampling_time(self.state, self.panels["sampling"])
 
