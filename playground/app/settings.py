@@ -45,6 +45,8 @@ class Settings:
     # model trained with label dropout, the null class enabling classifier-free guidance (Ho & Salimans 2022)
     base_channels: int = 16
     image_classes: bool = False
+    # 2D: a Gaussian mixture's components as classes (class-conditional MLP with label dropout, for the Classes panel)
+    classes_2d: bool = False
     # the 2D training values, kept while image mode trains with its own lr / batch / stop / output / weighting and
     # restored on leaving it
     lr_2d: float = 6e-3

@@ -27,7 +27,8 @@ WEIGHTINGS: dict[str, str] = {"song": "\u03c3\u00b2 (Song)", "likelihood": "g(t)
 # Settings whose change makes the current model meaningless (another SDE, output kind or network): the app asks
 # before applying them to a trained model and resets training. Everything else applies at once.
 MODEL_KEYS: frozenset[str] = frozenset(
-    {"sde", "beta_min", "beta_max", "sigma_min", "sigma_max", "output", "hidden", "depth", "objective", "weighting"}
+    {"sde", "beta_min", "beta_max", "sigma_min", "sigma_max", "output", "hidden", "depth", "objective", "weighting",
+     "classes_2d"}
 )
 # Settings the trainer reads: lr and batch apply to a running trainer at once, seed and device when training is reset
 # (or at once while nothing is trained yet). Samplers, particle counts and steps / seconds always apply at once.

@@ -125,9 +125,10 @@ def add_sampler_args(p: argparse.ArgumentParser, n_default: int, image_n_default
 
 
 def add_class_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("class-conditional image models")
+    g = p.add_argument_group("classes")
     g.add_argument("--class", dest="class_label", metavar="C", default=None,
-                   help="generate this class (index or name; a model trained with --classes)")
+                   help="generate this class (index or name): of a model trained with --classes, or with --exact a "
+                   "component of the Gaussian-mixture target")
     g.add_argument("--guidance", type=float, default=0.0, metavar="W",
                    help="classifier-free guidance weight with --class: 0 plain conditional, 1-3 sharper (default 0)")
 
@@ -181,6 +182,7 @@ class ScoreSource:
     to_data: Callable | None = None
     to_norm: Callable | None = None
     log_det_jacobian: float = 0.0
+    model: Any = None  # the ScoreModel of a --model source
 
 
 def load_data(args) -> Any:
@@ -281,7 +283,7 @@ def model_score_source(args) -> ScoreSource:
     info = {"model": str(args.model), "model_steps": steps, "model_output": model.output,
             "model_data": (cfg.get("info") or {}).get("data")}
     return ScoreSource(model.score_norm, model.sde, target, label, None, info, to_data=model.to_data,
-                       to_norm=model.to_norm, log_det_jacobian=model.normalization.log_det_jacobian)
+                       to_norm=model.to_norm, log_det_jacobian=model.normalization.log_det_jacobian, model=model)
 
 
 def sampler_options(args) -> dict:
@@ -318,12 +320,6 @@ def run_sampler(args, source: ScoreSource, trajectory_stride: int = 0):
             traj = result.trajectory
             result.trajectory = source.to_data(traj.reshape(-1, *traj.shape[2:])).reshape(traj.shape)
     return result, steps
-
-
-def reject_class_args(args) -> None:
-    """--class / --guidance apply to class-conditional image models only."""
-    if args.class_label is not None or args.guidance != 0:
-        raise CLIError("--class and --guidance apply to class-conditional image models (train --classes)")
 
 
 def check_output_path(path: str, suffixes: tuple[str, ...], flag: str) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from playground.cli.common import CLIError
+from playground.cli.density import add_density_command
 from playground.cli.download import add_download_command
 from playground.cli.export import add_export_command
 from playground.cli.race import add_race_command
@@ -123,7 +124,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS: list[Callable[[Any], None]] = [
-    add_app_command, add_train_command, add_sample_command, add_eval_command, add_export_command,
+    add_app_command, add_train_command, add_sample_command, add_eval_command, add_density_command, add_export_command,
     add_download_command, add_race_command, add_bench_command,
 ]
 """Subcommand registrars, in help order; append to add a command."""

@@ -25,10 +25,6 @@ def cmd_train_images(args, run=None) -> int:
     from playground.core.training.image_training import image_train_config, image_trainer
     from playground.data.images.spec import load_image_dataset
 
-    if args.label_dropout is not None and not args.classes:
-        raise CLIError("--label-dropout needs --classes")
-    if args.label_dropout is not None and not 0 <= args.label_dropout < 1:
-        raise CLIError(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
     sde = args.sde or "vp"
     if args.sigma_max is not None and sde != "ve":
         raise CLIError("--sigma-max applies only to --sde ve")

@@ -21,10 +21,16 @@ from playground.cli.common import (
     load_image_model,
     positive_float,
     positive_int,
-    reject_class_args,
     resolve_score_source,
     run_sampler,
     write_points,
+)
+from playground.cli.conditional import (
+    add_impute_args,
+    class_reference,
+    conditional_source,
+    imputation_report,
+    run_imputation,
 )
 from playground.cli.images import cmd_eval_images, cmd_sample_images
 from playground.cli.score_error import add_score_error_args, cmd_score_error
@@ -38,6 +44,7 @@ def add_sample_command(sub) -> None:
     add_sde_args(p)
     add_sampler_args(p, n_default=2000, image_n_default=64)
     add_class_args(p)
+    add_impute_args(p)
     g = p.add_argument_group("output")
     g.add_argument("--out", required=True, metavar="FILE",
                    help="samples: FILE.npy (float32 N x 2) or FILE.csv; for an image model FILE.png (a grid) or "
@@ -52,11 +59,16 @@ def cmd_sample(args) -> int:
     image_model = load_image_model(args)
     fill_count_defaults(args, image_model is not None)
     if image_model is not None:
+        if args.impute is not None:
+            raise CLIError("--impute applies to 2D data; for images use the inpainting of the app")
         return cmd_sample_images(args, image_model)
-    reject_class_args(args)
     out = check_output_path(args.out, POINT_SUFFIXES, "--out")
     traj = check_output_path(args.trajectory, (".npy",), "--trajectory") if args.trajectory else None
     source = resolve_score_source(args)
+    if args.impute is not None:
+        return cmd_impute(args, source, out, traj)
+    if args.class_label is not None or args.guidance != 0:
+        source, _ = conditional_source(args, source)
     result, steps = run_sampler(args, source, trajectory_stride=args.trajectory_stride if traj else 0)
     print(f"sampled {args.n} points: {describe_run(args, source, steps)}")
     print(f"NFE {result.nfe}")
@@ -69,6 +81,27 @@ def cmd_sample(args) -> int:
         np.save(traj, frames)
         t = result.times
         print(f"wrote {traj} ({' x '.join(map(str, frames.shape))}, t from {float(t[0]):.4g} to {float(t[-1]):.4g})")
+    return 0
+
+
+def cmd_impute(args, source: ScoreSource, out, traj) -> int:
+    """sample --impute: n x 2 samples with the conditioned coordinate set exactly; W1 against the exact conditional
+    where the target is a Gaussian mixture (last line JSON)."""
+    if traj is not None:
+        raise CLIError("--trajectory does not apply with --impute")
+    x, nfe, what = run_imputation(args, source)
+    print(f"imputed {args.n} points given {args.impute}: {what}; {source.label}")
+    print(f"NFE {nfe}")
+    write_points(out, x)
+    print(f"wrote {out} ({args.n} x 2)")
+    summary = {"impute": args.impute, "method": args.impute_method, "n": args.n, "nfe": nfe}
+    report = imputation_report(args, source, x)
+    if report is not None:
+        print(f"imputed coordinate: mean {report['mean']:.4f}, variance {report['variance']:.4f} (exact "
+              f"{report['exact_mean']:.4f}, {report['exact_variance']:.4f}); W1 to the exact conditional "
+              f"{report['w1']:.4f}, floor {report['w1_floor']:.4f}")
+        summary.update(report)
+    print(json.dumps(summary))
     return 0
 
 
@@ -116,16 +149,29 @@ def cmd_eval(args) -> int:
     check_likelihood_args(args, image_model is not None)
     if image_model is not None:
         return cmd_eval_images(args, image_model)
-    reject_class_args(args)
     source = resolve_score_source(args)
     if source.target is None:
         raise CLIError("eval needs a target: give --data SPEC")
     target = source.target
+    reference = lambda n, seed: target.sample(n, seed)  # noqa: E731
+    label = None
+    if args.class_label is not None or args.guidance != 0:
+        if args.nll:
+            raise CLIError("--nll measures the unconditional density; leave out --class / --guidance")
+        source, label = conditional_source(args, source)
+        reference = class_reference(source, label)
+        if reference is None:
+            raise CLIError("eval --class compares with the class's exact samples: give --data a Gaussian-mixture "
+                           "target")
+        if args.guidance != 0:
+            print(f"note: the reference is component {label} itself (w = 0); guidance w > 0 sharpens away from it")
     deterministic = is_deterministic(args)
     result, steps = run_sampler(args, source, trajectory_stride=1 if deterministic else 0)
-    report = swd_report(result.x.detach().cpu().numpy(), lambda n, seed: target.sample(n, seed), seed=args.seed)
+    report = swd_report(result.x.detach().cpu().numpy(), reference, seed=args.seed)
     summary: dict[str, Any] = dict(report.as_dict())
     summary.update(sampler=args.sampler, steps=steps, nfe=result.nfe, sde=source.sde.name, n=args.n, data=target.name)
+    if label is not None:
+        summary.update(class_label=label, guidance=args.guidance)
     if getattr(args, "model", None):
         summary.update(model=source.info["model"], model_steps=source.info["model_steps"])
     print(f"sampled {args.n} points: {describe_run(args, source, steps)}; NFE {result.nfe}")

@@ -24,12 +24,13 @@ from playground.cli.training_run import (
     where,
 )
 
-IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--classes", "classes"),
-                     ("--label-dropout", "label_dropout"), ("--base-channels", "base_channels"))
+IMAGE_TRAIN_FLAGS = (("--size", "size"), ("--rgb", "rgb"), ("--base-channels", "base_channels"))
 MODEL_FLAGS = (("--sde", "sde"), ("--sigma-max", "sigma_max"), ("--objective", "objective"),
                ("--weighting", "weighting"), ("--output", "output"), ("--hidden", "hidden"), ("--depth", "depth"),
-               ("--pool", "pool"), ("--seed", "seed"), ("--noise", "noise")) + IMAGE_TRAIN_FLAGS
+               ("--pool", "pool"), ("--seed", "seed"), ("--noise", "noise"), ("--classes", "classes"),
+               ("--label-dropout", "label_dropout")) + IMAGE_TRAIN_FLAGS
 """Flags that shape the model or its data: fixed by the file when resuming."""
+DEFAULT_LABEL_DROPOUT = 0.15
 
 
 def add_train_command(sub) -> None:
@@ -62,14 +63,17 @@ def add_train_command(sub) -> None:
                    "fastest. Every kind trains with every objective (the loss converts it)")
     g.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="MLP width (default 128)")
     g.add_argument("--depth", type=positive_int, default=None, metavar="L", help="hidden layers (default 3)")
+    g = p.add_argument_group("classes")
+    g.add_argument("--classes", action="store_true",
+                   help="class-conditional with the dataset's labels, or a Gaussian mixture's components as classes "
+                   "(for --class / --guidance when sampling)")
+    g.add_argument("--label-dropout", type=float, default=None, metavar="P",
+                   help=f"with --classes: probability a label is dropped to the null class (default "
+                   f"{DEFAULT_LABEL_DROPOUT})")
     g = p.add_argument_group("image datasets (a UNet)")
     g.add_argument("--size", type=positive_int, default=None, metavar="S",
                    help="resize images to S x S (default: the dataset's own size)")
     g.add_argument("--rgb", action="store_true", help="three colour channels (default grayscale)")
-    g.add_argument("--classes", action="store_true",
-                   help="class-conditional with the dataset's labels (for --class / --guidance when sampling)")
-    g.add_argument("--label-dropout", type=float, default=None, metavar="P",
-                   help="with --classes: probability a label is dropped to the null class (default 0.15)")
     g.add_argument("--base-channels", type=positive_int, default=None, metavar="C",
                    help="UNet width at full resolution (default 16)")
     g = p.add_argument_group("training")
@@ -102,6 +106,10 @@ def cmd_train(args) -> int:
             return resume_training(args, run)
         if args.objective == "fm" and args.output is None:
             args.output = "v"  # flow matching learns the velocity field
+        if args.label_dropout is not None and not args.classes:
+            raise CLIError("--label-dropout needs --classes")
+        if args.label_dropout is not None and not 0 <= args.label_dropout < 1:
+            raise CLIError(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
         return train_images(args, run) if is_image_data(args.data) else train_points(args, run)
     except RankLost as e:
         if run is None or run.is_main:
@@ -143,18 +151,29 @@ def train_points(args, run) -> int:
     sde = args.sde or "vp"
     if args.sigma_max is not None and sde != "ve":
         raise CLIError("--sigma-max applies only to --sde ve")
+    if args.classes and target.gmm is None:
+        raise CLIError(f"--classes: {target.name} has no classes (only a Gaussian mixture's components are classes)")
     steps = args.steps if args.steps is not None else (None if args.seconds is not None else TrainConfig.steps)
     kw = dict(sde=sde, sigma_max=args.sigma_max, objective=args.objective or "dsm", steps=steps,
               seconds=args.seconds, seed=args.seed or 0, device=args.device, threads=args.threads)
     kw.update({k: getattr(args, k) for k in ("weighting", "output", "hidden", "depth", "batch", "lr", "pool")
                if getattr(args, k) is not None})
+    if args.classes:
+        kw["label_dropout"] = DEFAULT_LABEL_DROPOUT if args.label_dropout is None else args.label_dropout
     kw.update(run_overrides(args, run))
     cfg = TrainConfig(**kw)
-    trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed), distributed=run)
+    if args.classes:
+        from playground.data.targets.classes import class_names, sample_with_classes
+
+        points, labels = sample_with_classes(target, cfg.pool, cfg.seed)
+        trainer = Trainer(cfg, points, labels=labels, class_names=class_names(target), distributed=run)
+    else:
+        trainer = Trainer(cfg, lambda n, seed: target.sample(n, seed), distributed=run)
     trainer.info.update(data=args.data, extent=args.extent, noise=args.noise)
     times = {"song": "t uniform", "edm": "EDM noise levels"}.get(cfg.weighting) if cfg.objective == "fm" else None
     objective = f"fm ({times})" if times else f"{cfg.objective} ({cfg.weighting} weighting)"
-    say(run, f"training on {target.name}: {cfg.sde} SDE, {objective}, {cfg.output} "
+    cond = f", {len(trainer.class_names)} classes (label dropout {cfg.label_dropout:g})" if args.classes else ""
+    say(run, f"training on {target.name}{cond}: {cfg.sde} SDE, {objective}, {cfg.output} "
         f"output, MLP {cfg.hidden} x {cfg.depth}, batch {cfg.batch}, lr {cfg.lr:g}, {where(trainer)}; until "
         f"{limits_text(cfg)}")
     return run_training(trainer, out, args.data, args, run)
@@ -184,6 +203,9 @@ def resume_training(args, run) -> int:
     else:
         if args.sample_every:
             raise CLIError("--sample-every writes image grids: it applies to image datasets")
+        if training.get("num_classes"):
+            raise CLIError(f"--resume {args.resume}: resuming a class-conditional 2D model is not supported; train it "
+                           "again with --classes")
         args.extent, args.noise = info.get("extent", args.extent), info.get("noise")
         args.data = spec
         target = load_data(args)

@@ -92,7 +92,7 @@ def test_unconditional_shapes_at_another_size(tmp_path, capsys):
     [
         (["train", "--data", "digits", "--hidden", "64"], "--hidden applies to 2D data"),
         (["train", "--data", "digits", "--label-dropout", "0.1"], "--label-dropout needs --classes"),
-        (["train", "--data", "moons", "--classes"], "--classes applies to image datasets"),
+        (["train", "--data", "moons", "--classes"], "moons has no classes"),
         (["train", "--data", "folder:/no/such/folder"], "folder"),
     ],
 )

@@ -33,6 +33,8 @@ def settings_from_model(model) -> dict:
             out[k] = int(arch[k])
     if getattr(model, "image_shape", None) is not None:
         out["image_classes"] = bool(model.num_classes)
+    else:
+        out["classes_2d"] = bool(getattr(model, "num_classes", 0))
     train = dict(getattr(model, "config", {}) or {})  # the TrainConfig it was trained with
     for k, kind in (("objective", str), ("weighting", str), ("lr", float), ("batch", int), ("seed", int)):
         if train.get(k) is not None:

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from playground.app.widgets.class_colors import class_color
 from playground.app.widgets.edit_view_box import EditViewBox
 from playground.data.targets.gmm_components import Component, density_grid
 
@@ -121,8 +122,10 @@ class GmmPlot(pg.PlotWidget):
             self.sel_ellipse.setData(c.x + c.sx * np.cos(th), c.y + c.sy * np.sin(th))
         else:
             self.sel_ellipse.setData([], [])
-        brushes = [pg.mkBrush(255, 220, 60) if i == selected else pg.mkBrush(60, 140, 255) for i in range(len(comps))]
-        self.centers.setData([c.x for c in comps], [c.y for c in comps], brush=brushes)
+        # each component in its class colour (the Classes panel's), the selected one ringed in yellow
+        brushes = [pg.mkBrush(*class_color(i)) for i in range(len(comps))]
+        pens = [pg.mkPen(255, 220, 60, width=3) if i == selected else pg.mkPen("w", width=1.5) for i in range(len(comps))]
+        self.centers.setData([c.x for c in comps], [c.y for c in comps], brush=brushes, pen=pens)
         while len(self._labels) < len(comps):
             t = pg.TextItem("", color=(235, 235, 235), anchor=(0, 1))
             self.view.addItem(t)

@@ -5,12 +5,12 @@ Each panel sits in a frameless scroll area with the panel's own minimum size, so
 scrolls as a whole instead of squeezing or cutting it, and the window shrinks gracefully (1024 x 700 and below).
 
 Default layout, large windows (WIDE: 1500 x 900 and up): left, Target over Settings; right, Forward | Score |
-Training on top, Sampling below. Laptop screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and
-Settings as tabs over Training; right, Forward | Score on top, Sampling below, so every plot keeps a useful size.
-The image docks take those places in image mode: Dataset tabbed with Target, the image forward and sampling views
-beside the 2D ones, Inpainting beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start closed and out
-of the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner
-(`open_optional`). A panel with `dock_closed()` hears when its dock is closed.
+Training on top, Sampling below (Density in a tab behind Score, Classes & imputation behind Sampling). Laptop
+screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and Settings as tabs over Training; right,
+Forward | Score on top, Sampling below, so every plot keeps a useful size. The image docks take those places in image
+mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones, Inpainting beside the
+score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start closed and out of the layout
+(a hidden tabbed dock would keep its tab); View opens them in front of a tab partner (`open_optional`). A panel with `dock_closed()` hears when its dock is closed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ DOCKS = (
     ("target", "Target", "dock_target"),
     ("forward", "Forward diffusion", "dock_forward"),
     ("score", "Score field", "dock_score"),
+    ("density", "Density", "dock_density"),
     ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
+    ("classes", "Classes & imputation", "dock_classes"),
     ("training", "Training", "dock_training"),
     ("settings", "Settings", "dock_settings"),
 )
@@ -35,7 +37,7 @@ IMAGE_DOCKS = (
     ("image_sampling", "Sampling (images): SDE | ODE", "dock_image_sampling"),
     ("inpaint", "Inpainting", "dock_inpaint"),
 )
-DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
+DOCKS_2D = ("forward", "score", "density", "sampling", "classes")  # hidden in image mode
 # 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
 OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
 OPTIONAL_PARTNERS = {key: partner for key, _title, _name, partner in OPTIONAL_DOCKS}
@@ -44,7 +46,7 @@ WIDE = (1500, 900)  # a window at least this large gets the wide default layout,
 PANEL_MINIMUM = {
     "target": (280, 300), "settings": (270, 220), "training": (260, 200), "forward": (260, 220), "score": (260, 220),
     "sampling": (440, 300), "image_dataset": (260, 200), "image_forward": (260, 220), "image_sampling": (440, 300),
-    "inpaint": (360, 300), "compare": (440, 300),
+    "inpaint": (360, 300), "compare": (440, 300), "density": (260, 220), "classes": (440, 300),
 }
 
 
@@ -177,7 +179,10 @@ class DockLayout(QObject):
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
-        d["target"].raise_()
+        w.tabifyDockWidget(d["score"], d["density"])
+        w.tabifyDockWidget(d["sampling"], d["classes"])
+        d["score"].raise_()
+        d["sampling"].raise_()
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the

@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         target.import_page.start_dir = self.file_import.start_dir
         target.import_page.imported.connect(self.file_import.remember)
         self.panels["sampling"].changeRequested.connect(self.request_settings)
+        self.panels["classes"].changeRequested.connect(self.request_settings)
         link_sampling_time(self.state, self.panels["sampling"])
 
     def _on_target_error(self, text: str) -> None:

@@ -12,7 +12,9 @@ from playground.app.panels.training_panel import TrainingPanel
 def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[str, QWidget]:
     """Every panel by dock key (see `docks.DOCKS`, `docks.IMAGE_DOCKS` and `docks.OPTIONAL_DOCKS`); training_actions:
     the Play, Step and Reset actions the training panel's buttons show."""
+    from playground.app.panels.classes_panel import ClassesPanel
     from playground.app.panels.compare_panel import ComparePanel
+    from playground.app.panels.density_panel import DensityPanel
     from playground.app.panels.forward_panel import ForwardPanel
     from playground.app.panels.image_dataset_panel import ImageDatasetPanel
     from playground.app.panels.image_forward_panel import ImageForwardPanel
@@ -26,7 +28,9 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
         "target": TargetPanel(state, undo_stack),
         "forward": ForwardPanel(state),
         "score": ScoreFieldPanel(state),
+        "density": DensityPanel(state),
         "sampling": SamplingPanel(state),
+        "classes": ClassesPanel(state),
         "training": TrainingPanel(state, controller, training_actions),
         "image_dataset": ImageDatasetPanel(state),
         "image_forward": ImageForwardPanel(state),

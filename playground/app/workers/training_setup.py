@@ -16,6 +16,7 @@ import numpy as np
 
 from playground.app.state import AppState
 
+LABEL_DROPOUT_2D = 0.15  # a 2D class-conditional model's label dropout (as the CLI's train --classes)
 IMAGE_PREVIEW_N = 16  # the training preview of an image model: a 4 x 4 grid
 IMAGE_PREVIEW_STEPS = 30  # Euler-Maruyama steps of that preview (a rough look, cheap next to training)
 
@@ -52,6 +53,12 @@ def trains_classes(state: AppState) -> bool:
     return bool(state.settings.image_classes and images is not None and images.labels is not None)
 
 
+def trains_classes_2d(state: AppState) -> bool:
+    """True when 2D training is class-conditional: the switch is on and the target is a Gaussian mixture, whose
+    components are the classes."""
+    return bool(state.settings.classes_2d and state.images is None and state.target.gmm is not None)
+
+
 def preview_plan(preview_n: int, preview_steps: int, image: bool, num_classes: int) -> tuple[int, int, np.ndarray | None]:
     """(samples, EM steps, class labels or None) of the training preview: `preview_n` points in 2D; for an image model
     IMAGE_PREVIEW_N images in IMAGE_PREVIEW_STEPS steps, labelled 0, 1, ... K-1, 0, ... when class-conditional.
@@ -69,11 +76,18 @@ def trainer_preview_plan(trainer, preview_n: int, preview_steps: int) -> tuple[i
 
 
 def training_recipe(state: AppState, threads: int = 1) -> tuple:
-    """The arguments of `build_trainer` for a new trainer: (TrainConfig, target samples) from the settings; in
+    """The arguments of `build_trainer` for a new trainer: (TrainConfig, target samples) from the settings, with
+    the samples' component labels and class names for a class-conditional 2D model (`trains_classes_2d`); in
     image mode (TrainConfig, flat images, labels, class names, info) with labels and class names None for an
     unconditional model and info naming the dataset (stored in the model file: File > Open model reloads it)."""
     images = state.images
     if images is None:
+        if trains_classes_2d(state):
+            from playground.data.targets.classes import class_names, sample_with_classes
+
+            points, labels = sample_with_classes(state.target, len(state.target_samples), state.settings.seed)
+            return (train_config(state, threads=threads, label_dropout=LABEL_DROPOUT_2D), points, labels,
+                    class_names(state.target), None)
         return train_config(state, threads=threads), state.target_samples
     classes = trains_classes(state)
     info = {"data": state.image_spec, "dataset": images.info()}

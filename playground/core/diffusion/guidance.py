@@ -103,7 +103,7 @@ def classifier_guidance(score_fn: ScoreFn, classifier: ClassifierFn, class_label
 
 
 def _components(gmm: GaussianMixture) -> list[GaussianMixture]:
-    return [GaussianMixture([1.0], gmm.means[k : k + 1], gmm.covariances[k : k + 1]) for k in range(gmm.n_components)]
+    return [gmm.component(k) for k in range(gmm.n_components)]
 
 
 def gmm_classifier(gmm: GaussianMixture, sde: SDE) -> ClassifierFn:
@@ -120,26 +120,42 @@ def gmm_classifier(gmm: GaussianMixture, sde: SDE) -> ClassifierFn:
     return classifier
 
 
+def gmm_conditional_score_fn(gmm: GaussianMixture, sde: SDE) -> ConditionalScoreFn:
+    """The exact class-conditional score of a mixture whose components are the classes, as a `cond_score_fn`:
+    labels y -> the score of component y alone (its own diffused Gaussian), None -> the mixture's score. With
+    `classifier_free_guidance` it gives exact CFG, (1 + w) s_y - w s, which equals exact classifier guidance
+    (`gmm_class_score_fn`) at scale 1 + w."""
+    comps = _components(gmm)
+
+    def score(x: torch.Tensor, t: torch.Tensor, class_labels) -> torch.Tensor:
+        t = time_vector(t, x)
+        if class_labels is None:
+            return gmm.score(x, t, sde)
+        y = _label_vector(class_labels, len(x), x.device)
+        out = torch.empty_like(x)
+        for k in torch.unique(y).tolist():
+            if not 0 <= k < len(comps):
+                raise ValueError(f"class {k} out of range for a {len(comps)}-component mixture")
+            sel = y == k
+            out[sel] = comps[k].score(x[sel], t[sel], sde)
+        return out
+
+    return score
+
+
 def gmm_class_score_fn(gmm: GaussianMixture, sde: SDE, class_labels, scale: float = 1.0) -> ScoreFn:
     """Exact classifier guidance for a mixture: s + scale * grad log r_y = s + scale * (s_y - s), in closed form.
 
     scale = 1 gives grad log p_t(x | y), the score of component y alone; scale > 1 over-sharpens (as guidance
     does with a learned classifier); scale = 0 is the unconditional mixture score."""
-    comps = _components(gmm)
+    conditional = gmm_conditional_score_fn(gmm, sde)
     scale = float(scale)
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = time_vector(t, x)
-        y = _label_vector(class_labels, len(x), x.device)
         s = gmm.score(x, t, sde)
         if scale == 0:
             return s
-        s_y = torch.empty_like(s)
-        for k in torch.unique(y).tolist():
-            if not 0 <= k < len(comps):
-                raise ValueError(f"class {k} out of range for a {len(comps)}-component mixture")
-            sel = y == k
-            s_y[sel] = comps[k].score(x[sel], t[sel], sde)
-        return s + scale * (s_y - s)
+        return s + scale * (conditional(x, t, class_labels) - s)
 
     return score

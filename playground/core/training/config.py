@@ -68,7 +68,7 @@ class TrainConfig:
     num_res_blocks: int = 1
     attention: bool = False
     dropout: float = 0.0
-    num_classes: int = 0  # > 0: class-conditional 'unet' (the Trainer needs labels); 0 with labels: inferred
+    num_classes: int = 0  # > 0: class-conditional network (the Trainer needs labels); 0 with labels: inferred
     label_dropout: float = 0.0  # probability a label becomes the null class (classifier-free guidance: 0.1-0.2)
     # speed (`speed.resolve_speed`): autocast dtype of the forward (auto: bf16 for a UNet on bf16 hardware, else
     # fp32), NHWC activations (None: on for a UNet on CUDA with bf16/fp16) and torch.compile (off: no CPU gain)
@@ -113,7 +113,6 @@ class TrainConfig:
             (self.network in NETWORK_KINDS, f"network must be one of {NETWORK_KINDS}, got {self.network!r}"),
             (self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}"),
             (0 <= self.label_dropout < 1, f"label_dropout must lie in [0, 1), got {self.label_dropout}"),
-            (self.network == "unet" or self.num_classes == 0, "class labels need network 'unet'"),
             (self.sigma_data is None or (self.sigma_data > 0 and math.isfinite(self.sigma_data)),
              f"sigma_data must be a positive number or None (measured from the data), got {self.sigma_data}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),

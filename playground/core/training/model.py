@@ -96,15 +96,52 @@ class ScoreModel(nn.Module):
         """The model's natural output at normalised x_t = y: (out, alpha, sigma), where out is eps_hat (eps),
         the score (score), the denoiser D (x0, edm) or the velocity (v). Differentiable; y (N, ...) and t (N,) on the
         model's device, t <= sde.T."""
+        return self._output(y, t, class_labels, with_trace=False)[:3]
+
+    def _output(self, y: torch.Tensor, t: torch.Tensor, class_labels, with_trace: bool):
+        """(out, alpha, sigma, tr(d out / d y) or None); see `net_output`."""
         alpha, std, c_in, c_noise = self.coefficients(t)
         if self.output == "edm":
             sigma = std / alpha
             c_skip, c_out, c_in_e, _ = edm_coefficients(sigma, self.sigma_data)
             z = y / bcast(alpha, y)
-            out = bcast(c_skip, y) * z + bcast(c_out, y) * self._net(bcast(c_in_e, y) * z, c_noise, class_labels)
-            return out, alpha, std
+            raw, raw_trace = self._raw(bcast(c_in_e, y) * z, c_noise, class_labels, with_trace)
+            out = bcast(c_skip, y) * z + bcast(c_out, y) * raw
+            trace = None if raw_trace is None else (y[0].numel() * c_skip + c_out * c_in_e * raw_trace) / alpha
+            return out, alpha, std, trace
         inp = y if c_in is None else bcast(c_in, y) * y
-        return self._net(inp, c_noise, class_labels), alpha, std
+        raw, trace = self._raw(inp, c_noise, class_labels, with_trace)
+        if trace is not None and c_in is not None:
+            trace = c_in * trace
+        return raw, alpha, std, trace
+
+    def _raw(self, x: torch.Tensor, c_noise: torch.Tensor, class_labels, with_trace: bool):
+        """(net(x), tr(d net / d x) or None): the network's own forward-mode trace when it has one, else autograd."""
+        if not with_trace:
+            return self._net(x, c_noise, class_labels), None
+        if hasattr(self.net, "forward_with_trace"):
+            return self.net.forward_with_trace(x, c_noise, class_labels)
+        from playground.core.sampling.likelihood import divergence_exact
+
+        return divergence_exact(lambda v: self._net(v, c_noise, class_labels), x)
+
+    def score_norm_and_divergence(self, y: torch.Tensor, t: float | torch.Tensor, class_labels=None):
+        """(score, div_y score) in normalised space, the divergence exact (the network's forward-mode trace), without
+        gradients; any float dtype in, the same dtype out. The score is linear in (out, y) for every output kind,
+        score = a out + b y, so div score = a tr(d out / d y) + D b with a, b read off `convert_output`."""
+        dtype = y.dtype
+        p = next(self.net.parameters())
+        yy = y.to(p.device, p.dtype)
+        tt = time_vector(t, yy)
+        with torch.no_grad():
+            tt = tt.clamp(max=self.sde.T)
+            out, alpha, std, trace = self._output(yy, tt, class_labels, with_trace=True)
+            score = self.convert_output(out, yy, tt, alpha, std, "score")
+            one, zero = torch.ones_like(alpha)[:, None], torch.zeros_like(alpha)[:, None]
+            a = self.convert_output(one, zero, tt, alpha, std, "score")[:, 0]
+            b = self.convert_output(zero, one, tt, alpha, std, "score")[:, 0]
+            div = a * trace + yy[0].numel() * b
+        return score.to(y.device, dtype), div.to(y.device, dtype)
 
     def convert_output(self, out: torch.Tensor, y: torch.Tensor, t: torch.Tensor, alpha: torch.Tensor,
                        std: torch.Tensor, kind: str) -> torch.Tensor:

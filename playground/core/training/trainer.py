@@ -165,7 +165,8 @@ class Trainer:
         cfg = self.config
         if cfg.network == "mlp":
             return ScoreMLP(self.dim, cfg.hidden, cfg.depth, n_freqs=cfg.n_freqs, x_freqs=cfg.resolved_x_freqs(),
-                            x_freq_max=cfg.x_freq_max, activation=cfg.activation, time_cond=cfg.time_cond)
+                            x_freq_max=cfg.x_freq_max, activation=cfg.activation, time_cond=cfg.time_cond,
+                            num_classes=cfg.num_classes)
         channels, height, _ = cfg.image_shape
         overrides = {"base_channels": cfg.base_channels, "num_res_blocks": cfg.num_res_blocks,
                      "attention": cfg.attention, "dropout": cfg.dropout}

@@ -45,11 +45,9 @@ def prepare_labels(labels, n: int, class_names, cfg: TrainConfig,
         if cfg.num_classes:
             raise ValueError(f"num_classes = {cfg.num_classes} needs labels: Trainer(config, data, labels=...)")
         return None, ()
-    if cfg.network != "unet":
-        raise ValueError("class labels need network 'unet' (the MLP is unconditional)")
     arr = np.asarray(labels).reshape(-1)
     if len(arr) != n:
-        raise ValueError(f"{len(arr)} labels for {n} training images")
+        raise ValueError(f"{len(arr)} labels for {n} training samples")
     if not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
     if not cfg.num_classes:

@@ -52,6 +52,12 @@ class GaussianMixture:
     def n_components(self) -> int:
         return len(self.weights)
 
+    def component(self, k: int) -> "GaussianMixture":
+        """Component k alone, as a one-component mixture (the class-conditional density when components are classes)."""
+        if not 0 <= k < self.n_components:
+            raise ValueError(f"component {k} out of range for a {self.n_components}-component mixture")
+        return GaussianMixture([1.0], self.means[k : k + 1], self.covariances[k : k + 1])
+
     def to_dict(self) -> dict:
         return {
             "weights": self.weights.tolist(),
@@ -116,11 +122,16 @@ class GaussianMixture:
 
     def divergence(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None) -> torch.Tensor:
         """Exact Laplacian of log p_t: sum_k r_k (|C_k^-1 d_k|^2 - tr C_k^-1) - |s|^2."""
+        return self.score_and_divergence(x, t, sde)[1]
+
+    def score_and_divergence(self, x: torch.Tensor, t: float | torch.Tensor = 0.0, sde: SDE | None = None
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(score, divergence) from one evaluation of the components (what the log-density ODE needs)."""
         logw, sol, trace_prec = self._terms(x, t, sde)
         r = torch.softmax(logw, 1)
         s = -(r[..., None] * sol).sum(1)
         lap = (r * ((sol * sol).sum(-1) - trace_prec)).sum(1) - (s * s).sum(1)
-        return lap.to(x.dtype)
+        return s.to(x.dtype), lap.to(x.dtype)
 
     def score_fn(self, sde: SDE) -> ScoreFn:
         """The exact score as a sampler-ready function (x, t) -> grad log p_t(x)."""

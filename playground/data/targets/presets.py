@@ -144,6 +144,14 @@ def _checkerboard_log_density(points: np.ndarray) -> np.ndarray:
     return np.where(inside, -CHECKERBOARD_ENTROPY, -np.inf)
 
 
+def checkerboard_cells() -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The checkerboard as a piecewise-constant density: 4 x 4 cells of side 2 over [-4, 4]^2 (row 0 the top), the
+    8 black ones with probability 1/8 each."""
+    rows, cols = np.mgrid[0:4, 0:4]
+    black = (cols % 2) == ((3 - rows) % 2)  # cell (row, col) spans x in [2 col - 4, ...], y from the top down
+    return black / black.sum(), (-4.0, 4.0, -4.0, 4.0)
+
+
 def _line(n: int, rng: np.random.Generator) -> np.ndarray:
     """y = x, x ~ U[-2.5, 2.5]."""
     x = 5 * rng.random(n) - 2.5
@@ -187,7 +195,8 @@ def make_preset(name: str, noise: float | None = None) -> Target:
         return gmm_target(name, gmm, params)
     if name == "checkerboard":
         return Target(
-            name, _checkerboard, log_density=_checkerboard_log_density, entropy=CHECKERBOARD_ENTROPY, params=params
+            name, _checkerboard, log_density=_checkerboard_log_density, entropy=CHECKERBOARD_ENTROPY, params=params,
+            cells=checkerboard_cells(),
         )
     if name in DEFAULT_NOISE:
         return Target(name, _NOISY_SAMPLERS[name](level), params=params)

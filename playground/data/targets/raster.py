@@ -86,7 +86,7 @@ def raster_target(density: np.ndarray, extent: float = 4.0, name: str = "raster"
     mass = flat_probs[flat_probs > 0]
     entropy = float(-(mass * np.log(mass)).sum() + 2 * math.log(pixel))
     params = {"name": name, "extent": float(extent), "raster": probs, "rect": (xmin, -xmin, -ymax, ymax)}
-    return Target(name, sample, log_density=log_density, entropy=entropy, params=params)
+    return Target(name, sample, log_density=log_density, entropy=entropy, params=params, cells=(probs, params["rect"]))
 
 
 def load_image(path: str | Path, extent: float = 4.0) -> Target:

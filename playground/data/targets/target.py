@@ -36,7 +36,8 @@ class Target:
 
     sampler(n, rng) -> (n, 2) float64 array. Exact knowledge, when there is any:
     gmm (exact score at every t), points (a finite set: exact empirical score), log_density (log p0),
-    entropy (nats, the lowest NLL a model can reach).
+    entropy (nats, the lowest NLL a model can reach), cells (a piecewise-constant density: cell probabilities
+    (H, W), row 0 the top, over the rectangle (xmin, xmax, ymin, ymax); its diffused density is known in closed form).
     """
 
     name: str
@@ -46,6 +47,7 @@ class Target:
     log_density: Callable[[np.ndarray], np.ndarray] | None = None
     entropy: float | None = None
     params: dict = field(default_factory=dict)
+    cells: tuple[np.ndarray, tuple[float, float, float, float]] | None = None
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """n samples as float32 (n, 2), reproducible for a seed."""

@@ -11,6 +11,7 @@ from playground.core.diffusion.guidance import (
     classifier_guidance,
     gmm_class_score_fn,
     gmm_classifier,
+    gmm_conditional_score_fn,
     guided_combination,
 )
 from playground.core.diffusion.sde import VPSDE, bcast
@@ -110,3 +111,34 @@ def test_guided_gmm_samples_land_in_the_chosen_component():
     x = draw(GMM.score_fn(sde), seed=7)
     frac = torch.bincount(GMM.responsibilities(x).argmax(1), minlength=3).double() / 400
     assert torch.allclose(frac, GMM.weights, atol=0.08)
+
+
+def test_exact_cfg_equals_exact_classifier_guidance_and_w0_is_the_component():
+    """With exact scores, CFG at weight w is classifier guidance at scale 1 + w:
+    (1 + w) s_y - w s = s + (1 + w)(s_y - s); w = 0 is the plain conditional score, bit for bit."""
+    sde = VPSDE()
+    x = torch.randn(60, 2, dtype=torch.float64) * 3
+    conditional = gmm_conditional_score_fn(GMM, sde)
+    for t in (0.02, 0.4):
+        tv = torch.full((60,), t, dtype=torch.float64)
+        for y in (0, 1, 2):
+            assert torch.equal(classifier_free_guidance(conditional, y, 0.0)(x, tv), GMM.component(y).score(x, tv, sde))
+            for w in (0.5, 3.0):
+                cfg = classifier_free_guidance(conditional, y, w)(x, tv)
+                torch.testing.assert_close(cfg, gmm_class_score_fn(GMM, sde, y, 1 + w)(x, tv), rtol=0, atol=1e-9)
+                auto = classifier_guidance(GMM.score_fn(sde), gmm_classifier(GMM, sde), y, 1 + w)(x, tv)
+                torch.testing.assert_close(cfg, auto, rtol=0, atol=1e-7)
+    torch.testing.assert_close(conditional(x, tv, None), GMM.score(x, tv, sde))
+
+
+def test_exact_class_samples_follow_the_component():
+    """Sampling class y with its exact conditional score (w = 0): SWD to the component's own samples near the floor."""
+    from playground.core.evaluation.metrics import swd_report
+
+    sde = VPSDE()
+    for y in (0, 2):
+        score = classifier_free_guidance(gmm_conditional_score_fn(GMM, sde), y, 0.0)
+        x = sample("ode_heun", score, sde, 3000, steps=30, seed=y + 1, dtype=torch.float64).x
+        comp = GMM.component(y)
+        report = swd_report(x, lambda n, seed: comp.sample(n, torch.Generator().manual_seed(seed)), seed=y + 1)
+        assert report.swd_ratio < 1.6, (y, report)

@@ -132,3 +132,57 @@ def test_build_model_from_config():
     torch.testing.assert_close(again.score_norm(y, t), m.score_norm(y, t))
     assert again.sde.config() == m.sde.config()
     assert again.normalization == m.normalization
+
+
+def _autograd_trace(fn, x):
+    with torch.enable_grad():
+        xx = x.clone().requires_grad_(True)
+        out = fn(xx)
+        cols = [torch.autograd.grad(out[:, i].sum(), xx, retain_graph=True)[0][:, i] for i in range(x.shape[1])]
+    return sum(cols)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"x_freqs": 4, "time_cond": "add"}, {"time_cond": "add", "activation": "gelu"},
+    {"num_classes": 3, "activation": "softplus", "depth": 1}, {"num_classes": 2, "x_freqs": 2, "time_cond": "add"},
+])  # fmt: skip
+def test_forward_with_trace_is_the_exact_divergence(options):
+    net = ScoreMLP(dim=2, hidden=24, depth=options.pop("depth", 3), **options)
+    _randomise(net)
+    x, c = torch.randn(50, 2, dtype=torch.float64), torch.rand(50, dtype=torch.float64)
+    net = net.double()
+    labels = torch.arange(50) % (net.num_classes + 1) if net.num_classes else None
+    out, trace = net.forward_with_trace(x, c, labels)
+    torch.testing.assert_close(out, net(x, c, labels))
+    torch.testing.assert_close(trace, _autograd_trace(lambda v: net(v, c, labels), x))
+
+
+def test_conditional_mlp_labels_null_class_and_config():
+    net = ScoreMLP(dim=2, hidden=16, depth=2, num_classes=3)
+    _randomise(net)
+    x, c = torch.randn(6, 2), torch.rand(6)
+    assert net.null_class == 3 and ScoreMLP().null_class is None
+    torch.testing.assert_close(net(x, c), net(x, c, 3))  # None is the null class
+    assert not torch.allclose(net(x, c, 0), net(x, c, 1))
+    rebuilt = network_from_config(net.config())
+    rebuilt.load_state_dict(net.state_dict())
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    torch.testing.assert_close(rebuilt(x, c, labels), net(x, c, labels))
+    assert "num_classes" not in ScoreMLP().config()  # unconditional configs (and model files) are unchanged
+    with pytest.raises(ValueError, match="unconditional"):
+        ScoreMLP()(x, c, 0)
+    with pytest.raises(ValueError, match="class_labels"):
+        net(x, c, 4)
+
+
+@pytest.mark.parametrize("output", ["eps", "score", "x0", "edm"])
+@pytest.mark.parametrize("sde_name", ["vp", "ve"])
+def test_score_model_divergence_matches_autograd(output, sde_name):
+    net = ScoreMLP(dim=2, hidden=16, depth=2, x_freqs=2)
+    _randomise(net)
+    model = ScoreModel(net.double(), make_sde(sde_name, sigma_max=5.0), output, sigma_data=0.8)
+    y = torch.randn(40, 2, dtype=torch.float64) * 2
+    t = torch.rand(40, dtype=torch.float64) * 0.9 + 0.05
+    score, div = model.score_norm_and_divergence(y, t)
+    torch.testing.assert_close(score, model.score_norm(y, t))
+    torch.testing.assert_close(div, _autograd_trace(lambda v: model.score_norm(v, t), y))

@@ -307,3 +307,31 @@ def test_flow_matching_learns_the_velocity_of_a_gmm():
               for name, m in (("trained", model), ("untrained", untrained))}
     # the untrained network outputs v = 0: its samples are the prior, a blob with the data's mean and scale (ratio ~3)
     assert ratios["trained"] < 1.5 and ratios["untrained"] > 2 * ratios["trained"], ratios
+
+
+def test_conditional_mlp_learns_each_components_score(tmp_path):
+    """Labels = mixture components, label dropout 0.2: the class score approaches the component's own diffused score
+    and the null class the mixture's; the model file keeps the classes."""
+    from playground.core.diffusion.guidance import gmm_conditional_score_fn
+    from playground.core.training.model_file import load_model
+    from playground.data.targets.gaussian_mixture import GaussianMixture
+
+    gmm = GaussianMixture([0.5, 0.5], [[-2.0, 0.0], [2.0, 0.5]], [np.eye(2) * 0.25, np.eye(2) * 0.16])
+    x, labels = gmm.sample(8192, torch.Generator().manual_seed(0), return_labels=True)
+    cfg = TrainConfig(steps=800, label_dropout=0.2, **SMALL)
+    trainer = Trainer(cfg, x.numpy().astype(np.float32), labels=labels.numpy(), class_names=("left", "right"))
+    trainer.run()
+    path = tmp_path / "cond.safetensors"
+    trainer.save(path)
+    model = load_model(path)
+    assert model.num_classes == 2 and model.null_class == 2 and model.class_names == ("left", "right")
+    norm = model.normalization
+    exact = gmm_conditional_score_fn(norm.gmm_to_norm(gmm), model.sde)
+    y = norm.to_norm(gmm.sample(500, torch.Generator().manual_seed(1)).float())
+    t = torch.full((500,), 0.3)
+    for k in (0, 1, None):
+        learned = model.score_norm(y, t, k)
+        err = (learned - exact(y, t, k).float()).norm(dim=1).mean() / exact(y, t, k).norm(dim=1).mean()
+        assert err < 0.15, (k, float(err))
+    other = (model.score_norm(y, t, 0) - exact(y, t, 1).float()).norm(dim=1).mean()
+    assert other > 3 * (model.score_norm(y, t, 0) - exact(y, t, 0).float()).norm(dim=1).mean()
