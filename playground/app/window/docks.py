@@ -1,6 +1,7 @@
 """The window's docks: one QDockWidget per panel, the default layout and its proportions, and the dock used last.
 
-Left: Target over Settings. Right: Forward | Score | Training on top, Sampling (SDE | ODE) below. The image docks take
+Left: Target over Settings. Right: Forward | Score | Training on top (the Target canvas tabbed with Score),
+Sampling (SDE | ODE) below. The image docks take
 those places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones,
 Inpainting beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start
 closed and out of the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 DOCKS = (
     ("target", "Target", "dock_target"),
     ("forward", "Forward diffusion", "dock_forward"),
+    ("canvas", "Target canvas", "dock_canvas"),
     ("score", "Score field", "dock_score"),
     ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
     ("training", "Training", "dock_training"),
@@ -29,7 +31,7 @@ IMAGE_DOCKS = (
     ("image_sampling", "Sampling (images): SDE | ODE", "dock_image_sampling"),
     ("inpaint", "Inpainting", "dock_inpaint"),
 )
-DOCKS_2D = ("forward", "score", "sampling")  # hidden in image mode
+DOCKS_2D = ("forward", "score", "sampling", "canvas")  # hidden in image mode
 # 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
 OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
 OPTIONAL_PARTNERS = {key: partner for key, _title, _name, partner in OPTIONAL_DOCKS}
@@ -124,6 +126,9 @@ class DockLayout(QObject):
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
+        # the large editing view, the size of the forward view and beside it (a new target diffuses next to the pen)
+        w.tabifyDockWidget(d["score"], d["canvas"])
+        d["score"].raise_()
 
     def size_docks(self, images: bool) -> None:
         """Proportions of the default layout for the current window size (of the docks the mode shows; images: the

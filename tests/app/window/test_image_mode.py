@@ -68,10 +68,10 @@ def train(window, qtbot, steps: int) -> None:
 
 def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     st = window.state
-    assert visible(window, DOCKS_2D) == [True] * 3 and visible(window, IMAGE_KEYS) == [False] * 4
+    assert visible(window, DOCKS_2D) == [True] * len(DOCKS_2D) and visible(window, IMAGE_KEYS) == [False] * 4
     load_digits(window, qtbot)
     assert st.images.shape == (1, 8, 8) and st.image_spec == "digits"
-    assert visible(window, DOCKS_2D) == [False] * 3 and visible(window, IMAGE_KEYS) == [True] * 4
+    assert visible(window, DOCKS_2D) == [False] * len(DOCKS_2D) and visible(window, IMAGE_KEYS) == [True] * 4
     s = st.settings
     assert (s.lr, s.batch, s.seconds) == (3e-3, 64, 60.0)
     assert (s.lr_2d, s.batch_2d, s.steps_2d) == (5e-3, 128, 300)
@@ -91,7 +91,7 @@ def test_digits_switch_docks_and_settings_and_back(window, qtbot):
     # any 2D target leaves image mode: the 2D views and the 2D training values come back
     window.panels["target"].choose_preset("8gaussians")
     assert not st.image_mode and st.target.name == "8gaussians"
-    assert visible(window, DOCKS_2D) == [True] * 3 and visible(window, IMAGE_KEYS) == [False] * 4
+    assert visible(window, DOCKS_2D) == [True] * len(DOCKS_2D) and visible(window, IMAGE_KEYS) == [False] * 4
     assert (st.settings.lr, st.settings.batch, st.settings.steps, st.settings.seconds) == (5e-3, 128, 300, None)
     assert (st.settings.output, st.settings.weighting) == ("eps", "song")
     assert not sp.controls["base_channels"].isVisible() and sp.controls["hidden"].isVisible()
