@@ -162,7 +162,7 @@ def _renderer_rows(win, counts: list[int], frames: int) -> list[str]:
     panel = win.panels["forward"]
     combo = panel.particle_style
     before = (int(win.state.settings.n_forward), combo.currentIndex())
-    lines = ["", f"{"forward view, particles drawn as":44s}{"dots":>16s}{"density":>16s}  (UI CPU per frame, fps)"]
+    lines = ["", f"{'forward view, particles drawn as':44s}{'dots':>16s}{'density':>16s}  (UI CPU per frame, fps)"]
     for n in counts:
         win.state.update_settings(n_forward=n)
         cells = []
@@ -172,7 +172,8 @@ def _renderer_rows(win, counts: list[int], frames: int) -> list[str]:
             _capacity_fps(win, "forward", frames)
             ms = _capacity_fps.cpu_ms
             cells.append(f"{ms:.1f} ms {1000 / ms:.0f} fps")
-        lines.append(f"{f"  {n:,} particles":44s}" + "".join(f"{c:>16s}" for c in cells))
+        label = f"  {n:,} particles"
+        lines.append(f"{label:44s}" + "".join(f"{c:>16s}" for c in cells))
     win.state.update_settings(n_forward=before[0])
     combo.setCurrentIndex(before[1])
     return lines
