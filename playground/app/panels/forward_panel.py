@@ -84,10 +84,10 @@ class ForwardPanel(QWidget):
         self.show_dots.setChecked(True)
         self.show_dots.setToolTip("Show the particles x_t (drawn as dots or as a density, see the list beside).")
         self.particle_style = QComboBox()
-        self.particle_style.addItem(f"as dots (first {dots_max:,})", "dots")
-        self.particle_style.addItem("as density (all)", "density")
+        self.particle_style.addItem("dots", "dots")
+        self.particle_style.addItem("density", "density")
         self.particle_style.setToolTip(
-            "How the particles are drawn: dots (the first few thousand, one dot each) or a density image of ALL of\n"
+            f"How the particles are drawn: dots (the first {dots_max:,}, one dot each) or a density image of ALL of\n"
             "them (a histogram at the view's pixel size, opacity growing with the count; fast for a million).")
         self.particle_style.currentIndexChanged.connect(self._request)
         self.follow = QCheckBox("Zoom with t")
