@@ -13,7 +13,8 @@ from playground.app.widgets.particle_density import FLOOR, ParticleDensity, alph
 def qimage_array(img: QImage) -> np.ndarray:
     """A 32-bit QImage's pixels as (h, w) uint32 words."""
     img = img.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
-    return np.frombuffer(img.constBits(), np.uint32, img.width() * img.height()).reshape(img.height(), img.width())
+    words = np.frombuffer(img.constBits(), np.uint32, img.width() * img.height())
+    return words.reshape(img.height(), img.width()).copy()  # a copy: the converted QImage dies with this call
 
 
 def plot(qtbot, size=None) -> pg.PlotWidget:
