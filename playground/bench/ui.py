@@ -14,6 +14,8 @@ Offscreen, one 800 x 800 main window, the machine's cores (the target machine ha
 3. Event-loop latency: a 5 ms QTimer measures how late each of its ticks arrives (p50 / p99 in ms).
 4. Training it/s with the Sampling panel following training (Follow: a refresh on fewer particles every ~3 s) against
    Follow off, in alternating order, and the longest gap between two refreshes (`--follow-seconds` each).
+5. Per view, the UI thread's CPU per recomputed and repainted frame; and the forward view's particles drawn as dots
+   (the first 10,000) against a density image of all of them, at `--renderer-particles` (100k and 1M) particles.
 
 Targets (issue 4): >= 30 fps at 100k particles; training keeps >= 70 % of headless it/s; latency p99 < 50 ms; (issue
 20) Follow costs training <= 15 % of its it/s, with a refresh at least every ~3 s.
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch threads of the UI side (the app uses 1)")
     p.add_argument("--follow-seconds", type=float, default=8.0,
                    help="length of each training phase with the sampling views following it, and without")
+    p.add_argument("--renderer-particles", default="100000,1000000",
+                   help="particle counts of the forward view's dots-vs-density comparison ('' skips it)")
     p.add_argument("--quick", action="store_true", help="a short smoke run (10k particles, 1 s phases)")
     return p
 
@@ -128,7 +132,8 @@ def _views(panel):
 
 
 def _capacity_fps(win, key: str, frames: int = 12) -> float:
-    """1 / seconds per frame: set a new t, recompute the panel now (flush its throttle) and repaint it."""
+    """1 / seconds per frame: set a new t, recompute the panel now (flush its throttle) and repaint it. Also sets
+    `_capacity_fps.cpu_ms`: the UI thread's CPU per such frame (what the view costs, whatever the machine's load)."""
     from PySide6.QtWidgets import QApplication
 
     panel = win.panels[key]
@@ -136,13 +141,47 @@ def _capacity_fps(win, key: str, frames: int = 12) -> float:
     dock = win.docks[key]
     ts = np.linspace(0.05, 0.95, frames)
     QApplication.processEvents()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     for t in ts:
         win.state.set_time(float(t))
         if flush is not None:
             flush()
         dock.repaint()
+    _capacity_fps.cpu_ms = 1000 * (time.thread_time() - c0) / frames
     return frames / (time.perf_counter() - t0)
+
+
+def _capacities(win) -> dict:
+    """Capacity fps and UI CPU ms per frame of the forward, sampling and score views."""
+    out = {}
+    for k in ("forward", "sampling", "score"):
+        out[k] = _capacity_fps(win, k)
+        out[f"{k}_ms"] = _capacity_fps.cpu_ms
+    return out
+
+
+def _renderer_rows(win, counts: list[int], frames: int) -> list[str]:
+    """The forward view's particles drawn as dots (the current renderer: the first 10,000 as one 'pairs' curve) and
+    as a density image of all of them (ParticleDensity), side by side: UI-thread CPU per frame (recompute + paint)
+    and the fps that allows, at each particle count."""
+    panel = win.panels["forward"]
+    combo = panel.particle_style
+    before = (int(win.state.settings.n_forward), combo.currentIndex())
+    lines = ["", f"{'forward view, particles drawn as':44s}{'dots':>16s}{'density':>16s}  (UI CPU per frame, fps)"]
+    for n in counts:
+        win.state.update_settings(n_forward=n)
+        cells = []
+        for style in ("dots", "density"):
+            combo.setCurrentIndex(combo.findData(style))
+            _capacity_fps(win, "forward", 3)  # warm-up (histogram buffers, the image)
+            _capacity_fps(win, "forward", frames)
+            ms = _capacity_fps.cpu_ms
+            cells.append(f"{ms:.1f} ms {1000 / ms:.0f} fps")
+        label = f"  {n:,} particles"
+        lines.append(f"{label:44s}" + "".join(f"{c:>16s}" for c in cells))
+    win.state.update_settings(n_forward=before[0])
+    combo.setCurrentIndex(before[1])
+    return lines
 
 
 def _headless_its(config, data, seconds: float, trainer=None) -> tuple[float, object]:
@@ -280,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         # (a) the UI alone
         torch.set_num_threads(ui_threads)
         rows_idle.append(live_phase(args.seconds))
-        cap_idle.append({k: _capacity_fps(win, k) for k in ("forward", "sampling", "score")})
+        cap_idle.append(_capacities(win))
         # (b) the UI while training runs in the app's worker
         ctl.play()
         _wait(lambda: ctl.trainer is not None and ctl.step > 20 or not ctl.running, timeout=120)
@@ -288,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         row = live_phase(args.seconds)
         row["its"] = (ctl.step - s0) / (time.perf_counter() - t0)
         row["its_per_cpu"] = (ctl.step - s0) / max(ctl.time_split["cpu"] - c0, 1e-9)
-        cap_train.append({k: _capacity_fps(win, k) for k in ("forward", "sampling", "score")})
+        cap_train.append(_capacities(win))
         # (b') training while the UI shows it without animating t (live loss, model updates, score field refresh)
         s1, t1 = ctl.step, time.perf_counter()
         lat.start()
@@ -341,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         f"{med(cap_train, 'sampling'):14.1f}",
         f"{'score view capacity fps (recompute+paint)':44s}{med(cap_idle, 'score'):14.1f}"
         f"{med(cap_train, 'score'):14.1f}",
+        f"{'forward view UI CPU per frame (ms)':44s}{med(cap_idle, 'forward_ms'):14.1f}"
+        f"{med(cap_train, 'forward_ms'):14.1f}",
+        f"{'sampling view UI CPU per frame (ms)':44s}{med(cap_idle, 'sampling_ms'):14.1f}"
+        f"{med(cap_train, 'sampling_ms'):14.1f}",
+        f"{'score view UI CPU per frame (ms)':44s}{med(cap_idle, 'score_ms'):14.1f}"
+        f"{med(cap_train, 'score_ms'):14.1f}",
         f"{'event-loop latency p50 (ms)':44s}{med(rows_idle, 'lat_p50'):14.1f}{med(rows_train, 'lat_p50'):14.1f}",
         f"{'event-loop latency p99 (ms)':44s}{med(rows_idle, 'lat_p99'):14.1f}{med(rows_train, 'lat_p99'):14.1f}",
         f"{'event-loop latency max (ms)':44s}{med(rows_idle, 'lat_max'):14.1f}{med(rows_train, 'lat_max'):14.1f}",
@@ -369,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms; "
         "Follow costs training <= 15% (ratio >= 0.85) with a refresh at least every ~3 s",
     ]
+    counts = [int(v) for v in args.renderer_particles.split(",") if v.strip()] if not args.quick else [args.particles]
+    if counts:
+        lines += _renderer_rows(win, counts, frames=12)
+        lines.append("targets: <= 8 ms UI CPU per frame in every view at 100k particles; density >= 30 fps at 1M")
     print("\n".join(lines), flush=True)
     for c in counters.values():
         c.remove()

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import torch
-from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from playground.app.geometry import (
     Rect,
@@ -25,6 +25,7 @@ from playground.app.geometry import (
     union_rect,
 )
 from playground.app.widgets.flow_layout import wrapping_row
+from playground.app.widgets.particle_density import ParticleDensity
 from playground.app.widgets.plot_items import (
     CentredMessage,
     Coalescer,
@@ -78,6 +79,7 @@ class ForwardPanel(QWidget):
         pi = self.plot.getPlotItem()
         self.density = DensityImage(pi, bins=256, colormap="inferno")
         self.dots = DotCloud(pi, color=(120, 230, 255, 190), width=2.0, max_points=dots_max)
+        self.particle_density = ParticleDensity(pi, color=(120, 230, 255))
         self.message = CentredMessage(pi)
 
         self.info = QLabel()
@@ -90,8 +92,14 @@ class ForwardPanel(QWidget):
         self.show_density.setToolTip("Show the marginal density p_t(x) as a heatmap under the particles.")
         self.show_dots = QCheckBox("Particles")
         self.show_dots.setChecked(True)
-        self.show_dots.setToolTip(f"Show the particles x_t as dots (the first {dots_max:,} are drawn; "
-                                  "the histogram uses all of them).")
+        self.show_dots.setToolTip("Show the particles x_t (drawn as dots or as a density, see the list beside).")
+        self.particle_style = QComboBox()
+        self.particle_style.addItem("dots", "dots")
+        self.particle_style.addItem("density", "density")
+        self.particle_style.setToolTip(
+            f"How the particles are drawn: dots (the first {dots_max:,}, one dot each) or a density image of ALL of\n"
+            "them (a histogram at the view's pixel size, opacity growing with the count; fast for a million).")
+        self.particle_style.currentIndexChanged.connect(self._request)
         self.follow = QCheckBox("Zoom with t")
         self.follow.setToolTip("Fit the view to the current marginal (α·target ± 3σ) instead of the fixed box that\n"
                                "holds both the target and the prior. On by default for VE, whose prior is much wider.")
@@ -107,7 +115,7 @@ class ForwardPanel(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.info)
         lay.addWidget(self.plot, 1)
-        lay.addWidget(wrapping_row((self.show_density, self.show_dots, self.follow, self.fit_btn)))
+        lay.addWidget(wrapping_row((self.show_density, self.show_dots, self.particle_style, self.follow, self.fit_btn)))
 
         self._y0 = np.zeros((0, 2), np.float32)
         self._eps = np.zeros((0, 2), np.float32)
@@ -244,6 +252,7 @@ class ForwardPanel(QWidget):
             self._x = np.zeros((0, 2), np.float32)
             self.density.clear()
             self.dots.clear()
+            self.particle_density.clear()
             self.info.setText("The target is empty: pick a preset, draw or import a density.")
             set_view(self.plot, self.view_rect)
             self.message.show("Empty target")
@@ -258,10 +267,7 @@ class ForwardPanel(QWidget):
         set_view(self.plot, self._current_rect(alpha, sigma))
         rect = visible_rect(self.plot)  # the density fills the whole plot, not only the rect asked for
         self._x = self.compute_particles(t)
-        self.dots.set_dot_size((rect[1] - rect[0]) / 700)
-        self.dots.set_visible(self.show_dots.isChecked())
-        if self.show_dots.isChecked():
-            self.dots.set_points(self._x)
+        self._draw_particles(rect)
         self.density.set_visible(self.show_density.isChecked())
         if self.show_density.isChecked():
             self._draw_density(t, alpha, sigma, rect)
@@ -269,6 +275,18 @@ class ForwardPanel(QWidget):
             f"t = {t:.3f}    α(t) = {alpha:.3f}    σ(t) = {sigma:.3f}    ({st.settings.sde.upper()}, "
             f"{len(self._x):,} particles)    p_t: {self.density_kind}"
         )
+
+    def _draw_particles(self, rect: Rect) -> None:
+        """The particles as dots (a subset) or as a density image of all of them (`particle_style`)."""
+        on = self.show_dots.isChecked()
+        as_density = self.particle_style.currentData() == "density"
+        self.dots.set_visible(on and not as_density)
+        self.particle_density.set_visible(on and as_density)
+        if on and as_density:
+            self.particle_density.set_points(self._x, rect)
+        elif on:
+            self.dots.set_dot_size((rect[1] - rect[0]) / 700)
+            self.dots.set_points(self._x)
 
     def _draw_density(self, t: float, alpha: float, sigma: float, rect: Rect) -> None:
         st = self.state

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -64,6 +65,8 @@ class GmmEditor(QWidget):
         self._drag_timer.timeout.connect(self._flush_drag)
 
         self.plot = GmmPlot(self, self.extent)
+        self._views: list[GmmPlot] = []  # more plots of the same components (a large canvas), see add_view
+        self._hit_plot = self.plot  # the plot whose pixels the current gesture's hit test measures
         self.table = GmmTable()
         self.table.rowSelected.connect(self.select)
         self.table.valueEdited.connect(self._table_edited)
@@ -137,7 +140,27 @@ class GmmEditor(QWidget):
 
     def hit_test(self, x: float, y: float) -> int:
         """The component under world (x, y): a centre within a few pixels, else the innermost 1-sigma ellipse."""
-        return self.plot.hit_test(self._components, x, y)
+        return self._hit_plot.hit_test(self._components, x, y)
+
+    def add_view(self, parent: QWidget | None = None) -> GmmPlot:
+        """Another plot of these components (e.g. a large canvas) whose gestures edit them as the editor's own do:
+        the same edits, the same undo steps, hit tests in that plot's pixels."""
+        gestures = _ViewGestures(self)
+        plot = GmmPlot(gestures, self.extent, parent)
+        gestures.plot = plot
+        plot.installEventFilter(self)
+        self._views.append(plot)
+        self._refresh()
+        return plot
+
+    @contextmanager
+    def hits_on(self, plot: GmmPlot):
+        """Hit tests inside the block measure in `plot`'s pixels."""
+        self._hit_plot = plot
+        try:
+            yield
+        finally:
+            self._hit_plot = self.plot
 
     # ---- gestures (also a scriptable API for tests) -------------------------------------------------------------
     def click_at(self, x: float, y: float) -> None:
@@ -244,7 +267,7 @@ class GmmEditor(QWidget):
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
         if ev.type() == QEvent.Type.KeyPress and ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            if obj is self.plot or (obj is self.table and not self.table.editing):
+            if obj is self.plot or obj in self._views or (obj is self.table and not self.table.editing):
                 self.delete_selected()
                 return True
         return super().eventFilter(obj, ev)
@@ -252,7 +275,8 @@ class GmmEditor(QWidget):
     def _refresh(self, density: bool = True) -> None:
         comps = self._components
         w = normalized_weights(comps) if comps else np.zeros(0)
-        self.plot.draw(comps, w, self._selected, density)
+        for plot in (self.plot, *self._views):
+            plot.draw(comps, w, self._selected, density)
         self.table.show_components(comps, w, self._selected)
         self._sync_controls()
 
@@ -289,3 +313,29 @@ class GmmEditor(QWidget):
             after = self.components
             after[i] = replace(c, sx=v, sy=v).clamped()
             self._request(after, "Resize Gaussian", ("sigma", i))
+
+
+class _ViewGestures:
+    """The gestures of an added view (`GmmEditor.add_view`): the editor's, hit-tested in that view's pixels."""
+
+    def __init__(self, editor: GmmEditor):
+        self.editor = editor
+        self.plot: GmmPlot | None = None
+
+    def click_at(self, x: float, y: float) -> None:
+        with self.editor.hits_on(self.plot):
+            self.editor.click_at(x, y)
+
+    def drag_start(self, x: float, y: float) -> None:
+        with self.editor.hits_on(self.plot):
+            self.editor.drag_start(x, y)
+
+    def drag_move(self, x: float, y: float) -> None:
+        self.editor.drag_move(x, y)
+
+    def drag_finish(self, x: float, y: float) -> None:
+        self.editor.drag_finish(x, y)
+
+    def wheel_at(self, x: float, y: float, steps: float) -> bool:
+        with self.editor.hits_on(self.plot):
+            return self.editor.wheel_at(x, y, steps)

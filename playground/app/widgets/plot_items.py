@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QElapsedTimer, QRectF, Qt, QTimer
 
 from playground.app.geometry import Rect, histogram2d, smooth121
+from playground.app.widgets.fast_image import FastImageItem
 
 
 def plot_widget(title: str, x_label: str = "x₁", y_label: str = "x₂") -> pg.PlotWidget:
@@ -53,7 +54,7 @@ class DensityImage:
 
     def __init__(self, plot: pg.PlotItem, bins: int = 256, colormap: str = "inferno", z: float = -10.0):
         self.bins = bins
-        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item = FastImageItem(axisOrder="row-major")
         self.item.setZValue(z)
         self.item.setColorMap(pg.colormap.get(colormap))
         plot.addItem(self.item)
@@ -306,8 +307,8 @@ class Coalescer:
     one interval make one run.
 
     widget (optional): while that widget has been shown and is now hidden (a closed or tabbed-away dock, a closed
-    window), requests are only remembered; call `shown()` from its showEvent to catch up. A widget never shown
-    (tests, benches) always runs.
+    window), or its window is shown and it never was (a dock of the other mode), requests are only remembered; call
+    `shown()` from its showEvent to catch up. A widget in no shown window (tests, benches) always runs.
     """
 
     TOLERANCE_MS = 3  # a request this close to the interval runs now (timer jitter must not cost a whole frame)
@@ -336,7 +337,8 @@ class Coalescer:
             return True
         if visible:
             self._seen = True
-        return self._seen and not visible
+        # hidden: it was shown and is not now, or its window shows and it does not (a dock of the other mode)
+        return not visible and (self._seen or w.window().isVisible())
 
     def request(self) -> None:
         if self.timer.isActive():

@@ -5,12 +5,13 @@ Each panel sits in a frameless scroll area with the panel's own minimum size, so
 scrolls as a whole instead of squeezing or cutting it, and the window shrinks gracefully (1024 x 700 and below).
 
 Default layout, large windows (WIDE: 1500 x 900 and up): left, Target over Settings; right, Forward | Score |
-Training on top, Sampling below (Density in a tab behind Score, Classes & imputation behind Sampling). Laptop
-screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and Settings as tabs over Training; right,
-Forward | Score on top, Sampling below, so every plot keeps a useful size. The image docks take those places in image
-mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones, Inpainting beside the
-score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start closed and out of the layout
-(a hidden tabbed dock would keep its tab); View opens them in front of a tab partner (`open_optional`). A panel with `dock_closed()` hears when its dock is closed.
+Training on top, Sampling below (Density and the Target canvas in tabs behind Score, Classes & imputation behind
+Sampling). Laptop screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and Settings as tabs over
+Training; right, Forward | Score on top, Sampling below, so every plot keeps a useful size. The image docks take those
+places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones, Inpainting
+beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start closed and out of
+the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner (`open_optional`). A
+panel with `dock_closed()` hears when its dock is closed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWi
 DOCKS = (
     ("target", "Target", "dock_target"),
     ("forward", "Forward diffusion", "dock_forward"),
+    ("canvas", "Target canvas", "dock_canvas"),
     ("score", "Score field", "dock_score"),
     ("density", "Density", "dock_density"),
     ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
@@ -37,7 +39,7 @@ IMAGE_DOCKS = (
     ("image_sampling", "Sampling (images): SDE | ODE", "dock_image_sampling"),
     ("inpaint", "Inpainting", "dock_inpaint"),
 )
-DOCKS_2D = ("forward", "score", "density", "sampling", "classes")  # hidden in image mode
+DOCKS_2D = ("forward", "score", "density", "sampling", "classes", "canvas")  # hidden in image mode
 # 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
 OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
 OPTIONAL_PARTNERS = {key: partner for key, _title, _name, partner in OPTIONAL_DOCKS}
@@ -180,6 +182,8 @@ class DockLayout(QObject):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(d["target"], d["image_dataset"])
         w.tabifyDockWidget(d["score"], d["density"])
+        # the large editing view, the size of the forward view and beside it (a new target diffuses next to the pen)
+        w.tabifyDockWidget(d["score"], d["canvas"])
         w.tabifyDockWidget(d["sampling"], d["classes"])
         d["score"].raise_()
         d["sampling"].raise_()

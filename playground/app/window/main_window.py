@@ -142,9 +142,14 @@ class MainWindow(QMainWindow):
         self.resize(*initial_size())
         self.dock_layout.layout_default()
         self.mode_switch.size_docks()
+        # lay the docks out now (and again after the restore below): before its first show, a window would otherwise
+        # keep a hidden tab's unlaid-out width (the Target canvas behind the score field) as its minimum and refuse
+        # a smaller resize or restored geometry
+        self.layout().activate()
         self._restored_layout = persistence.restore_ui(self) if restore else False
         self.help.sync()
         self.mode_switch.sync(force=True)
+        self.layout().activate()
         self.theme_control.apply()
         self.status_info.refresh()
         self.workspace = WorkspaceController(self, self.store, autosave_dir, autosave_interval_ms)

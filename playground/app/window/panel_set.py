@@ -23,6 +23,7 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
     from playground.app.panels.sampling_panel import SamplingPanel
     from playground.app.panels.score_panel import ScoreFieldPanel
     from playground.app.panels.target.panel import TargetPanel
+    from playground.app.panels.target_canvas import TargetCanvasPanel
 
     panels: dict[str, QWidget] = {
         "target": TargetPanel(state, undo_stack),
@@ -38,6 +39,7 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
         "inpaint": InpaintPanel(state),
         "compare": ComparePanel(state, controller),
     }
+    panels["canvas"] = TargetCanvasPanel(panels["target"])
     panels["settings"] = SettingsPanel(state)
     return panels
 

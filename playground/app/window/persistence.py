@@ -58,6 +58,9 @@ def restore_ui(window) -> bool:
     layout = st.value("window/state")
     if isinstance(layout, QByteArray) and not layout.isEmpty():
         restored = bool(window.restoreState(layout))
+        if isinstance(geo, QByteArray) and not geo.isEmpty():  # the restored docks laid out, the size again: a
+            window.layout().activate()  # hidden tab (the Target canvas) must not hold the window wider than saved
+            window.restoreGeometry(geo)
     for images, key in MODE_DOCK_KEYS:
         try:
             window.mode_switch.set_open_docks(images, json.loads(str(st.value(key))))

@@ -3,9 +3,11 @@ command whose target is the drawing (`raster_target`); an empty drawing keeps th
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -28,10 +30,25 @@ from playground.data.targets.target import DataError, Target
 CANVAS_PIXELS = 128
 
 
-class _CanvasViewBox(EditViewBox):
-    """A fixed [-4, 4]^2 view whose left-button gestures paint; hover shows the brush outline."""
+class StrokeSurface(Protocol):
+    """What a `CanvasViewBox` paints on, in data coordinates."""
 
-    def __init__(self, page: "DrawPage"):
+    def stroke(self, points) -> bool: ...
+
+    def begin_stroke(self, x: float, y: float) -> None: ...
+
+    def continue_stroke(self, x: float, y: float) -> None: ...
+
+    def end_stroke(self) -> bool: ...
+
+    def move_cursor(self, x: float | None, y: float | None) -> None: ...
+
+
+class CanvasViewBox(EditViewBox):
+    """A fixed [-4, 4]^2 view whose left-button gestures paint on `page` (anything with the DrawPage stroke methods
+    and move_cursor: the Draw tab, the target canvas); hover shows the brush outline."""
+
+    def __init__(self, page: StrokeSurface):
         super().__init__()
         self._page = page
 
@@ -56,13 +73,16 @@ class _CanvasViewBox(EditViewBox):
 
 
 class DrawPage(QWidget):
-    """Brush / eraser, size and strength over the canvas; undo, redo, Use drawing and Clear below it."""
+    """Brush / eraser, size and strength over the canvas; undo, redo, Use drawing and Clear below it.
+    `canvasChanged` follows every change of the drawing (a stroke under way, undo, redo, a loaded raster)."""
+
+    canvasChanged = Signal()
 
     def __init__(self, host: TargetHost, parent: QWidget | None = None):
         super().__init__(parent)
         self.host = host
         self.drawing = DrawingModel(CANVAS_PIXELS, EXTENT)
-        self.canvas_view = _CanvasViewBox(self)
+        self.canvas_view = CanvasViewBox(self)
         self.canvas_plot = pg.PlotWidget(viewBox=self.canvas_view)
         self.canvas_plot.setToolTip(
             "Paint with the left mouse button: each stroke adds density where you paint (brighter = denser).\n"
@@ -245,6 +265,7 @@ class DrawPage(QWidget):
         self.canvas_image.setImage(self.drawing.canvas[::-1], levels=(0.0, 1.0), autoLevels=False)
         self.canvas_image.setRect(-EXTENT, -EXTENT, 2 * EXTENT, 2 * EXTENT)
         self.canvas_hint.setVisible(self.drawing.is_empty() and not self.drawing.in_stroke)
+        self.canvasChanged.emit()
 
     def move_cursor(self, x: float | None, y: float | None) -> None:
         """Show the brush outline at data (x, y); None hides it."""
@@ -278,4 +299,4 @@ class DrawPage(QWidget):
         return diff
 
 
-__all__ = ["CANVAS_PIXELS", "DrawPage"]
+__all__ = ["CANVAS_PIXELS", "CanvasViewBox", "DrawPage", "StrokeSurface"]

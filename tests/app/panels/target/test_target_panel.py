@@ -1,21 +1,21 @@
 """The Target panel (pytest-qt, offscreen): presets, drawing with undo/redo, Gaussian editing, import, screenshots."""
 
 import json
-import time
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QMouseEvent, QUndoStack
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QUndoStack
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QPushButton
 
 from playground.app.panels.target.panel import TargetPanel
 from playground.app.state import AppState, Settings
 from playground.data.targets.gmm_components import Component
 from playground.data.targets.presets import make_preset
+from tests.app.mouse_helpers import mouse_click, mouse_drag
 
 
 @pytest.fixture
@@ -28,38 +28,6 @@ def panel(qtbot):
     p.show()
     qtbot.waitExposed(p)
     return p
-
-
-# ---- synthesized mouse input ----------------------------------------------------------------------------------
-def _send(widget, kind, pos: QPoint, button, buttons):
-    ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def _viewport_pos(plot, viewbox, x, y) -> QPoint:
-    return plot.mapFromScene(viewbox.mapViewToScene(QPointF(x, y)))
-
-
-def mouse_drag(plot, viewbox, points, qtbot=None, wait_ms=0):
-    """Press at points[0], move through the rest with the left button held, release at the last one."""
-    vp = plot.viewport()
-    L, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    _send(vp, QMouseEvent.Type.MouseButtonPress, _viewport_pos(plot, viewbox, *points[0]), L, L)
-    for x, y in points[1:]:
-        _send(vp, QMouseEvent.Type.MouseMove, _viewport_pos(plot, viewbox, x, y), none, L)
-        if qtbot is not None and wait_ms:
-            qtbot.wait(wait_ms)
-        else:
-            time.sleep(0.012)  # pyqtgraph drops mouse moves closer than 10 ms apart (mouseRateLimit)
-    _send(vp, QMouseEvent.Type.MouseButtonRelease, _viewport_pos(plot, viewbox, *points[-1]), L, none)
-
-
-def mouse_click(plot, viewbox, x, y):
-    vp = plot.viewport()
-    L, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    p = _viewport_pos(plot, viewbox, x, y)
-    _send(vp, QMouseEvent.Type.MouseButtonPress, p, L, L)
-    _send(vp, QMouseEvent.Type.MouseButtonRelease, p, L, none)
 
 
 def not_blank(widget, path) -> None:
