@@ -274,6 +274,10 @@ class WorkspaceController(QObject):
                 if images is not None:
                     data = images.images
                     labels = images.labels if model.num_classes else None
+                elif model.num_classes and target.gmm is not None:  # a class-conditional 2D model: the components
+                    from playground.data.targets.classes import sample_with_classes
+
+                    data, labels = sample_with_classes(target, settings.target_samples, settings.seed)
                 else:
                     data, labels = target.sample(settings.target_samples, settings.seed), None
                 try:

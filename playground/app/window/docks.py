@@ -48,7 +48,7 @@ WIDE = (1500, 900)  # a window at least this large gets the wide default layout,
 PANEL_MINIMUM = {
     "target": (280, 300), "settings": (270, 220), "training": (260, 200), "forward": (260, 220), "score": (260, 220),
     "sampling": (440, 300), "image_dataset": (260, 200), "image_forward": (260, 220), "image_sampling": (440, 300),
-    "inpaint": (360, 300), "compare": (440, 300), "density": (260, 220), "classes": (440, 300),
+    "inpaint": (360, 300), "compare": (440, 300), "density": (260, 220), "classes": (440, 300), "canvas": (260, 220),
 }
 
 

@@ -81,6 +81,23 @@ def test_save_then_open_in_a_new_window_restores_everything(windows, qtbot, tmp_
     assert w2.controller.step == 35
 
 
+def test_a_class_conditional_2d_run_reopens_with_its_trainer(windows, qtbot, tmp_path):
+    """A 2D model trained on a mixture's components as classes resumes from its workspace (found by the monkey walk:
+    the trainer was refused for want of labels, so the reopened document had lost its optimiser state)."""
+    w = windows("a", "8gaussians", seed=2, classes_2d=True)
+    train(qtbot, w, 20)
+    assert w.controller.trainer.config.num_classes == 8
+    path = tmp_path / "classes.dpw"
+    assert w.save_workspace_to(str(path))
+    saved = w.workspace.current_workspace()
+    w2 = windows("b", "moons")
+    assert w2.open_path(str(path)), w2.messages
+    assert w2.controller.trainer is not None and w2.controller.step == 20
+    assert w2.workspace.current_workspace() == saved
+    train(qtbot, w2, 5)
+    assert w2.controller.step == 25
+
+
 def test_bad_workspace_gives_one_message_and_keeps_the_state(windows, tmp_path):
     w = windows()
     target, settings = w.state.target, w.state.settings

@@ -110,7 +110,7 @@ def test_one_training_at_a_time_with_main_training(qtbot, tmp_path, quick_checks
         assert dock.isHidden() and not view_action.isChecked() and not compare_tabs(w)  # starts closed, no tab
         view_action.trigger()  # View opens it in front of Sampling
         assert not dock.isHidden() and view_action.isChecked()
-        assert w.tabifiedDockWidgets(dock) == [w.docks["sampling"]] 
+        assert w.docks["sampling"] in w.tabifiedDockWidgets(dock)
         qtbot.waitUntil(lambda: compare_tabs(w) == 1)
         assert c.play()
         qtbot.waitUntil(lambda: c.step > 0, timeout=180_000)
@@ -170,9 +170,10 @@ def test_the_open_dock_is_remembered_and_leaves_no_stray_tabs(qtbot, tmp_path):
         w = make_window(qtbot, tmp_path, restore=True)  # the next run: as it was, in 2D mode no image-dock tab
         try:
             dock = w.dock_layout.optional_docks["compare"]
-            qtbot.waitUntil(lambda: ("Compare (DSM | FM)" in visible_tabs(w)) == opened)
+            # once the restored layout has settled (Qt rebuilds its tab bars in steps): no image-dock tab in 2D mode
+            qtbot.waitUntil(lambda: ("Compare (DSM | FM)" in visible_tabs(w)) == opened
+                            and "Dataset" not in visible_tabs(w))
             assert dock.isHidden() != opened and w.dock_layout.open_actions["compare"].isChecked() == opened
-            assert "Dataset" not in visible_tabs(w)
         finally:
             w.close()
 
