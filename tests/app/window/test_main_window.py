@@ -80,6 +80,8 @@ def test_time_bar_drives_state_and_every_panel(window, qtbot):
     bar = window.time_bar
     panels = {k: window.panels[k] for k in ("forward", "score", "sampling") if hasattr(window.panels[k], "redraws")}
     assert {"forward", "score"} <= set(panels)
+    sp = window.panels["sampling"]
+    qtbot.waitUntil(lambda: not sp.running, timeout=60_000)  # the first exact-score run (its end moves the replay)
     qtbot.wait(100)
     before = {k: p.redraws for k, p in panels.items()}
     bar.slider.setValue(800)
@@ -87,7 +89,6 @@ def test_time_bar_drives_state_and_every_panel(window, qtbot):
     assert bar.spin.value() == pytest.approx(0.8)
     qtbot.waitUntil(lambda: all(p.redraws > before[k] for k, p in panels.items()), timeout=5000)
     # the sampling panel's replay slider follows (left = T, right = 0) and drives t back
-    sp = window.panels["sampling"]
     assert sp.slider.value() == round(0.2 * sp.slider.maximum())
     sp.slider.setValue(sp.slider.maximum())
     assert window.state.t == pytest.approx(0.0)
