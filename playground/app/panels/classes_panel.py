@@ -64,7 +64,7 @@ class ClassesPanel(QWidget):
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
-        self.setWindowTitle("Classes & imputation")
+        self.setWindowTitle("Classes / imputation")
         self.plot = plot_widget("Classes  p(x | c)")
         pi = self.plot.getPlotItem()
         self.target_image = DensityImage(pi, bins=128, colormap="CET-L1")

@@ -5,7 +5,7 @@ Each panel sits in a frameless scroll area with the panel's own minimum size, so
 scrolls as a whole instead of squeezing or cutting it, and the window shrinks gracefully (1024 x 700 and below).
 
 Default layout, large windows (WIDE: 1500 x 900 and up): left, Target over Settings; right, Forward | Score |
-Training on top, Sampling below (Density and the Target canvas in tabs behind Score, Classes & imputation behind
+Training on top, Sampling below (Density and the Target canvas in tabs behind Score, Classes / imputation behind
 Sampling). Laptop screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and Settings as tabs over
 Training; right, Forward | Score on top, Sampling below, so every plot keeps a useful size. The image docks take those
 places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones, Inpainting
@@ -28,7 +28,7 @@ DOCKS = (
     ("score", "Score field", "dock_score"),
     ("density", "Density", "dock_density"),
     ("sampling", "Sampling (SDE | ODE)", "dock_sampling"),
-    ("classes", "Classes & imputation", "dock_classes"),
+    ("classes", "Classes / imputation", "dock_classes"),
     ("training", "Training", "dock_training"),
     ("settings", "Settings", "dock_settings"),
 )
