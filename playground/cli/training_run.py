@@ -191,6 +191,7 @@ def run_training(trainer, out: Path, data: str, args=None, run=None) -> int:
     every = getattr(args, "checkpoint_every", None)
     grids = sample_grid_writer(args, out, run) if args is not None else None
     sample_every = getattr(args, "sample_every", None)
+    checkpointed: list[int] = []
 
     def callback(stats) -> None:
         if not main:
@@ -198,6 +199,7 @@ def run_training(trainer, out: Path, data: str, args=None, run=None) -> int:
         progress(stats)
         if every and stats.step % every == 0:
             trainer.save(out)
+            checkpointed.append(stats.step)
         if grids is not None and stats.step % sample_every == 0:
             grids(trainer, stats.step)
 
@@ -208,11 +210,11 @@ def run_training(trainer, out: Path, data: str, args=None, run=None) -> int:
         except TrainingDiverged as e:
             if progress is not None:
                 progress.close()
-            raise CLIError(f"{e} Nothing was written.") from None
+            raise CLIError(f"{e} {what_was_kept(out, checkpointed).capitalize()}.") from None
         except RankLost as e:
             if progress is not None:
                 progress.close()
-            raise CLIError(f"{e}; nothing was written") from None
+            raise CLIError(f"{e}; {what_was_kept(out, checkpointed)}") from None
         if main and trainer.last_stats is not None:
             progress.close(trainer.last_stats)
         if stop.requested or (run is not None and run.stop_agreed):
@@ -228,6 +230,13 @@ def run_training(trainer, out: Path, data: str, args=None, run=None) -> int:
     print(json.dumps({"model": str(out), "data": data, "steps": trainer.step_count,
                       "seconds": round(trainer.train_seconds, 3), "loss": loss, **run_summary(trainer)}))
     return code
+
+
+def what_was_kept(out: Path, checkpointed: list[int]) -> str:
+    """The end of a failed run's message: the last checkpoint still on disk, or that nothing was written."""
+    if checkpointed and out.exists():
+        return f"the last checkpoint (step {checkpointed[-1]}) is in {out}"
+    return "nothing was written"
 
 
 def run_summary(trainer) -> dict:
