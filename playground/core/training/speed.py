@@ -7,12 +7,16 @@ prints. What 'auto' picks, and why (`python -m playground bench images`, CPU sec
 channels, batch 64, 28x28, torch 2.13 on an AMD EPYC Zen 4 with AVX512-BF16; see the README for the figures):
 
   precision      bf16 autocast for a UNet on a CPU with native bf16 (AVX512-BF16 or AMX: ~1.7x at 28x28, ~1.2x at
-                 8x8) and on a CUDA GPU that supports bf16 (tensor cores); fp32 elsewhere: MLPs on 2D points (tiny
-                 matrices, no gain, and likelihoods want fp32), CPUs without bf16 units (emulated, slower), MPS.
+                 8x8); fp32 everywhere else: on a CUDA GPU (an H200, `bench training --device cuda --repeats 15
+                 --block 20`: bf16 autocast ran the default 16-channel UNet at 0.76x of fp32 at 28x28 and 0.75x at
+                 32x32 RGB, fp16 at 0.74x / 0.82x; these small kernels are launch-bound and the casts cost more than
+                 tensor cores gain: ask for bf16 for wide nets), MLPs on 2D points (tiny matrices, no gain, and
+                 likelihoods want fp32; 0.88x under bf16 on the H200), CPUs without bf16 units (emulated, slower), MPS.
                  fp16 (CUDA GPUs without bf16) is opt-in and uses dynamic loss scaling (torch.amp.GradScaler).
                  Weights, Adam, EMA and the loss stay fp32; only the network's forward runs under autocast.
-  channels_last  activations in NHWC for a UNet on CUDA with bf16/fp16 (cuDNN's tensor-core convolutions want it;
-                 the small weights are converted per call); off on the CPU (no gain with fp32, a loss with bf16).
+  channels_last  off unless asked: NHWC activations gained nothing measurable anywhere (H200, fp32: 0.96x at 28x28,
+                 0.94x at 32x32 RGB; an earlier shorter run said 1.1x, within its noise; CPU: none with fp32, a loss
+                 with bf16). `--channels-last on` is there for wide nets under bf16/fp16 on tensor cores.
   compile        off unless asked: on the CPU it gained nothing (0.33 vs 0.32 s per step) and took ~5 minutes to
                  compile. When asked, a compiler that is missing or fails falls back to eager with one warning.
   fused Adam     always where torch has it (CPU, CUDA): one kernel over the trainer's flat parameter buffer.
@@ -65,14 +69,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def auto_precision(network: str, device: torch.device) -> str:
-    """'auto' precision: bf16 for a UNet where the hardware has bf16 units, fp32 otherwise (module docstring)."""
-    if network != "unet":
-        return "fp32"
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if cpu_has_native_bf16() else "fp32"
-    return "fp32"
+    """'auto' precision: bf16 for a UNet on a CPU with bf16 units, fp32 otherwise (module docstring)."""
+    return "bf16" if network == "unet" and device.type == "cpu" and cpu_has_native_bf16() else "fp32"
 
 
 def resolve_speed(config, device: torch.device) -> SpeedSettings:
@@ -86,13 +84,11 @@ def resolve_speed(config, device: torch.device) -> SpeedSettings:
         raise ValueError(f"precision {precision} needs a CPU or CUDA device, not {device.type}")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("precision bf16: this CUDA GPU does not support bf16; use fp16 or fp32")
-    channels_last = config.channels_last
-    if channels_last is None:
-        channels_last = config.network == "unet" and device.type == "cuda" and precision != "fp32"
-    elif channels_last and config.network != "unet":
+    channels_last = bool(config.channels_last)
+    if channels_last and config.network != "unet":
         raise ValueError("channels_last applies to image networks (the UNet)")
     fused = device.type in ("cpu", "cuda")
-    return SpeedSettings(precision, bool(channels_last), bool(config.compile), fused)
+    return SpeedSettings(precision, channels_last, bool(config.compile), fused)
 
 
 def autocast(settings: SpeedSettings, device: torch.device):

@@ -24,8 +24,8 @@ presets: `python -m playground bench quality` uses it (SWD ratio ~1.0-1.2 after 
 entropy after 60 s, on 2 CPU threads); eps/sigma^2 gives SWD ~1.4-1.5 after 5 s and NLL gaps of ~0.06 (8gaussians)
 and ~0.19 (checkerboard) after 60 s.
 
-Speed (`speed`): the network's forward runs under bf16 autocast where the hardware has bf16 units (UNets on such
-CPUs and CUDA GPUs), with channels_last activations on CUDA, optionally torch.compile'd; `trainer.speed` says what
+Speed (`speed`): the network's forward runs under bf16 autocast where it measured faster (UNets on CPUs with
+bf16 units), channels_last activations on request, optionally torch.compile'd; `trainer.speed` says what
 was chosen. Distributed (`distributed`): with a DistributedRun each torchrun rank trains its rows of the global
 batch, one all-reduce of the flat gradient per step; the EMA lives on rank 0.
 

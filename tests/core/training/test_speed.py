@@ -27,6 +27,18 @@ def test_auto_picks_bf16_only_for_a_unet_on_bf16_hardware(monkeypatch, native):
     assert "fp32" in speed.resolve_speed(TrainConfig(precision="fp32"), CPU).describe()
 
 
+def test_auto_on_cuda_is_plain_fp32_even_where_bf16_is_supported(monkeypatch):
+    """On CUDA (measured on an H200) bf16/fp16 autocast slowed the default UNet and NHWC gained nothing: auto = fp32,
+    NCHW, fused Adam; explicit requests are kept. No GPU is needed to resolve."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    cuda = torch.device("cuda")
+    unet = speed.resolve_speed(TrainConfig(network="unet"), cuda)
+    assert (unet.precision, unet.channels_last, unet.fused_adam) == ("fp32", False, True)
+    asked = speed.resolve_speed(TrainConfig(network="unet", precision="bf16", channels_last=True), cuda)
+    assert (asked.precision, asked.channels_last) == ("bf16", True)
+    assert speed.resolve_speed(TrainConfig(), cuda).precision == "fp32"
+
+
 def test_bad_requests_are_refused():
     with pytest.raises(ValueError, match="channels_last applies to image networks"):
         speed.resolve_speed(TrainConfig(channels_last=True), CPU)
