@@ -1,18 +1,26 @@
 """Undoable changes of the window's training state: a settings change (`SettingsCommand`) and Train > Reset
 (`ResetCommand`). A change that discards the trained model keeps it: redo and undo each swap the controller's run
-with the one the command holds (`TrainingControl.swap_run`), so the model, its optimiser state and its loss curve
-come back with Edit > Undo. Consecutive changes of the same settings that keep the model merge into one step (a
+with the one the command holds (`RunSwapper.swap_run`, which `TrainingControl` implements), so the model, its
+optimiser state and its loss curve come back with Edit > Undo. Consecutive changes of the same settings that keep the model merge into one step (a
 spin box stepped by its arrows)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtGui import QUndoCommand
 
 if TYPE_CHECKING:
-    from playground.app.window.training_control import TrainingControl
     from playground.app.workers.training_run import TrainingRun
+
+
+class RunSwapper(Protocol):
+    """What the commands need of the window's training control (`TrainingControl`)."""
+
+    def apply_settings(self, changes: dict) -> None: ...
+
+    def swap_run(self, stored: TrainingRun | None, change: Callable[[], None]) -> TrainingRun | None: ...
 
 
 class SettingsCommand(QUndoCommand):
@@ -20,7 +28,7 @@ class SettingsCommand(QUndoCommand):
 
     MERGE_ID = 0x5E77
 
-    def __init__(self, control: TrainingControl, before: dict, after: dict, discards: bool, text: str):
+    def __init__(self, control: RunSwapper, before: dict, after: dict, discards: bool, text: str):
         super().__init__(text)
         self.control = control
         self.before, self.after = dict(before), dict(after)
@@ -53,7 +61,7 @@ class SettingsCommand(QUndoCommand):
 class ResetCommand(QUndoCommand):
     """Train > Reset: a fresh random network; undo brings the trained one back (and redo discards it again)."""
 
-    def __init__(self, control: TrainingControl):
+    def __init__(self, control: RunSwapper):
         super().__init__("Reset training")
         self.control = control
         self.other_run: TrainingRun | None = None
