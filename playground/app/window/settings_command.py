@@ -1,8 +1,8 @@
 """Undoable changes of the window's training state: a settings change (`SettingsCommand`) and Train > Reset
 (`ResetCommand`). A change that discards the trained model keeps it: redo and undo each swap the controller's run
 with the one the command holds (`RunSwapper.swap_run`, which `TrainingControl` implements), so the model, its
-optimiser state and its loss curve come back with Edit > Undo. Consecutive changes of the same settings that keep the model merge into one step (a
-spin box stepped by its arrows)."""
+optimiser state and its loss curve come back with Edit > Undo. Consecutive changes of the same settings that keep
+the model merge into one step (a spin box stepped by its arrows)."""
 
 from __future__ import annotations
 
