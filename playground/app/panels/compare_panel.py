@@ -133,7 +133,8 @@ class ComparePanel(QWidget):
     # ---- running -----------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """True from train_both() until the run's end has been handled here (main training resumed), or a cancel."""
+        return self._thread is not None
 
     def train_both(self) -> bool:
         """Start the comparison; False (with a message) when there is nothing to compare on."""
