@@ -267,9 +267,11 @@ class ClassesPanel(QWidget):
         return True
 
     def _on_classes(self, out: ClassOutcome) -> None:
-        if out.generation != self.generation or out.cancelled:
+        if out.generation != self.generation:
             return
         self._current = None
+        if out.cancelled:
+            return
         self.class_outcome = out
         self._draw_classes()
         what, w, which, sampler = self._what
@@ -300,7 +302,7 @@ class ClassesPanel(QWidget):
     # ---- threads ---------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._current is not None and self._current.isRunning() or self.imputation.running
+        return self._current is not None or self.imputation.running  # until its outcome is handled
 
     def _cancel(self) -> None:
         if self._current is not None:

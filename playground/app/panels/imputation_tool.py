@@ -159,9 +159,11 @@ class ImputationTool(QObject):
         return True
 
     def _on_done(self, out: ImputeOutcome) -> None:
-        if out.generation != self.generation or out.cancelled:
+        if out.generation != self.generation:
             return
         self._current = None
+        if out.cancelled:
+            return
         self.outcome = out
         if out.error:
             self.info.setText(f"Imputation failed: {out.error}")
@@ -187,7 +189,8 @@ class ImputationTool(QObject):
 
     @property
     def running(self) -> bool:
-        return self._current is not None and self._current.isRunning()
+        """True from the start until the outcome is handled here (not only while the thread runs)."""
+        return self._current is not None
 
     def cancel(self) -> None:
         if self._current is not None:
