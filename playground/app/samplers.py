@@ -255,6 +255,14 @@ def sampler_steps(key: str, sample_steps: int) -> int:
     return max(1, sample_steps)
 
 
+def sample_steps_for(key: str, steps: int) -> int:
+    """The 'sampling steps' setting that gives sampler `key` exactly `steps` steps (`sampler_steps`'s inverse): twice
+    the steps less 2 for Heun and EDM Heun, the steps for every other sampler; at least 2 (the setting's minimum)."""
+    if key in ("ode_heun", "edm_heun"):
+        return max(2, 2 * steps - 2)
+    return max(2, steps)
+
+
 def sde_sampler_for(sde: str, sampler: str) -> str:
     """The reverse-SDE sampler to use after switching to SDE `sde` from `sampler`: Euler–Maruyama becomes
     RF_SDE_SAMPLER under rectified flow (see there); every other choice is kept."""
@@ -263,6 +271,6 @@ def sde_sampler_for(sde: str, sampler: str) -> str:
 
 __all__ = [
     "RF_SDE_SAMPLER", "RK45_MAX_FRAMES", "SAMPLER_NAMES", "SIDE_SETTINGS", "SPECS", "SamplerOption", "SamplerSpec", "describe_options",
-    "format_options", "parse_options", "sampler_name", "sampler_problem", "sampler_steps", "sampler_title", "side_changes",
+    "format_options", "parse_options", "sample_steps_for", "sampler_name", "sampler_problem", "sampler_steps", "sampler_title", "side_changes",
     "sde_sampler_for", "side_choice",
 ]

@@ -9,7 +9,7 @@ Training on top, Sampling below (Density and the Target canvas in tabs behind Sc
 Sampling). Laptop screens (below WIDE: 1280 x 720, 1366 x 768, 1024 x 700): left, Target and Settings as tabs over
 Training; right, Forward | Score on top, Sampling below, so every plot keeps a useful size. The image docks take those
 places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones, Inpainting
-beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare) start closed and out of
+beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare, Sampler race) start closed and out of
 the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner (`open_optional`). A
 panel with `dock_closed()` hears when its dock is closed.
 """
@@ -41,14 +41,15 @@ IMAGE_DOCKS = (
 )
 DOCKS_2D = ("forward", "score", "density", "sampling", "classes", "canvas")  # hidden in image mode
 # 2D docks that start closed (View opens them), each tabbed with a default dock: (key, title, object name, tab partner)
-OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),)
+OPTIONAL_DOCKS = (("compare", "Compare (DSM | FM)", "dock_compare", "sampling"),
+                  ("race", "Sampler race", "dock_race", "sampling"))
 OPTIONAL_PARTNERS = {key: partner for key, _title, _name, partner in OPTIONAL_DOCKS}
 WIDE = (1500, 900)  # a window at least this large gets the wide default layout, a smaller one the compact one
 # what each panel needs before its dock scrolls (width, height): plots stay readable, control rows fit
 PANEL_MINIMUM = {
     "target": (280, 300), "settings": (270, 220), "training": (260, 200), "forward": (260, 220), "score": (260, 220),
     "sampling": (440, 300), "image_dataset": (260, 200), "image_forward": (260, 220), "image_sampling": (440, 300),
-    "inpaint": (360, 300), "compare": (440, 300), "density": (260, 220), "classes": (440, 300), "canvas": (260, 220),
+    "inpaint": (360, 300), "compare": (440, 300), "race": (440, 300), "density": (260, 220), "classes": (440, 300), "canvas": (260, 220),
 }
 
 

@@ -2,7 +2,7 @@
 
 Docks (rearrangeable, toggled in View): Target, Forward diffusion, Score field, Sampling (SDE | ODE), Training,
 Settings, and for image mode (`state.images`, entered from Target > Images) Dataset, Forward diffusion (images),
-Sampling (images): SDE | ODE and Inpainting; Compare (DSM | FM) starts closed (View opens it). The time bar (bottom
+Sampling (images): SDE | ODE and Inpainting; Compare (DSM | FM) and Sampler race start closed (View opens them). The time bar (bottom
 toolbar) drives `state.set_time`, which every time-dependent panel follows; training runs in `TrainingController`'s
 worker.
 
@@ -44,7 +44,7 @@ from playground.app.window.file_import import FileImport
 from playground.app.window.help_control import HelpControl
 from playground.app.window.menus import make_menus
 from playground.app.window.mode_switch import ModeSwitch
-from playground.app.window.panel_set import link_sampling_time, make_panels
+from playground.app.window.panel_set import link_race, link_sampling_time, make_panels
 from playground.app.window.status_bar import TrainingStatus
 from playground.app.window.theme import WindowTheme
 from playground.app.window.training_control import TrainingControl
@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         self.panels["sampling"].changeRequested.connect(self.request_settings)
         self.panels["classes"].changeRequested.connect(self.request_settings)
         link_sampling_time(self.state, self.panels["sampling"])
+        link_race(self.panels["race"], self.panels["sampling"], self.request_settings,
+                  lambda: self.docks["sampling"].raise_())
 
     def _on_target_error(self, text: str) -> None:
         """The target panel shows its own message box; keep a record and say it in the status bar too."""

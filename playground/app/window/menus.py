@@ -1,4 +1,4 @@
-"""The window's menu bar: File (with Open recent), Edit, View (the docks, the optional Compare dock, the time bar,
+"""The window's menu bar: File (with Open recent), Edit, View (the docks, the optional Compare and Sampler race docks, the time bar,
 Animate t, Theme, Reset layout), Train and Help, built from the window's actions (`actions.make_actions`)."""
 
 from __future__ import annotations

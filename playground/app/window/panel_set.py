@@ -1,5 +1,5 @@
-"""The window's panels, one per dock (2D and image mode side by side), and the link between the sampling panel's
-replay slider and the shared time bar."""
+"""The window's panels, one per dock (2D and image mode side by side), the link between the sampling panel's
+replay slider and the shared time bar, and the one from the Race dock's points to the sampling panel."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
     from playground.app.panels.image_forward_panel import ImageForwardPanel
     from playground.app.panels.image_sampling_panel import ImageSamplingPanel
     from playground.app.panels.inpaint_panel import InpaintPanel
+    from playground.app.panels.race_panel import RacePanel
     from playground.app.panels.sampling_panel import SamplingPanel
     from playground.app.panels.score_panel import ScoreFieldPanel
     from playground.app.panels.target.panel import TargetPanel
@@ -38,6 +39,7 @@ def make_panels(state, undo_stack, controller, training_actions: dict) -> dict[s
         "image_sampling": ImageSamplingPanel(state),
         "inpaint": InpaintPanel(state),
         "compare": ComparePanel(state, controller),
+        "race": RacePanel(state),
     }
     panels["canvas"] = TargetCanvasPanel(panels["target"])
     panels["settings"] = SettingsPanel(state)
@@ -68,3 +70,16 @@ def link_sampling_time(state, panel: QWidget) -> None:
 
     state.timeChanged.connect(from_state)
     slider.valueChanged.connect(to_state)
+
+
+def link_race(race: QWidget, sampling: QWidget, request_settings, show_sampling) -> None:
+    """A point clicked in the Race dock (`loadRequested(changes, exact)`): its sampler and steps on the sampling
+    panel's left side (one undoable settings change, `request_settings`), with the score the race used, and the
+    Sampling dock in front (`show_sampling()`)."""
+
+    def load(changes: dict, exact: bool) -> None:
+        sampling.use_exact.setChecked(exact)
+        request_settings(changes)
+        show_sampling()
+
+    race.loadRequested.connect(load)
