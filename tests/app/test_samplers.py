@@ -11,6 +11,7 @@ from playground.app.samplers import (
     describe_options,
     format_options,
     parse_options,
+    sample_steps_for,
     sampler_name,
     sampler_problem,
     sampler_steps,
@@ -68,3 +69,12 @@ def test_rectified_flow_samples_its_reverse_sde_ancestrally():
     assert RF_SDE_SAMPLER == "ancestral" and sde_sampler_for("rf", "em") == "ancestral"
     assert sde_sampler_for("rf", "pc") == "pc" and sde_sampler_for("vp", "em") == "em"
     assert sde_sampler_for("vp", "ancestral") == "ancestral"
+
+
+def test_sample_steps_for_inverts_sampler_steps():
+    """The setting a Race point loads gives its sampler exactly the steps it raced with."""
+    for key in SPECS:
+        if key == "ode_rk45":
+            continue  # its steps are output frames, capped: not raced
+        for steps in range(2, 600):
+            assert sampler_steps(key, sample_steps_for(key, steps)) == steps, (key, steps)
