@@ -53,12 +53,12 @@ class RaceChart(pg.PlotWidget):
                         "target sets (1 = the iid floor: as good as exact sampling). Click a point to load that\n"
                         "sampler and step count into the Sampling panel's left view.")
         self.legend = pi.addLegend(offset=(-8, 8), colCount=LEGEND_COLUMNS, labelTextSize="8pt")
-        self.floor = pg.InfiniteLine(pos=0.0, angle=0, movable=False,  # log10(1): the view is in log units
-                                     pen=pg.mkPen((160, 160, 160), width=1.5, style=Qt.PenStyle.DashLine),
-                                     label="iid floor", labelOpts={"position": 0.05, "color": (160, 160, 160),
-                                                                   "anchors": [(0, 1), (0, 1)]})
-        pi.addItem(self.floor, ignoreBounds=True)
-        self.selected = pg.ScatterPlotItem(size=SYMBOL_SIZE + 8, pen=pg.mkPen("w", width=2), brush=None)
+        floor_pen = pg.mkPen((150, 150, 150), width=1.5, style=Qt.PenStyle.DashLine)
+        self.floor = pg.InfiniteLine(pos=0.0, angle=0, movable=False, pen=floor_pen)  # log10(1): view in log units
+        pi.addItem(self.floor)  # in the auto range: the floor always shows
+        self.legend.addItem(pg.PlotDataItem(pen=floor_pen), "iid floor")
+        ring = pg.mkPen((128, 128, 128), width=3)  # grey: seen on the light and the dark theme
+        self.selected = pg.ScatterPlotItem(size=SYMBOL_SIZE + 8, pen=ring, brush=None)
         pi.addItem(self.selected)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.entries: tuple[RaceEntry, ...] = ()

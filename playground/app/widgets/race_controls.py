@@ -49,6 +49,7 @@ class RaceControls(QWidget):
             a.toggled.connect(self._on_samplers)
             self.sampler_actions[key] = a
         self.samplers_btn.setMenu(menu)
+        self.samplers_btn.setMinimumWidth(120)  # room for 'Samplers 9/9' and the menu arrow
         self.ladder = QLineEdit(", ".join(map(str, NFE_LADDER)))
         self.ladder.setToolTip("The NFE budgets (score evaluations) each sampler runs at, cheapest first; a sampler\n"
                                "takes the most steps within each budget (Heun: about half, predictor–corrector:\n"
