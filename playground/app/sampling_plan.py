@@ -19,6 +19,12 @@ EXACT_MIN_PARTICLES = 200
 LIVE_PARTICLES = 1000  # particles of a refresh while training
 
 
+def exact_particle_cap(exact_points: int) -> int | None:
+    """The most particles an exact-score run takes when the score sums over `exact_points` points for each (None:
+    no cap, a closed form)."""
+    return max(EXACT_MIN_PARTICLES, EXACT_PAIR_BUDGET // exact_points) if exact_points else None
+
+
 def model_step(model) -> int | None:
     """The optimiser step a model snapshot was taken at (its config's steps_done), None when unknown."""
     step = (getattr(model, "config", None) or {}).get("steps_done")
@@ -64,11 +70,10 @@ def plan_sampling(settings, model, use_exact: bool, exact_label: str, exact_poin
     if use_exact or model is None:
         source = "exact"
         label = f"exact score: {exact_label}" + ("" if use_exact else " (no model yet)")
-        if exact_points:
-            cap = max(EXACT_MIN_PARTICLES, EXACT_PAIR_BUDGET // exact_points)
-            if n > cap:
-                n = cap
-                notes.append(f"{n:,} particles: the exact score sums over {exact_points:,} points for each")
+        cap = exact_particle_cap(exact_points)
+        if cap is not None and n > cap:
+            n = cap
+            notes.append(f"{n:,} particles: the exact score sums over {exact_points:,} points for each")
     else:
         source = "learned"
         label = f"learned score, {model_step_text(model)}"
@@ -86,5 +91,5 @@ def plan_sampling(settings, model, use_exact: bool, exact_label: str, exact_poin
     return SamplingPlan(source, label, n, "; ".join(notes), sides)
 
 
-__all__ = ["EXACT_PAIR_BUDGET", "LIVE_PARTICLES", "SamplingPlan", "SideRun", "model_step", "model_step_text",
-           "plan_sampling"]
+__all__ = ["EXACT_PAIR_BUDGET", "LIVE_PARTICLES", "SamplingPlan", "SideRun", "exact_particle_cap", "model_step",
+           "model_step_text", "plan_sampling"]

@@ -16,8 +16,9 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from playground.app.exact_scores import ExactScores, exact_cost_points
 from playground.app.samplers import SPECS, sample_steps_for, sampler_name, side_changes
-from playground.app.sampling_plan import model_step_text
+from playground.app.sampling_plan import exact_particle_cap, model_step_text
 from playground.app.widgets.plot_items import Coalescer
 from playground.app.widgets.race_chart import RaceChart
 from playground.app.widgets.race_controls import EXACT, LEARNED, RaceControls, parse_ladder
@@ -59,6 +60,7 @@ class RacePanel(QWidget):
         self.source = EXACT  # the score of the race shown
         self.score_label = ""
         self.stale = ""  # why the points shown no longer match the current score ('' when they do)
+        self.note = ""  # what the race shown does differently from the controls (fewer samples)
         self._threads: list = []
         self._thread: RaceThread | None = None
         self._redraw = Coalescer(self.redraw, parent=self, widget=self)
@@ -111,22 +113,27 @@ class RacePanel(QWidget):
 
     def _job(self, source: str, model, samplers, ladder) -> RaceJob | None:
         st = self.state
+        n = int(self.controls.samples.value())
+        self.note = ""
         if source == LEARNED:
             sde, norm, score = model.sde, model.normalization, model.score_fn(space="norm")
             self.score_label = f"learned score, {model_step_text(model)}"
         else:
-            from playground.app.exact_scores import ExactScores
-
             sde, norm = st.sde(), st.normalization
             score = ExactScores().norm_score_fn(st, sde)
             label = ExactScores.label(st)
             self.score_label = label if label.startswith("exact") else f"exact score: {label}"
+            points = exact_cost_points(st)
+            cap = exact_particle_cap(points)
+            if cap is not None and n > cap:
+                n = cap
+                self.note = f" {n:,} samples per run: the exact score sums over {points:,} points for each."
         if score is None:
             return None
         self.generation += 1
         target = st.target
-        return RaceJob(score, sde, norm.to_data, lambda n, seed: target.sample(n, seed), tuple(samplers), ladder,
-                       int(self.controls.samples.value()), seed=int(st.settings.seed), generation=self.generation)
+        return RaceJob(score, sde, norm.to_data, lambda m, seed: target.sample(m, seed), tuple(samplers), ladder, n,
+                       seed=int(st.settings.seed), generation=self.generation)
 
     def _refuse(self, text: str) -> bool:
         self.status.setText(text)
@@ -134,8 +141,9 @@ class RacePanel(QWidget):
 
     def cancel(self, wait: bool = False, timeout_ms: int = 1000) -> None:
         """Stop a running race (its points so far stay); with wait, block until it stopped (at most timeout_ms)."""
-        th, self._thread = self._thread, None
-        if th is not None and th.isRunning():
+        th = self._thread
+        if th is not None and th.isRunning():  # a finished one's outcome is on its way: it is kept
+            self._thread = None
             th.cancel()
             if wait:
                 th.wait(timeout_ms)
@@ -163,6 +171,7 @@ class RacePanel(QWidget):
         """A new target: the points measured another distribution; a running race stops."""
         was_running = self.running
         self.cancel()
+        self.generation += 1  # what the old race still sends is dropped
         self.frame = self.outcome = None
         self.stale = ""
         self.chart.show_entries(())
@@ -220,7 +229,7 @@ class RacePanel(QWidget):
                 return "Starting the race…"
             key, steps = f.running
             return (f"Running {sampler_name(key)} with {steps} steps: run {done + 1} of {f.total} (cheapest rungs "
-                    "first). Cancel stops it; the points so far stay.")
+                    f"first). Cancel stops it; the points so far stay.{self.note}")
         if out.error:
             return f"The race failed: {out.error}"
         head = f"Cancelled after {done} runs." if out.cancelled else f"Done: {done} runs in {out.seconds:.1f} s."
@@ -230,7 +239,7 @@ class RacePanel(QWidget):
         missed = [sampler_name(k) for k, v in best.items() if v is None]
         if missed and reached:
             text += f"; not reached by {', '.join(missed)}"
-        text += ". Click a point to load it into the Sampling panel."
+        text += f".{self.note} Click a point to load it into the Sampling panel."
         return text + (f" Stale: {self.stale}; press Run race." if self.stale else "")
 
     def dock_closed(self) -> None:

@@ -184,6 +184,7 @@ def test_closing_the_window_mid_race_does_not_crash(qtbot, tmp_path):
     assert race.run_race()
     thread = race._thread
     qtbot.waitUntil(lambda: race.frame is not None and len(race.frame.entries) >= 1, timeout=30_000)
+    assert "500 samples per run: the exact score sums over 4,000 points" in status(race)  # as the Sampling views cap
     w.close()
     assert not race.running and thread.wait(2000)
     torch.set_num_threads(1)
