@@ -74,7 +74,8 @@ class RacePanel(QWidget):
     # ---- running -----------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """A race runs until its outcome is handled (not only until its thread stops)."""
+        return self._thread is not None
 
     def run_race(self) -> bool:
         """Start a race (a running one stops first); False, with the reason in the status line, when it cannot."""
@@ -141,9 +142,8 @@ class RacePanel(QWidget):
 
     def cancel(self, wait: bool = False, timeout_ms: int = 1000) -> None:
         """Stop a running race (its points so far stay); with wait, block until it stopped (at most timeout_ms)."""
-        th = self._thread
-        if th is not None and th.isRunning():  # a finished one's outcome is on its way: it is kept
-            self._thread = None
+        th, self._thread = self._thread, None
+        if th is not None:  # a run whose thread has just finished is cancelled too: its outcome is dropped
             th.cancel()
             if wait:
                 th.wait(timeout_ms)
