@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from playground.core.diffusion.cell_density import CellDensity
 from playground.core.diffusion.exact_score import EmpiricalScore
 from playground.core.diffusion.normalization import Normalization
 from playground.core.diffusion.sde import SDE, ScoreFn, bcast
@@ -71,13 +72,17 @@ def score_error_by_time(
 
 def exact_normalised_score_fn(target, normalization: Normalization, sde: SDE) -> ScoreFn:
     """The exact score of `target` carried into normalised space and diffused by `sde`: its Gaussian mixture's closed
-    form, else the ideal denoiser of its finite point set; a ValueError for a target with neither."""
+    form, its piecewise-constant density's (a raster, the checkerboard), else the ideal denoiser of its finite point
+    set; a ValueError for a target with none of them."""
     if target.gmm is not None:
         return normalization.gmm_to_norm(target.gmm).score_fn(sde)
+    if target.cells is not None:
+        return CellDensity(target.cells, normalization).score_fn(sde)
     if target.points is not None:
         points = normalization.to_norm(torch.as_tensor(np.asarray(target.points, dtype=np.float32)))
         return EmpiricalScore(points).score_fn(sde)
-    raise ValueError(f"target {target.name!r} has no exact score (a Gaussian mixture or a finite point set has one)")
+    raise ValueError(f"target {target.name!r} has no exact score (a Gaussian mixture, a raster or a finite point set "
+                     "has one)")
 
 
 def model_score_error(model, target, n: int = 2000, bins: int = 10, seed: int = 0) -> ScoreErrorTable:
