@@ -118,12 +118,12 @@ class TrainingPanel(QWidget):
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setToolTip(
-            "Top: the training loss per step (thin) and its exponential moving average (thick), log scale.\n"
+            "Top left: the training loss per step (thin) and its exponential moving average (thick), log scale.\n"
             "Bottom left: the mean loss by diffusion time t (10 bins over [0, 1], recent steps weigh more).\n"
-            "Bottom middle (2D): the model's normalised score error by t, E|s − ∇log p_t|² σ(t)², against the target's\n"
+            "Bottom right (2D): the model's normalised score error by t, E|s − ∇log p_t|² σ(t)², against the target's\n"
             "exact score (a Gaussian mixture's, a raster's or a point set's): near 0 at every t for a perfect model,\n"
             "where the loss beside it keeps a floor that is not zero. Recomputed for new snapshots, every few seconds.\n"
-            "Right: the target (grey) and, once training has made a model, its samples (orange; reverse SDE,\n"
+            "Top right (2D): the target (grey) and, once training has made a model, its samples (orange; reverse SDE,\n"
             "Euler–Maruyama, 40 steps) at the step in the title."
         )
         self.preview_grid = ImageGridView(title="Model samples")
