@@ -286,7 +286,12 @@ class Monkey:
             self.report.max_stall_s, self.report.stall_action = seconds, what
 
     def _answer_modal(self) -> None:
-        """Answer whatever modal dialog is up: a random button of a message box, cancel for file choosers."""
+        """Answer whatever modal dialog is up: a random button of a message box, cancel for file choosers; close a
+        popup menu (e.g. a sampler's options, opened by a click on its button: it runs its own event loop)."""
+        popup = QApplication.activePopupWidget()
+        if popup is not None:
+            popup.close()
+            return
         box = QApplication.activeModalWidget()
         if box is None:
             return

@@ -104,10 +104,14 @@ _CORRECTOR = SamplerOption("corrector", "corrector", "langevin",
                            "ratio, Alg. 5), ALD (annealed Langevin, step 2 α (snr σ)²) or none.",
                            choices=(("langevin", "Langevin"), ("ald", "ALD"), ("none", "none")))
 
+_STOCHASTICITY = SamplerOption("stochasticity", "λ", 1.0, "Stochasticity λ: 0 the probability-flow ODE, 1 the reverse SDE, "
+                               "more above;\nevery λ has the same marginals (the left view's slider sets it too).",
+                               minimum=0.0, maximum=3.0, step=0.05, decimals=2)
+
 SPECS: dict[str, SamplerSpec] = {s.key: s for s in (
     SamplerSpec("em", "Euler–Maruyama", "Reverse SDE",
-                "Euler–Maruyama on the reverse SDE dx = [f − g² s] dt + g dw̄: x ← x − [f − g² s] h + g √h z\n"
-                "(Song et al. 2021, Eq. 6)."),
+                "Euler–Maruyama on the reverse process dx = [f − (1 + λ²)/2 g² s] dt + λ g dw̄ (Song et al. 2021,\n"
+                "Eq. 6 at λ = 1, the PF-ODE at λ = 0, App. D.1 for any λ).", options=(_STOCHASTICITY,)),
     SamplerSpec("reverse_diffusion", "reverse diffusion", "Reverse SDE",
                 "The reverse-diffusion predictor x ← x − f_i + G_i² s + G_i z of the SDE discretised on the\n"
                 "sampling grid (Song et al. 2021, App. E)."),

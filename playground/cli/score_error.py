@@ -12,7 +12,7 @@ def add_score_error_args(p) -> None:
     g = p.add_argument_group("score error")
     g.add_argument("--score-error", action="store_true",
                    help="instead of sampling: the model's E|s - grad log p_t|^2 std(t)^2 per time bin against the "
-                   "target's exact score (a GMM's closed form or a point set's), beside the DSM loss and its floor; "
+                   "target's exact score (a GMM's closed form, a raster's or the checkerboard's, or a point set's), beside the DSM loss and its floor; "
                    "needs --model and --data")
     g.add_argument("--time-bins", type=int, default=10, metavar="K", help="time bins for --score-error (default 10)")
 

@@ -43,7 +43,8 @@ def test_options_round_trip_and_bad_entries_fall_back_to_defaults():
         SPECS["ddim"].option("eta").check(2.0)
     s = Settings(**side_changes("ode", "annealed_langevin", {"levels": 10, "eps": 1e-4}))
     assert side_choice(s, "ode") == ("annealed_langevin", {"levels": 10, "eps": 1e-4})
-    assert side_choice(s, "sde") == ("em", {})
+    assert side_choice(s, "sde") == ("em", {"stochasticity": 1.0})
+    assert format_options("em", {"stochasticity": 0.5}) == "stochasticity=0.5" and format_options("em", {"stochasticity": 1.0}) == ""
 
 
 def test_a_sampler_that_cannot_run_says_why():

@@ -76,6 +76,31 @@ def test_eval_score_error_prints_the_table_and_a_json_line(tiny_model, capsys):
     assert sum("score_error" in line for line in out[:3]) == 1 and len(out) == 5 + 4
 
 
+def test_eval_score_error_on_a_png_raster_uses_its_exact_diffused_score(tmp_path, capsys):
+    """A PNG target's piecewise-constant density gives the exact score: the table is finite and positive for a model
+    trained briefly on it; a target without an exact score is one error line."""
+    from PIL import Image
+
+    from playground.data.targets.spec import load_target
+
+    pixels = np.zeros((12, 16), dtype=np.uint8)
+    pixels[2:6, 3:9], pixels[8:11, 10:15] = 255, 128
+    png = tmp_path / "shape.png"
+    Image.fromarray(pixels).save(png)
+    model = tmp_path / "raster.safetensors"
+    trainer = Trainer(TrainConfig(steps=40, hidden=32, depth=2, batch=128, warmup=5), load_target(str(png)).sample(4000))
+    trainer.run()
+    trainer.save(model)
+    assert cli.main(["eval", "--model", str(model), "--data", str(png), "--score-error", "--n", "400",
+                     "--time-bins", "4"]) == 0
+    summary = _last_json(capsys)
+    assert len(summary["score_error"]) == 4 and all(np.isfinite(e) and e > 0 for e in summary["score_error"])
+    assert all(f > 0 for f in summary["dsm_floor"])
+    assert cli.main(["eval", "--model", str(model), "--data", "swissroll", "--score-error", "--n", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "no exact score" in err
+
+
 def test_eval_score_error_needs_a_model_and_a_data_spec(tiny_model, capsys):
     assert cli.main(["eval", "--exact", "--data", "8gaussians", "--score-error"]) == 2
     assert "--model" in capsys.readouterr().err

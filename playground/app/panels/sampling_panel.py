@@ -16,6 +16,8 @@ end on the final model at full size.
 
 Each side is a `SamplingView` (its `SamplerPicker` above the plot), the run row `SamplingControls`, the replay a
 `PlaybackBar`, the two workers `SideThreads` (one generation per comparison).
+
+Under the left view, the stochasticity dial (`StochasticityDial`) re-runs the left view alone at another λ.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from playground.app.exact_scores import ExactScores, exact_cost_points
 from playground.app.geometry import Rect, SdeCache, hist_bins, robust_rect, union_rect
 from playground.app.panels.side_threads import SideThreads
+from playground.app.panels.stochasticity_dial import LAM, StochasticityDial
 from playground.app.samplers import sampler_title, side_changes, side_choice
-from playground.app.sampling_plan import SamplingPlan, plan_sampling
+from playground.app.sampling_plan import SamplingPlan, SideRun, plan_sampling
 from playground.app.widgets.playback_bar import PlaybackBar
 from playground.app.widgets.plot_items import Coalescer, visible_rect
 from playground.app.widgets.sampling_controls import SamplingControls
@@ -87,13 +90,17 @@ class SamplingPanel(QWidget):
         self.playback = PlaybackBar()
         self.play_btn, self.slider = self.playback.play_btn, self.playback.slider  # the main window follows the slider
         self.slider.valueChanged.connect(self._request)
+        self.dial = StochasticityDial(self)
+        self.lam = self.dial.slider
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setToolTip("What the panel is doing.")
 
-        views = QHBoxLayout()
-        for s in self.sides.values():
-            views.addWidget(s.view, 1)
+        views, left = QHBoxLayout(), QVBoxLayout()
+        left.addWidget(self.sides["sde"].view, 1)
+        left.addWidget(self.lam)
+        views.addLayout(left, 1)
+        views.addWidget(self.sides["ode"].view, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(views, 1)
@@ -106,6 +113,7 @@ class SamplingPanel(QWidget):
         self.threads.sideDone.connect(self._on_done)
         self.x_T: torch.Tensor | None = None
         self.plan: SamplingPlan | None = None  # of the comparison shown (or running)
+        self._run_args: tuple | None = None  # (score_fn, sde, normalisation, seed) of the plan: a λ re-run reuses them
         self.fit_mode = "target"
         self.view_rect: Rect = self._target_rect()
         self.hist_rect: Rect = self.view_rect  # the density images' box (the run's view at its start)
@@ -175,15 +183,14 @@ class SamplingPanel(QWidget):
         plan = self.make_plan(light)
         fn, sde, norm = self._score(plan)
         seed = int(self.seed.value())
-        generation = self.threads.next_generation()
-        self.plan, self._model_dirty = plan, False
+        self.threads.next_generation()
+        self.plan, self._model_dirty, self._run_args = plan, False, (fn, sde, norm, seed)
         if not light:
             self.view_rect = self._fit_rect(self.fit_mode) or self.view_rect
             for s in self.sides.values():
                 s.view.set_rect(self.view_rect)
         self.hist_rect = visible_rect(self.sides["sde"].plot)  # the density fills the whole (aspect-locked) plot
         self.x_T = sde.prior_sample((plan.particles, 2), generator=torch.Generator().manual_seed(seed))
-        target = st.target
         self._update_titles()
         jobs = []
         for key, s in self.sides.items():
@@ -193,22 +200,10 @@ class SamplingPanel(QWidget):
                 s.live = s.outcome = None
                 s.view.clear(run.problem, plan.label)
                 continue
-            job = SamplingJob(
-                side=key, sampler=run.sampler, score_fn=fn, sde=sde, x_T=self.x_T.clone(), steps=run.steps, seed=seed,
-                mean=tuple(float(v) for v in norm.mean), scale=float(norm.scale), rect=self.hist_rect,
-                bins=hist_bins(plan.particles), n_dots=s.view.dots.max_points, n_paths=int(st.settings.n_trajectories),
-                sample_target=lambda m, sd: target.sample(m, sd), generation=generation, options=dict(run.options),
-                emit_interval=LIGHT_EMIT_S if light else 0.03, source=plan.label,
-            )
-            if not light:
-                s.live, s.outcome = None, None
-                s.view.shown_frame = None
-                s.view.message.hide()
-                s.view.info.setText(f"{plan.label}\n{sampler_title(run.sampler)}: starting…")
-            jobs.append((key, SamplingThread(job)))
+            jobs.append((key, self.side_thread(run, light)))
         if not jobs:
             self.status.setText("Neither sampler applies to this SDE: pick others above the views.")
-            self._sync_controls()
+            self.sync_controls()
             return False
         first, self._queued = (jobs[:1], jobs[1:]) if light else (jobs, [])
         for key, th in first:
@@ -216,8 +211,27 @@ class SamplingPanel(QWidget):
         what = f"{plan.particles:,} particles with the {plan.label}, seed {seed}" + (f" ({plan.note})" if plan.note
                                                                                      else "")
         self.status.setText(("Refreshing: " if light else "Sampling ") + what + "…")
-        self._sync_controls()
+        self.sync_controls()
         return True
+
+    def side_thread(self, run: SideRun, light: bool) -> SamplingThread:
+        """The thread of one side of the current plan (from self.x_T and the plan's score and seed); a full run clears
+        the side's outcome and says it is starting."""
+        plan, (fn, sde, norm, seed), s, target = self.plan, self._run_args, self.sides[run.side], self.state.target
+        job = SamplingJob(
+            side=run.side, sampler=run.sampler, score_fn=fn, sde=sde, x_T=self.x_T.clone(), steps=run.steps, seed=seed,
+            mean=tuple(float(v) for v in norm.mean), scale=float(norm.scale), rect=self.hist_rect,
+            bins=hist_bins(plan.particles), n_dots=s.view.dots.max_points,
+            n_paths=int(self.state.settings.n_trajectories), sample_target=lambda m, sd: target.sample(m, sd),
+            generation=self.threads.generation, options=dict(run.options), emit_interval=LIGHT_EMIT_S if light else 0.03,
+            source=plan.label,
+        )
+        if not light:
+            s.live, s.outcome = None, None
+            s.view.shown_frame = None
+            s.view.message.hide()
+            s.view.info.setText(f"{plan.label}\n{sampler_title(run.sampler)}: starting…")
+        return SamplingThread(job)
 
     def new_seed(self) -> None:
         self.seed.blockSignals(True)
@@ -235,7 +249,7 @@ class SamplingPanel(QWidget):
                 s.view.clear("Cancelled: press Resample", "Cancelled.")
         if say:
             self.status.setText("Cancelled: press Resample.")
-        self._sync_controls()
+        self.sync_controls()
 
     def _on_frame(self, key: str, frame: Frame) -> None:
         self.sides[key].live = frame
@@ -252,12 +266,12 @@ class SamplingPanel(QWidget):
                                 "to replay.")
             if self.fit_mode != "target":
                 self.fit(self.fit_mode)
-        self._sync_controls()
+        self.sync_controls()
         self._request()
         if not self.running:
             self._refresh_if_stale()
 
-    def _sync_controls(self) -> None:
+    def sync_controls(self) -> None:
         self.cancel_btn.setEnabled(self.running)
         has_frames = any(s.outcome is not None and s.outcome.frames for s in self.sides.values())
         self.playback.set_available(has_frames and not self.running)
@@ -275,7 +289,7 @@ class SamplingPanel(QWidget):
             s.outcome = s.live = None
             s.view.set_rect(self.view_rect)
         self.plan = None
-        self._sync_controls()
+        self.sync_controls()
         self._update_titles()
         if self.follow.isChecked():
             self._show_all(f"{reason}: sampling…" if reason else "Sampling…")
@@ -294,8 +308,13 @@ class SamplingPanel(QWidget):
         for key, s in self.sides.items():
             sampler, options = side_choice(st, key)
             s.view.picker.show_choice(sampler, options)
+        self.dial.sync()
 
     def _on_settings(self, names: set) -> None:
+        if names == {"sde_sampler_options"} and self.dial.only_lam_changed():
+            self._sync_pickers()
+            self.dial.rerun(side_choice(self.state.settings, "sde")[1][LAM])
+            return
         if names & RUN_KEYS:
             self._sync_pickers()
             self._changed("Settings changed")

@@ -47,21 +47,24 @@ class SideThreads(QObject):
     def cancel(self, wait: bool = False, timeout_ms: int = 1000) -> list[str]:
         """Cancel every side's thread; with wait, block until they stopped (at most timeout_ms in all). Returns the
         keys of the sides whose thread was still running."""
-        was_running = []
-        for key, th in self.current.items():
-            if th is None:
-                continue
-            th.cancel()
-            if th.isRunning():
-                self._cancelled.append(th)
-                was_running.append(key)
-            self.current[key] = None
+        was_running = [key for key in list(self.current) if self.cancel_side(key)]
         if wait:
             deadline = time.perf_counter() + timeout_ms / 1000
             for th in self._cancelled:
                 th.wait(max(1, int((deadline - time.perf_counter()) * 1000)))
         self._cancelled = [th for th in self._cancelled if th.isRunning()]
         return was_running
+
+    def cancel_side(self, key: str) -> bool:
+        """Cancel side `key`'s thread (the other sides keep running); True when it was still running."""
+        th, self.current[key] = self.current[key], None
+        if th is None:
+            return False
+        th.cancel()
+        if th.isRunning():
+            self._cancelled.append(th)
+            return True
+        return False
 
     def release(self) -> None:
         """After a (waited) cancel, on shutdown: every thread still finishing is kept alive on its own until it has."""

@@ -1,6 +1,7 @@
 """The training panel: Play / Pause / Step / Reset, the live loss curve (raw and smoothed, log y), the loss by time
-bin, and a small sample of the current model over the target (in image mode: a 4 x 4 grid of model images,
-`ImageGridView`, one class per tile for a class-conditional model).
+bin beside the model's score error by time bin against the exact score (`ScoreErrorCurve`, 2D), and a small sample of
+the current model over the target (in image mode: a 4 x 4 grid of model images, `ImageGridView`, one class per tile
+for a class-conditional model).
 
 All drawing is throttled: the worker's reports are appended to buffers and the plots redraw from a 10 Hz timer,
 only when something changed.
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.app.panels.score_error_curve import ScoreErrorCurve
 from playground.app.state import AppState
 from playground.app.widgets.image_view import ImageGridView
+from playground.app.widgets.compact_axes import compact_axes, set_log_y_ticks, set_y_span
 from playground.app.workers.training_controller import TrainingController
 from playground.app.workers.training_progress import N_BINS, TrainProgress
 from playground.app.workers.training_setup import IMAGE_PREVIEW_N, IMAGE_PREVIEW_STEPS
@@ -33,6 +36,7 @@ MAX_CURVE_POINTS = 4000  # the curves are decimated to about this many points
 TARGET_DOTS = 2000
 NO_MODEL = "Train a model first: Train > Play (Space)"
 NO_SAMPLES_TITLE = "Target (no model yet)"  # the 2D sample plot before the model's first samples
+TITLE_SIZE = "9pt"  # the plots' titles (the label keeps it for later titles): a short dock keeps room for the plots
 LOSS_REFRESH_MS = 250  # the loss curve and status redraw at 4 Hz: enough to read, and leaves the animated views the CPU
 
 
@@ -114,9 +118,12 @@ class TrainingPanel(QWidget):
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setToolTip(
-            "Top: the training loss per step (thin) and its exponential moving average (thick), log scale.\n"
+            "Top left: the training loss per step (thin) and its exponential moving average (thick), log scale.\n"
             "Bottom left: the mean loss by diffusion time t (10 bins over [0, 1], recent steps weigh more).\n"
-            "Bottom right: the target (grey) and, once training has made a model, its samples (orange; reverse SDE,\n"
+            "Bottom right (2D): the model's normalised score error by t, E|s − ∇log p_t|² σ(t)², against the target's\n"
+            "exact score (a Gaussian mixture's, a raster's or a point set's): near 0 at every t for a perfect model,\n"
+            "where the loss beside it keeps a floor that is not zero. Recomputed for new snapshots, every few seconds.\n"
+            "Top right (2D): the target (grey) and, once training has made a model, its samples (orange; reverse SDE,\n"
             "Euler–Maruyama, 40 steps) at the step in the title."
         )
         self.preview_grid = ImageGridView(title="Model samples")
@@ -132,10 +139,10 @@ class TrainingPanel(QWidget):
         body.addWidget(self.preview_grid, 2)
         lay.addLayout(body, 1)
 
-        self.loss_plot: pg.PlotItem = self.view.addPlot(row=0, col=0, colspan=2)
-        self.loss_plot.setTitle("Loss")
-        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot: pg.PlotItem = self.view.addPlot(row=0, col=0)
+        self.loss_plot.setTitle("Loss by step", size=TITLE_SIZE)
         self.loss_plot.setLogMode(False, True)
+        set_log_y_ticks(self.loss_plot, 1.0, 10.0)  # the empty plot's decade
         self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
         self.loss_plot.setClipToView(True)
         self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((120, 160, 255, 90), width=1))
@@ -143,10 +150,14 @@ class TrainingPanel(QWidget):
         self._log_y = True
 
         self.bin_plot: pg.PlotItem = self.view.addPlot(row=1, col=0)
-        self.bin_plot.setTitle("Loss by time t")
-        self.bin_plot.setLabel("bottom", "t")
+        self.bin_plot.setTitle("Loss by time t", size=TITLE_SIZE)
         self.bin_plot.setXRange(0, 1, padding=0.02)
         self.bin_plot.setMouseEnabled(False, False)
+        self.error_plot: pg.PlotItem = self.view.addPlot(row=1, col=1)
+        for plot in (self.bin_plot, self.error_plot):
+            compact_axes(plot)
+        self.error_plot.titleLabel.opts["size"] = TITLE_SIZE
+        self.score_error = ScoreErrorCurve(state, self.error_plot, N_BINS, self)
         w = 1.0 / N_BINS
         self.bars = pg.BarGraphItem(
             x=(np.arange(N_BINS) + 0.5) * w, height=np.zeros(N_BINS), width=w * 0.85,
@@ -154,8 +165,8 @@ class TrainingPanel(QWidget):
         )
         self.bin_plot.addItem(self.bars)
 
-        self.sample_plot: pg.PlotItem = self.view.addPlot(row=1, col=1)
-        self.sample_plot.setTitle(NO_SAMPLES_TITLE)
+        self.sample_plot: pg.PlotItem = self.view.addPlot(row=0, col=1)
+        self.sample_plot.setTitle(NO_SAMPLES_TITLE, size=TITLE_SIZE)
         self.sample_plot.setAspectLocked(True)
         self.sample_plot.hideAxis("left")
         self.sample_plot.hideAxis("bottom")
@@ -164,8 +175,11 @@ class TrainingPanel(QWidget):
         self.model_dots = pg.ScatterPlotItem(size=2.5, pen=None, brush=pg.mkBrush(255, 120, 40, 170))
         self.sample_plot.addItem(self.target_dots)
         self.sample_plot.addItem(self.model_dots)
-        self.view.ci.layout.setRowStretchFactor(0, 3)
-        self.view.ci.layout.setRowStretchFactor(1, 2)
+        grid = self.view.ci.layout
+        grid.setRowStretchFactor(0, 1)
+        grid.setRowStretchFactor(1, 1)
+        for col in range(2):
+            grid.setColumnStretchFactor(col, 1)
 
         self.timer = QTimer(self)
         self.timer.setInterval(LOSS_REFRESH_MS)
@@ -225,14 +239,19 @@ class TrainingPanel(QWidget):
         if image != self._image_layout:
             self._image_layout = image
             ci = self.view.ci
-            ci.removeItem(self.bin_plot)
-            if image:
-                ci.removeItem(self.sample_plot)
+            for item in (self.loss_plot, self.bin_plot, self.error_plot, self.sample_plot):
+                if item in ci.items:
+                    ci.removeItem(item)
+            if image:  # the loss and the loss by time, each across the dock
+                ci.addItem(self.loss_plot, row=0, col=0, colspan=2)
                 ci.addItem(self.bin_plot, row=1, col=0, colspan=2)
-            else:
+            else:  # loss | model samples over loss by time | score error by time
+                ci.addItem(self.loss_plot, row=0, col=0)
+                ci.addItem(self.sample_plot, row=0, col=1)
                 ci.addItem(self.bin_plot, row=1, col=0)
-                ci.addItem(self.sample_plot, row=1, col=1)
+                ci.addItem(self.error_plot, row=1, col=1)
             self.sample_plot.setVisible(not image)
+            self.error_plot.setVisible(not image)
         self.preview_grid.setVisible(image)
         self.preview_grid.set_message(NO_MODEL)
         self._show_target()
@@ -241,7 +260,9 @@ class TrainingPanel(QWidget):
         self.smoother.clear()
         self.raw_curve.setData([], [])
         self.smooth_curve.setData([], [])
+        set_log_y_ticks(self.loss_plot, 1.0, 10.0)
         self.bars.setOpts(height=np.zeros(N_BINS))
+        set_y_span(self.bin_plot, 0.0, 1.0)
         self.model_dots.setData([], [])
         self.sample_plot.setTitle(NO_SAMPLES_TITLE)
         if self.state.image_mode:
@@ -280,13 +301,17 @@ class TrainingPanel(QWidget):
             if log_y != self._log_y:  # sliced score matching can go negative: fall back to a linear axis
                 self._log_y = log_y
                 self.loss_plot.setLogMode(False, log_y)
+            if log_y and len(losses):
+                set_log_y_ticks(self.loss_plot, float(losses.min()), float(losses.max()))
+            elif not log_y:
+                self.loss_plot.getAxis("left").setTicks(None)
             self.raw_curve.setData(*decimate(steps, losses))
             self.smooth_curve.setData(*decimate(steps, smooth))
         if self._bins is not None:
             h = np.nan_to_num(self._bins, nan=0.0)
             self.bars.setOpts(height=h)
             top = float(h.max()) if len(h) and h.max() > 0 else 1.0
-            self.bin_plot.setYRange(min(0.0, float(h.min())), top * 1.05, padding=0)
+            set_y_span(self.bin_plot, min(0.0, float(h.min())), top * 1.05)
         self._update_info()
 
     def _update_info(self) -> None:
@@ -304,3 +329,4 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         self.timer.stop()
+        self.score_error.shutdown()

@@ -8,10 +8,12 @@ score error only above the irreducible variance of its target, which this table 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
+from playground.core.diffusion.cell_density import CellDensity
 from playground.core.diffusion.exact_score import EmpiricalScore
 from playground.core.diffusion.normalization import Normalization
 from playground.core.diffusion.sde import SDE, ScoreFn, bcast
@@ -46,15 +48,19 @@ def time_bin_edges(sde: SDE, bins: int) -> np.ndarray:
 
 @torch.no_grad()
 def score_error_by_time(
-    score_fn: ScoreFn, exact_score_fn: ScoreFn, sde: SDE, x0: torch.Tensor, bins: int = 10, seed: int = 0
+    score_fn: ScoreFn, exact_score_fn: ScoreFn, sde: SDE, x0: torch.Tensor, bins: int = 10, seed: int = 0,
+    before_bin: Callable[[int], None] | None = None,
 ) -> ScoreErrorTable:
     """Monte Carlo over x0 (target samples, in the SDE's space), with for every sample and bin one t uniform in the bin
-    and one perturbation x_t = alpha x0 + std z ~ p_t; sums over the data dimensions, means over the samples."""
+    and one perturbation x_t = alpha x0 + std z ~ p_t; sums over the data dimensions, means over the samples.
+    `before_bin(k)` is called before bin k (a worker's cancellation check: it may raise)."""
     edges = time_bin_edges(sde, bins)
     g = torch.Generator().manual_seed(seed)
     x0 = x0.detach()
     error, dsm, floor = (np.zeros(bins) for _ in range(3))
     for k in range(bins):
+        if before_bin is not None:
+            before_bin(k)
         u = torch.rand(len(x0), generator=g, dtype=torch.float64)
         t = (edges[k] + u * (edges[k + 1] - edges[k])).to(x0.dtype)
         z = torch.randn(x0.shape, generator=g, dtype=x0.dtype)
@@ -71,19 +77,24 @@ def score_error_by_time(
 
 def exact_normalised_score_fn(target, normalization: Normalization, sde: SDE) -> ScoreFn:
     """The exact score of `target` carried into normalised space and diffused by `sde`: its Gaussian mixture's closed
-    form, else the ideal denoiser of its finite point set; a ValueError for a target with neither."""
+    form, its piecewise-constant density's (a raster, the checkerboard), else the ideal denoiser of its finite point
+    set; a ValueError for a target with none of them."""
     if target.gmm is not None:
         return normalization.gmm_to_norm(target.gmm).score_fn(sde)
+    if target.cells is not None:
+        return CellDensity(target.cells, normalization).score_fn(sde)
     if target.points is not None:
         points = normalization.to_norm(torch.as_tensor(np.asarray(target.points, dtype=np.float32)))
         return EmpiricalScore(points).score_fn(sde)
-    raise ValueError(f"target {target.name!r} has no exact score (a Gaussian mixture or a finite point set has one)")
+    raise ValueError(f"target {target.name!r} has no exact score (a Gaussian mixture, a raster or a finite point set "
+                     "has one)")
 
 
-def model_score_error(model, target, n: int = 2000, bins: int = 10, seed: int = 0) -> ScoreErrorTable:
+def model_score_error(model, target, n: int = 2000, bins: int = 10, seed: int = 0,
+                      before_bin: Callable[[int], None] | None = None) -> ScoreErrorTable:
     """`score_error_by_time` of a 2D ScoreModel against its target's exact score, in the model's normalised space
     (where its SDE runs), on n fresh target samples."""
     norm = model.normalization
     exact = exact_normalised_score_fn(target, norm, model.sde)
     x0 = norm.to_norm(torch.as_tensor(np.asarray(target.sample(n, seed=seed + 4_000_037), dtype=np.float32)))
-    return score_error_by_time(model.score_norm, exact, model.sde, x0.to(model.device), bins, seed)
+    return score_error_by_time(model.score_norm, exact, model.sde, x0.to(model.device), bins, seed, before_bin)

@@ -55,7 +55,7 @@ class Target:
 
     @property
     def has_exact_score(self) -> bool:
-        return self.gmm is not None or self.points is not None
+        return self.gmm is not None or self.points is not None or self.cells is not None
 
     def bounds(self, n: int = 20000, margin: float = 0.15) -> tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) of a sample, padded: a sensible view rectangle."""
