@@ -119,7 +119,8 @@ class ForwardPanel(QWidget):
 
         self._y0 = np.zeros((0, 2), np.float32)
         self._eps = np.zeros((0, 2), np.float32)
-        self._x = np.zeros((0, 2), np.float32)
+        self._x: np.ndarray | None = np.zeros((0, 2), np.float32)  # None: not computed at _x_t yet (particles())
+        self._x_t = 0.0
         self._target_rect: Rect | None = None
         self.view_rect: Rect = (-1.0, 1.0, -1.0, 1.0)
         self.density_kind = "histogram"
@@ -213,7 +214,7 @@ class ForwardPanel(QWidget):
 
     def fit(self) -> None:
         """Fit the axes to the particles shown now and the target (robust quantiles); 'Zoom with t' off."""
-        r = union_rect(self._target_rect, sample_bounds(self._x, margin=0.05))
+        r = union_rect(self._target_rect, sample_bounds(self.particles(), margin=0.05))
         if r is None:
             return
         self.view_rect = square_rect(r)
@@ -232,14 +233,19 @@ class ForwardPanel(QWidget):
         return float(alpha[0]), float(sigma[0])
 
     def particles(self) -> np.ndarray:
-        """Data-space particles x_t at the last redraw (n, 2) float32."""
+        """Data-space particles x_t at the last redraw (n, 2) float32 (computed on first use: the dots need only the
+        first `dots.max_points` of them)."""
+        if self._x is None:
+            self._x = self.compute_particles(self._x_t)
         return self._x
 
-    def compute_particles(self, t: float) -> np.ndarray:
+    def compute_particles(self, t: float, n: int | None = None) -> np.ndarray:
+        """x_t = alpha(t) y0 + sigma(t) eps in data space, of all particles or of the first n."""
         alpha, sigma = self.coefficients(t)
         norm = self.state.normalization
-        x = self._y0 * np.float32(alpha * norm.scale)
-        x += self._eps * np.float32(sigma * norm.scale)
+        y0, eps = (self._y0, self._eps) if n is None else (self._y0[:n], self._eps[:n])
+        x = y0 * np.float32(alpha * norm.scale)
+        x += eps * np.float32(sigma * norm.scale)
         x += np.asarray(norm.mean, np.float32)
         return x
 
@@ -266,14 +272,14 @@ class ForwardPanel(QWidget):
             return
         set_view(self.plot, self._current_rect(alpha, sigma))
         rect = visible_rect(self.plot)  # the density fills the whole plot, not only the rect asked for
-        self._x = self.compute_particles(t)
+        self._x, self._x_t = None, t
         self._draw_particles(rect)
         self.density.set_visible(self.show_density.isChecked())
         if self.show_density.isChecked():
             self._draw_density(t, alpha, sigma, rect)
         self.info.setText(
             f"t = {t:.3f}    α(t) = {alpha:.3f}    σ(t) = {sigma:.3f}    ({st.settings.sde.upper()}, "
-            f"{len(self._x):,} particles)    p_t: {self.density_kind}"
+            f"{len(self._y0):,} particles)    p_t: {self.density_kind}"
         )
 
     def _draw_particles(self, rect: Rect) -> None:
@@ -283,10 +289,10 @@ class ForwardPanel(QWidget):
         self.dots.set_visible(on and not as_density)
         self.particle_density.set_visible(on and as_density)
         if on and as_density:
-            self.particle_density.set_points(self._x, rect)
+            self.particle_density.set_points(self.particles(), rect)
         elif on:
             self.dots.set_dot_size((rect[1] - rect[0]) / 700)
-            self.dots.set_points(self._x)
+            self.dots.set_points(self.compute_particles(self._x_t, self.dots.max_points or None))
 
     def _draw_density(self, t: float, alpha: float, sigma: float, rect: Rect) -> None:
         st = self.state
@@ -303,9 +309,9 @@ class ForwardPanel(QWidget):
                                   gamma=0.5)
         else:
             self.density_kind = "histogram of the particles"
-            self.density.bins = hist_bins(len(self._x))
+            self.density.bins = hist_bins(len(self._y0))
             self.density.set_rect(rect)
-            self.density.set_points(self._x)
+            self.density.set_points(self.particles())
 
     def _exact_density(self, t: float, alpha: float, sigma: float, rect: Rect) -> tuple[np.ndarray, int]:
         """Data-space density p_t on a res x res grid of cell centres: p_data = p_norm * |dy/dx|."""

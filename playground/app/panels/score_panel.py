@@ -24,6 +24,7 @@ import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QButtonGroup, QCheckBox, QLabel, QRadioButton, QSizePolicy, QVBoxLayout, QWidget
 
+from playground.app.field_ladder import FieldLadder
 from playground.app.exact_scores import ExactScores, exact_cost_points
 from playground.app.geometry import Rect, SdeCache, grid_centres, has_exact_score, sample_bounds, square_rect
 from playground.app.sampling_plan import model_step_text
@@ -45,14 +46,20 @@ FIELDS = {  # field kind -> (plot title, symbol, what it is)
 }
 
 
-def _eval(score_fn, pts: np.ndarray, t: float, dtype: torch.dtype = torch.float32) -> np.ndarray:
-    """score_fn on data-space points (M, 2) at one t, in `dtype` -> float64 (M, 2) numpy."""
-    x = torch.as_tensor(pts, dtype=dtype)
-    tt = torch.full((len(x),), float(t), dtype=dtype)
+def _eval_times(score_fn, pts: np.ndarray, ts: list[float], dtype: torch.dtype = torch.float32) -> list[np.ndarray]:
+    """score_fn on data-space points (M, 2) at each t of ts, in one call (per-row times), in `dtype` -> float64
+    (M, 2) numpy each."""
+    x = torch.as_tensor(pts, dtype=dtype).repeat(len(ts), 1)
+    tt = torch.as_tensor(np.repeat(np.asarray(ts, np.float64), len(pts)), dtype=dtype)
     with torch.inference_mode():
         out = score_fn(x, tt)
     out = out.detach().cpu().numpy() if torch.is_tensor(out) else np.asarray(out)
-    return np.asarray(out, np.float64).reshape(len(pts), 2)
+    return list(np.asarray(out, np.float64).reshape(len(ts), len(pts), 2))
+
+
+def _eval(score_fn, pts: np.ndarray, t: float, dtype: torch.dtype = torch.float32) -> np.ndarray:
+    """score_fn on data-space points (M, 2) at one t, in `dtype` -> float64 (M, 2) numpy."""
+    return _eval_times(score_fn, pts, [t], dtype)[0]
 
 
 class ScoreFieldPanel(QWidget):
@@ -134,6 +141,8 @@ class ScoreFieldPanel(QWidget):
         self._cache: OrderedDict = OrderedDict()  # (kind, t, rect, res) -> (res^2, 2) score values
         self._cache_src: tuple | None = None  # what the cached values were computed from
         self.evaluations = 0  # grids evaluated (cache misses), for tests and benches
+        self._ladders: dict[tuple, FieldLadder] = {}  # (kind, t range, rect, res) -> the arrows' field ladder
+        self.animating = False  # the time bar plays: the arrows come from the ladder (set_animating)
         self.heat_res = 0
         state.targetChanged.connect(self._on_target)
         state.settingsChanged.connect(self._request)
@@ -154,28 +163,67 @@ class ScoreFieldPanel(QWidget):
         super().showEvent(event)
         self._redraw.shown()
 
+    def set_animating(self, on: bool) -> None:
+        """While the time bar plays, the arrows' field at each new t is interpolated from a ladder of evaluated t
+        (FieldLadder: a network evaluation only when t passes a new rung); once it stops, t is evaluated exactly."""
+        if on != self.animating:
+            self.animating = on
+            if not on:
+                self._request()
+
     # ---- evaluation cache -------------------------------------------------------------------------------------
-    def _cached_eval(self, kind: str, fn, pts: np.ndarray, t: float, rect: Rect, res: int) -> np.ndarray:
-        """fn on the res x res grid over rect at t ('learned' or 'exact'), from the cache when it has it."""
+    def _cached_eval(self, kind: str, fn, pts: np.ndarray, t: float, rect: Rect, res: int,
+                     t_hi: float | None = None) -> np.ndarray:
+        """fn on the res x res grid over rect at t ('learned' or 'exact'), from the cache when it has it; while
+        animating, interpolated from the field's ladder over [T_FLOOR, t_hi] (t_hi: the largest t shown)."""
         st = self.state
         src = (st.model, id(st.target), id(st.target_samples), st.normalization, st.settings)
         if self._cache_src is None or len(src) != len(self._cache_src) or any(
                 a is not b and a != b for a, b in zip(src, self._cache_src)):
             self._cache.clear()
+            self._ladders.clear()
             self._cache_src = src
-        key = (kind, t, rect, res)
-        out = self._cache.get(key)
+        ladder = self.animating and t_hi is not None and t_hi > T_FLOOR
+        for key in ((kind, t, rect, res, False), (kind, t, rect, res, True))[:1 + ladder]:  # exact, interpolated
+            out = self._cache.get(key)
+            if out is not None:
+                self._cache.move_to_end(key)
+                return out
+        out = self._ladder_eval(kind, fn, pts, t, rect, res, t_hi) if ladder else None
         if out is not None:
-            self._cache.move_to_end(key)
+            self._remember((kind, t, rect, res, True), out)
             return out
         # the exact fields compute in float64 anyway; in float32 the velocity near t = 1 (a small difference of two
         # large terms, f x and g^2 s / 2) would lose three digits
         out = _eval(fn, pts, t, torch.float64 if kind.startswith("exact") else torch.float32)
         self.evaluations += 1
-        self._cache[key] = out
+        self._remember((kind, t, rect, res, False), out)
+        return out
+
+    def _remember(self, key: tuple, values: np.ndarray) -> None:
+        self._cache[key] = values
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-        return out
+
+    def _ladder_eval(self, kind: str, fn, pts: np.ndarray, t: float, rect: Rect, res: int,
+                     t_hi: float) -> np.ndarray | None:
+        """The field at t from its ladder (None where the ladder cannot give it: the caller evaluates t)."""
+        key = (kind, t_hi, rect, res)
+        ladder = self._ladders.get(key)
+        if ladder is None:
+            ladder = self._ladders[key] = FieldLadder(self._sde_cache.get(self.state), T_FLOOR, t_hi)
+        if not ladder.covers(t):
+            return None
+        exact = kind.startswith("exact")
+        dtype = torch.float64 if exact else torch.float32
+
+        def evaluate(ts: list[float]) -> list[np.ndarray]:
+            self.evaluations += len(ts)
+            if exact:  # the exact fields' fast paths take one t per call
+                return [_eval(fn, pts, tt, dtype) for tt in ts]
+            return _eval_times(fn, pts, ts, dtype)
+
+        return ladder.at(t, evaluate)
 
     def exact_score_fn(self):
         """The data-space exact score (as state.exact_score_fn), with the one-t fast path for a GMM target."""
@@ -229,8 +277,10 @@ class ScoreFieldPanel(QWidget):
         self._sync_controls(has_model, has_exact)
         _title, sym, what = FIELDS[self.field]
         t = max(float(st.t), T_FLOOR)
+        t_hi = float(self._sde_cache.get(st).T)  # the time bar's end
         if self.field == "velocity":  # f and g of rectified flow blow up at t = 1: the path runs to its T
-            t = min(t, float(getattr(getattr(model, "sde", None), "T", self._sde_cache.get(st).T)))
+            t_hi = float(getattr(getattr(model, "sde", None), "T", t_hi))
+            t = min(t, t_hi)
         self.t_eval = t
         self.learned_field = self.exact_field = self.heat_values = None
         if not has_model and not has_exact:
@@ -247,9 +297,9 @@ class ScoreFieldPanel(QWidget):
         notes = []
         try:
             if has_model:
-                self.learned_field = self._cached_eval(f"learned {what}", learned_fn, apts, t, rect, ARROWS)
+                self.learned_field = self._cached_eval(f"learned {what}", learned_fn, apts, t, rect, ARROWS, t_hi)
             if draw_exact or error_mode:
-                self.exact_field = self._cached_eval(f"exact {what}", exact_fn, apts, t, rect, ARROWS)
+                self.exact_field = self._cached_eval(f"exact {what}", exact_fn, apts, t, rect, ARROWS, t_hi)
         except Exception as e:  # a broken model or score: say so, never crash the window
             self._clear_field(f"Could not evaluate the {what}: {type(e).__name__}: {e}",
                               f"{what.capitalize()} evaluation failed")
@@ -272,7 +322,7 @@ class ScoreFieldPanel(QWidget):
 
         # heatmap: the arrows' grid now (no extra evaluation), the fine grid once the inputs settle (or at once
         # when the fine grid is cached)
-        self._heat_ctx = (learned_fn, exact_fn, t, rect, error_mode)
+        self._heat_ctx = (learned_fn, exact_fn, t, rect, error_mode, t_hi)
         try:
             fine = self._heat_res(error_mode or model is None, HEAT_RES)
             if self._has_heat(has_model, error_mode, t, rect, fine):
@@ -331,21 +381,24 @@ class ScoreFieldPanel(QWidget):
         kinds = [f"learned {what}"] if has_model else []
         if error_mode or not has_model:
             kinds.append(f"exact {what}")
-        return all((k, t, rect, res) in self._cache for k in kinds)
+        return all((k, t, rect, res, False) in self._cache for k in kinds)
 
-    def _draw_heat(self, learned_fn, exact_fn, t: float, rect: Rect, error_mode: bool, res: int = HEAT_RES) -> None:
-        """The heatmap from the learned field (a function, None without a model) or the exact one."""
+    def _draw_heat(self, learned_fn, exact_fn, t: float, rect: Rect, error_mode: bool, t_hi: float,
+                   res: int = HEAT_RES) -> None:
+        """The heatmap from the learned field (a function, None without a model) or the exact one (on the arrows'
+        grid: their values, interpolated from the ladder too while animating)."""
         need_exact = error_mode or learned_fn is None
         res = self._heat_res(need_exact, res)
         self.heat_res = res
         _, _, hpts = grid_centres(rect, res)
         _title, sym, what = FIELDS[self.field]
+        top = t_hi if res == ARROWS else None
 
         def learned():
-            return self._cached_eval(f"learned {what}", learned_fn, hpts, t, rect, res)
+            return self._cached_eval(f"learned {what}", learned_fn, hpts, t, rect, res, top)
 
         def exact():
-            return self._cached_eval(f"exact {what}", exact_fn, hpts, t, rect, res)
+            return self._cached_eval(f"exact {what}", exact_fn, hpts, t, rect, res, top)
 
         if error_mode:
             diff = learned() - exact()

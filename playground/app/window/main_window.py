@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.time_bar)
         tb.toggleViewAction().setToolTip("Show or hide the time bar.")
         self.time_toolbar = tb
+        self.time_bar.playingChanged.connect(self.panels["score"].set_animating)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, tb)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
