@@ -33,43 +33,50 @@ def log_snr_table(sde, t_lo: float, t_hi: float) -> tuple[np.ndarray, np.ndarray
 
 
 class FieldLadder:
-    """Values of a field on fixed points at the ladder's rungs, and the field at any t between them."""
+    """Values of a field on fixed points at evaluated t ("knots": ladder rungs, or a t evaluated directly), and the
+    field at any t from the two nearest knots around it within its rung interval. A t with no knot in its interval is
+    evaluated directly (and kept); one with a knot on one side only gets the rung on the other side: an animation
+    costs one evaluation per rung it passes, and never more than one per frame, however fast t moves."""
 
     def __init__(self, sde, t_lo: float, t_hi: float, rungs: int = RUNGS):
         self.t_lo, self.t_hi = float(t_lo), float(t_hi)
         self._ts, self._lam = log_snr_table(sde, self.t_lo, self.t_hi)
         self._rung_lam = np.linspace(self._lam[0], self._lam[-1], rungs)  # decreasing, as lambda(t)
         self.rung_t = np.interp(-self._rung_lam, -self._lam, self._ts)  # np.interp needs increasing abscissae
-        self._shape: dict[int, np.ndarray | None] = {}  # rung -> field / its RMS (None: not finite or zero)
-        self._log_rms: dict[int, float] = {}
-        self.evaluated = 0  # rungs evaluated so far
+        self.rung_t[0], self.rung_t[-1] = self.t_lo, self.t_hi
+        # t -> (lambda, field / its RMS, log RMS); the field None where it is not finite or zero everywhere
+        self._knots: dict[float, tuple[float, np.ndarray | None, float]] = {}
+        self.evaluated = 0  # knots evaluated so far
 
     def covers(self, t: float) -> bool:
         return self.t_lo <= t <= self.t_hi
 
-    def _bracket(self, t: float) -> tuple[int, int, float]:
-        """The rungs i, i + 1 around t and the weight of rung i + 1 (linear in lambda)."""
-        lam = float(np.interp(t, self._ts, self._lam))  # (the table's linear interpolation: rungs stay exact)
-        i = int(np.clip(np.searchsorted(-self._rung_lam, -lam, side="right") - 1, 0, len(self.rung_t) - 2))
-        l0, l1 = self._rung_lam[i], self._rung_lam[i + 1]
-        w = 0.0 if l1 == l0 else float(np.clip((lam - l0) / (l1 - l0), 0.0, 1.0))
-        return i, i + 1, w
+    def _lambda(self, t: float) -> float:
+        return float(np.interp(t, self._ts, self._lam))
+
+    def _add(self, t: float, values: np.ndarray) -> None:
+        values = np.asarray(values, np.float64)
+        rms = float(np.sqrt(np.mean(values * values))) if values.size else 0.0
+        ok = bool(np.isfinite(values).all()) and np.isfinite(rms) and rms > 0
+        self._knots[t] = (self._lambda(t), values / rms if ok else None, float(np.log(rms)) if ok else float("nan"))
+        self.evaluated += 1
 
     def at(self, t: float, evaluate: Callable[[list[float]], list[np.ndarray]]) -> np.ndarray | None:
-        """The field at t, evaluating missing rungs with evaluate(ts) -> one (M, d) array per t; None where a rung's
-        field is not finite or is zero everywhere (the caller evaluates t itself then)."""
-        i, j, w = self._bracket(t)
-        missing = [k for k in (i, j) if k not in self._shape]
-        if missing:
-            for k, values in zip(missing, evaluate([float(self.rung_t[k]) for k in missing])):
-                values = np.asarray(values, np.float64)
-                rms = float(np.sqrt(np.mean(values * values))) if values.size else 0.0
-                ok = np.isfinite(values).all() and np.isfinite(rms) and rms > 0
-                self._shape[k] = values / rms if ok else None
-                self._log_rms[k] = float(np.log(rms)) if ok else float("nan")
-                self.evaluated += 1
-        a, b = self._shape[i], self._shape[j]
+        """The field at t, evaluating at most one knot with evaluate(ts) -> one (M, d) array per t; None where a
+        knot's field is not finite or is zero everywhere (the caller evaluates t itself then)."""
+        t = float(t)
+        i = int(np.clip(np.searchsorted(self.rung_t, t, side="right") - 1, 0, len(self.rung_t) - 2))
+        r0, r1 = float(self.rung_t[i]), float(self.rung_t[i + 1])
+        inside = [k for k in self._knots if r0 <= k <= r1]
+        below = max((k for k in inside if k <= t), default=None)
+        above = min((k for k in inside if k >= t), default=None)
+        if below is None or above is None:
+            new = t if below is None and above is None else (r0 if below is None else r1)
+            self._add(new, evaluate([new])[0])
+            below = new if below is None else below
+            above = new if above is None else above
+        (l0, a, g0), (l1, b, g1) = self._knots[below], self._knots[above]
         if a is None or b is None:
             return None
-        log_rms = (1 - w) * self._log_rms[i] + w * self._log_rms[j]
-        return ((1 - w) * a + w * b) * np.exp(log_rms)
+        w = 0.0 if l1 == l0 else float(np.clip((self._lambda(t) - l0) / (l1 - l0), 0.0, 1.0))
+        return ((1 - w) * a + w * b) * np.exp((1 - w) * g0 + w * g1)
