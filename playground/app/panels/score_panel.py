@@ -24,8 +24,8 @@ import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QButtonGroup, QCheckBox, QLabel, QRadioButton, QSizePolicy, QVBoxLayout, QWidget
 
-from playground.app.field_ladder import FieldLadder
 from playground.app.exact_scores import ExactScores, exact_cost_points
+from playground.app.field_ladder import FieldLadder
 from playground.app.geometry import Rect, SdeCache, grid_centres, has_exact_score, sample_bounds, square_rect
 from playground.app.sampling_plan import model_step_text
 from playground.app.widgets.flow_layout import wrapping_row
