@@ -14,7 +14,8 @@ Offscreen, one 800 x 800 main window, the machine's cores (the target machine ha
 3. Event-loop latency: a 5 ms QTimer measures how late each of its ticks arrives (p50 / p99 in ms).
 4. Training it/s with the Sampling panel following training (Follow: a refresh on fewer particles every ~3 s) against
    Follow off, in alternating order, and the longest gap between two refreshes (`--follow-seconds` each).
-5. Per view, the UI thread's CPU per recomputed and repainted frame; and the forward view's particles drawn as dots
+5. Per view, the UI thread's CPU per recomputed and repainted frame; the score view's as t steps at 60 fps with t
+   evaluated at each frame and from its t ladder (what the time bar's playing uses); and the forward view's particles drawn as dots
    (the first 10,000) against a density image of all of them, at `--renderer-particles` (100k and 1M) particles.
 
 Targets (issue 4): >= 30 fps at 100k particles; training keeps >= 70 % of headless it/s; latency p99 < 50 ms; (issue
@@ -158,6 +159,33 @@ def _capacities(win) -> dict:
         out[k] = _capacity_fps(win, k)
         out[f"{k}_ms"] = _capacity_fps.cpu_ms
     return out
+
+
+def _playback_rows(win, frames: int = 60, fps: float = 60.0) -> list[str]:
+    """The score view stepping t as the time bar plays at `fps` (speed 1x, from t = 0.3), each frame recomputed and
+    repainted: UI-thread CPU per frame and grids evaluated per frame, t evaluated at every frame (the slider dragged)
+    against the field's t ladder (the time bar playing: ScoreFieldPanel.set_animating)."""
+    from playground.app.widgets.time_bar import SWEEP_SECONDS
+
+    panel, dock = win.panels["score"], win.docks["score"]
+    step = win.time_bar.T / (SWEEP_SECONDS * fps)
+    lines = ["", f"{'score view, t stepped as played at %g fps' % fps:44s}{'t evaluated':>16s}{'t ladder':>16s}"
+                 "  (UI CPU per frame, grids evaluated per frame)"]
+    cells = []
+    for animating in (False, True):
+        panel.set_animating(animating)
+        win.state.set_time(0.3)
+        panel._redraw.flush()
+        n0, c0 = panel.evaluations, time.thread_time()
+        for k in range(1, frames + 1):
+            win.state.set_time(0.3 + k * step)
+            panel._redraw.flush()
+            dock.repaint()
+        ms = 1000 * (time.thread_time() - c0) / frames
+        cells.append(f"{ms:.1f} ms {(panel.evaluations - n0) / frames:.2f}")
+    panel.set_animating(False)
+    lines.append(f"{'  one model snapshot':44s}" + "".join(f"{c:>16s}" for c in cells))
+    return lines
 
 
 def _renderer_rows(win, counts: list[int], frames: int) -> list[str]:
@@ -414,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         "targets: >= 30 fps at 100k particles, training >= 70% of headless it/s, latency p99 < 50 ms; "
         "Follow costs training <= 15% (ratio >= 0.85) with a refresh at least every ~3 s",
     ]
+    lines += _playback_rows(win)
     counts = [int(v) for v in args.renderer_particles.split(",") if v.strip()] if not args.quick else [args.particles]
     if counts:
         lines += _renderer_rows(win, counts, frames=12)
