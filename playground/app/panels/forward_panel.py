@@ -292,12 +292,18 @@ class ForwardPanel(QWidget):
             self.particle_density.set_points(self.particles(), rect)
         elif on:
             self.dots.set_dot_size((rect[1] - rect[0]) / 700)
-            self.dots.set_points(self.compute_particles(self._x_t, self.dots.max_points or None))
+            all_needed = self.show_density.isChecked() and not self._exact_density_shown()  # its histogram takes all
+            n = None if all_needed else self.dots.max_points or None
+            self.dots.set_points(self.particles() if n is None else self.compute_particles(self._x_t, n))
+
+    def _exact_density_shown(self) -> bool:
+        """Whether p_t is drawn from the target's closed form (a Gaussian mixture, a point set), not the particles."""
+        return self.state.target.gmm is not None or self.state.target.points is not None
 
     def _draw_density(self, t: float, alpha: float, sigma: float, rect: Rect) -> None:
         st = self.state
         target = st.target
-        if target.gmm is not None or target.points is not None:
+        if self._exact_density_shown():
             key = (t, rect, id(target), st.settings.sde, st.settings.beta_min, st.settings.beta_max,
                    st.settings.sigma_min, st.settings.sigma_max)
             if self._exact_cache is not None and self._exact_cache[0] == key:
