@@ -44,8 +44,8 @@ def add_run_args(p) -> None:
                    help="under torchrun: B per process (the global batch is B x processes); by default --batch is "
                    "the global batch, split over the processes")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=None,
-                   help="autocast dtype of the network (default auto: bf16 for image networks on CPUs with bf16 "
-                   "units, else fp32 (bf16 measured slower on CUDA for these small nets); fp16 uses loss scaling)")
+                   help="autocast dtype of the network (default auto: bf16 for image networks on 16x16+ images on CPUs with "
+                   "bf16 units, else fp32 (bf16 measured slower on CUDA for these small nets); fp16 uses loss scaling)")
     g.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the network (no gain measured on CPUs; falls back to eager if it fails)")
     g.add_argument("--channels-last", choices=("auto", "on", "off"), default=None,

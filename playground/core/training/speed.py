@@ -3,11 +3,13 @@ and fused Adam, each chosen per device from measurements rather than switched on
 
 `resolve_speed(config, device)` turns TrainConfig's requests (precision 'auto' | 'fp32' | 'bf16' | 'fp16',
 channels_last None (auto) | True | False, compile True | False) into a `SpeedSettings`; `describe()` is what the CLI
-prints. What 'auto' picks, and why (`python -m playground bench images`, CPU seconds per step, 1 thread, UNet 16
-channels, batch 64, 28x28, torch 2.13 on an AMD EPYC Zen 4 with AVX512-BF16; see the README for the figures):
+prints. What 'auto' picks, and why (`python -m playground bench training`, seconds per step against the all-off
+baseline, UNet 16 channels, batch 64, 28x28, torch 2.13 on an AMD EPYC Zen 4 with AVX512-BF16, 2 threads):
 
-  precision      bf16 autocast for a UNet on a CPU with native bf16 (AVX512-BF16 or AMX: ~1.7x at 28x28, ~1.2x at
-                 8x8); fp32 everywhere else: on a CUDA GPU (an H200, `bench training --device cuda --repeats 15
+  precision      bf16 autocast for a UNet on images of 16x16 pixels or more on a CPU with native bf16 (AVX512-BF16
+                 or AMX: 1.63x at 28x28, 2 threads); fp32 everywhere else: at 8x8 (bf16 ran 1.2x faster but
+                 60 s of digits came out no better: 89.0% / 90.0% confident, seeds 0 / 1, against fp32's 91.4%,
+                 seed 0, `bench images`); on a CUDA GPU (an H200, `bench training --device cuda --repeats 15
                  --block 20`: bf16 autocast ran the default 16-channel UNet at 0.76x of fp32 at 28x28 and 0.75x at
                  32x32 RGB, fp16 at 0.74x / 0.82x; these small kernels are launch-bound and the casts cost more than
                  tensor cores gain: ask for bf16 for wide nets), MLPs on 2D points (tiny matrices, no gain, and
@@ -15,8 +17,8 @@ channels, batch 64, 28x28, torch 2.13 on an AMD EPYC Zen 4 with AVX512-BF16; see
                  fp16 (CUDA GPUs without bf16) is opt-in and uses dynamic loss scaling (torch.amp.GradScaler).
                  Weights, Adam, EMA and the loss stay fp32; only the network's forward runs under autocast.
   channels_last  off unless asked: NHWC activations gained nothing measurable anywhere (H200, fp32: 0.96x at 28x28,
-                 0.94x at 32x32 RGB; an earlier shorter run said 1.1x, within its noise; CPU: none with fp32, a loss
-                 with bf16). `--channels-last on` is there for wide nets under bf16/fp16 on tensor cores.
+                 0.94x at 32x32 RGB; an earlier shorter run said 1.1x, within its noise; CPU, 2 threads: 1.00x with
+                 fp32, 1.66x for bf16 + NHWC against bf16's own 1.63x). `--channels-last on` is there for wide nets under bf16/fp16 on tensor cores.
   compile        off unless asked: on the CPU it gained nothing (0.33 vs 0.32 s per step) and took ~5 minutes to
                  compile. When asked, a compiler that is missing or fails falls back to eager with one warning.
   fused Adam     always where torch has it (CPU, CUDA): one kernel over the trainer's flat parameter buffer.
@@ -34,6 +36,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+BF16_MIN_SIDE = 16  # 'auto' keeps fp32 below this image side (8x8: no quality-per-second gain measured)
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -68,9 +71,11 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def auto_precision(network: str, device: torch.device) -> str:
-    """'auto' precision: bf16 for a UNet on a CPU with bf16 units, fp32 otherwise (module docstring)."""
-    return "bf16" if network == "unet" and device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+def auto_precision(network: str, device: torch.device, image_shape: tuple[int, ...] | None = None) -> str:
+    """'auto' precision: bf16 for a UNet on images of at least BF16_MIN_SIDE pixels a side on a CPU with bf16 units,
+    fp32 otherwise (module docstring)."""
+    big = image_shape is not None and min(image_shape[-2:]) >= BF16_MIN_SIDE
+    return "bf16" if network == "unet" and big and device.type == "cpu" and cpu_has_native_bf16() else "fp32"
 
 
 def resolve_speed(config, device: torch.device) -> SpeedSettings:
@@ -79,7 +84,7 @@ def resolve_speed(config, device: torch.device) -> SpeedSettings:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
-        precision = auto_precision(config.network, device)
+        precision = auto_precision(config.network, device, config.image_shape)
     if precision != "fp32" and device.type not in ("cpu", "cuda"):
         raise ValueError(f"precision {precision} needs a CPU or CUDA device, not {device.type}")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():

@@ -94,11 +94,11 @@ class Trainer:
         self.distributed = distributed
         self.device = distributed.device if distributed is not None else resolve_device(cfg.device)
         self.threads = configure_threads(cfg.threads, self.device)
-        self.speed = resolve_speed(cfg, self.device)
 
         pool = make_pool(data, cfg)
         if cfg.network == "unet":
             cfg.image_shape = resolve_image_shape(cfg.image_shape, data, pool.shape[1])
+        self.speed = resolve_speed(cfg, self.device)
         self.labels, self.class_names = prepare_labels(labels, len(pool), class_names, cfg, self.device)
         pixels = cfg.network == "unet" and normalization is None
         self.normalization = normalization or (Normalization.pixels(pool.shape[1]) if pixels else Normalization.fit(pool))

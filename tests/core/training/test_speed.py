@@ -19,10 +19,11 @@ def digits_trainer(**kw):
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_auto_picks_bf16_only_for_a_unet_on_bf16_hardware(monkeypatch, native):
+def test_auto_picks_bf16_only_for_a_unet_on_16x16_or_larger_images_on_bf16_hardware(monkeypatch, native):
     monkeypatch.setattr(speed, "cpu_has_native_bf16", lambda: native)
-    unet = speed.resolve_speed(TrainConfig(network="unet"), CPU)
+    unet = speed.resolve_speed(TrainConfig(network="unet", image_shape=(1, 28, 28)), CPU)
     assert unet.precision == ("bf16" if native else "fp32") and not unet.channels_last and unet.fused_adam
+    assert speed.resolve_speed(TrainConfig(network="unet", image_shape=(1, 8, 8)), CPU).precision == "fp32"  # 8x8
     assert speed.resolve_speed(TrainConfig(), CPU).precision == "fp32"  # MLPs on 2D points stay fp32
     assert "fp32" in speed.resolve_speed(TrainConfig(precision="fp32"), CPU).describe()
 
@@ -32,7 +33,7 @@ def test_auto_on_cuda_is_plain_fp32_even_where_bf16_is_supported(monkeypatch):
     NCHW, fused Adam; explicit requests are kept. No GPU is needed to resolve."""
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     cuda = torch.device("cuda")
-    unet = speed.resolve_speed(TrainConfig(network="unet"), cuda)
+    unet = speed.resolve_speed(TrainConfig(network="unet", image_shape=(1, 28, 28)), cuda)
     assert (unet.precision, unet.channels_last, unet.fused_adam) == ("fp32", False, True)
     asked = speed.resolve_speed(TrainConfig(network="unet", precision="bf16", channels_last=True), cuda)
     assert (asked.precision, asked.channels_last) == ("bf16", True)
