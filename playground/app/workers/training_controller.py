@@ -279,9 +279,9 @@ class TrainingController(QObject):
     def _detach(self, th: TrainingLoop) -> None:
         """Forget a stopping thread: no more signals from it; kept alive until it finishes (a trainer build
         cannot be interrupted)."""
-        th.stop_event.set()
         with self.run_lock:  # after this, the run writes nothing into the controller (TrainingLoop._publish)
             th.detached = True
+        th.let_go()
         for sig in (th.progress, th.snapshot, th.preview, th.ended):
             try:
                 sig.disconnect()

@@ -59,6 +59,7 @@ class TrainingLoop(QThread):
         self.config_dirty = threading.Event()  # live settings (steps, seconds, lr, batch) changed: tell the process
         self.worker: WorkerProcess | None = None
         self.detached = False  # the controller let this run go (reset / closing): its reports go nowhere
+        self.answered = False  # the worker process has answered this run (it was not still starting up)
         # what this run works on, taken on the UI thread now: a run that starts late (after a reset and an opened
         # document) must never pick up the next document's trainer or counters
         self.trainer = ctl.trainer
@@ -76,6 +77,14 @@ class TrainingLoop(QThread):
             for name, value in values.items():
                 setattr(ctl, name, value)
         return True
+
+    def let_go(self) -> None:
+        """The controller let this run go: stop it; a worker process that has not answered yet (still importing torch
+        or building the trainer, seconds on a busy machine) is ended at once rather than left to finish starting up
+        while the next run starts another (quick resets piled up processes, each hundreds of MB)."""
+        self.stop_event.set()
+        if not self.answered:
+            self.kill_worker()
 
     def kill_worker(self) -> None:
         """Terminate this run's worker process (closing: it did not stop in time); the thread then ends at once."""
@@ -124,9 +133,11 @@ class TrainingLoop(QThread):
             self._run_thread()
             return
         trainer = self._build_local()
-        if trainer is None:
+        if trainer is None or self.stop_event.is_set():  # ended (or paused, let go) before the job was sent
             self.worker = None
             release_worker(w)
+            if trainer is not None:
+                self.ended.emit(self, "paused", "")
             return
         if getattr(trainer, "_dp_token", None) is None:
             trainer._dp_token = uuid.uuid4().hex
@@ -170,6 +181,7 @@ class TrainingLoop(QThread):
                 msg = ch.recv()
                 if len(msg) < 2 or msg[1] != run_id:
                     continue
+                self.answered = True
                 kind = msg[0]
                 if self.detached:  # only wait for the process to stop (it then goes back to the pool)
                     if kind == "ended":
