@@ -47,3 +47,26 @@ def test_a_let_go_run_finishing_its_step_changes_nothing_of_the_next_document(qt
     assert c.step == 0 and c.elapsed_before == 0.0 and c.its == 0.0
     assert c.bins.means() is None and not len(c.losses()[1])
     assert not c.running and old.step_count == 3  # the old run did finish its step, on its own trainer
+
+
+class StartingWorker:
+    """A worker process as a run sees it: `kill` is all a let-go run may do to it."""
+
+    killed = False
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_a_let_go_run_ends_a_worker_still_starting_and_keeps_one_that_answered(qtbot, answered):
+    """Quick resets while a worker process imports torch must not leave one starting process per reset behind: a run
+    let go before its process answered ends it; one already running stops by 'pause' and goes back to the pool."""
+    from playground.app.workers.training_loop import TrainingLoop
+
+    c = TrainingController(AppState(make_preset("moons"), Settings(**SMALL)), in_process=True)
+    run = TrainingLoop(c, None)
+    run.worker, run.answered = StartingWorker(), answered
+    run.let_go()  # what the controller's reset does to the run (after marking it let go)
+    assert run.stop_event.is_set()
+    assert run.worker.killed is (not answered)
