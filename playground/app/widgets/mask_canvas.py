@@ -14,11 +14,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPen, QUndoCommand, QUndoStack
+from PySide6.QtGui import QColor, QPen, QUndoCommand
 from PySide6.QtWidgets import QGraphicsRectItem, QWidget
 
 from playground.app.inpaint_mask import Cell, preset_mask, resize_mask, stamp_line
 from playground.app.widgets.image_view import GRID_PAD, ImageGridView
+from playground.app.widgets.undo_stack import bounded_undo_stack
 
 MASK_RGBA = (255, 40, 150, 140)  # the overlay's colour where the mask says "generate" (semi-transparent pink)
 GRID_MAX = 64  # the pixel grid is drawn for images up to this many pixels a side
@@ -47,7 +48,7 @@ class MaskCanvas(ImageGridView):
 
     def __init__(self, parent: QWidget | None = None, title: str = ""):
         super().__init__(parent, title)
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = bounded_undo_stack(self)
         self.mask: np.ndarray | None = None  # (H, W) bool, True = generate; None before the first image
         self.brush_size = 1
         self.erasing = False  # the eraser toggle: the left button erases too

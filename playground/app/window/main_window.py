@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QUndoStack
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QToolBar, QWidget
 
 from playground import __version__
@@ -36,6 +36,7 @@ from playground.app.document.workspace_controller import AUTOSAVE_INTERVAL_MS, O
 from playground.app.state import AppState, Settings
 from playground.app.widgets.input_guard import InputGuard
 from playground.app.widgets.time_bar import TimeBar
+from playground.app.widgets.undo_stack import bounded_undo_stack
 from playground.app.window import persistence
 from playground.app.window.actions import make_actions
 from playground.app.window.docks import DockLayout
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         if state is None:
             state = AppState(default_target(), persistence.load_settings(self.store) if restore else Settings())
         self.state = state
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = bounded_undo_stack(self)
         self.controller = TrainingController(state, parent=self)
         self.messages: list[tuple[str, str]] = []  # (title, text) of every message shown; tests read it
         self.training = TrainingControl(self)

@@ -11,6 +11,7 @@ the UI thread (step once, save, reset) first stops the run.
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
@@ -64,6 +65,7 @@ class TrainingController(QObject):
         self.preview_steps = 40
         self.trainer = None
         self._thread: TrainingLoop | None = None
+        self.run_lock = threading.Lock()  # a run writes its trainer / step / time only while it is not let go
         self.closed = False  # after shutdown(): reports still in the event queue are dropped
         self._clear_history()
 
@@ -99,10 +101,11 @@ class TrainingController(QObject):
         return self.step > 0
 
     # ---- limits ------------------------------------------------------------------------------------------------
-    def limit_reached(self, elapsed: float) -> str:
-        """'steps' or 'seconds' when a stop condition of the current settings is met, else ''."""
+    def limit_reached(self, elapsed: float, step: int | None = None) -> str:
+        """'steps' or 'seconds' when a stop condition of the current settings is met (at `step`, default the
+        controller's), else ''."""
         s = self.state.settings
-        if s.steps and self.step >= s.steps:
+        if s.steps and (self.step if step is None else step) >= s.steps:
             return "steps"
         if s.seconds and elapsed >= s.seconds:
             return "seconds"
@@ -276,8 +279,9 @@ class TrainingController(QObject):
     def _detach(self, th: TrainingLoop) -> None:
         """Forget a stopping thread: no more signals from it; kept alive until it finishes (a trainer build
         cannot be interrupted)."""
-        th.stop_event.set()
-        th.detached = True  # it no longer writes the controller's step / time / rate
+        with self.run_lock:  # after this, the run writes nothing into the controller (TrainingLoop._publish)
+            th.detached = True
+        th.let_go()
         for sig in (th.progress, th.snapshot, th.preview, th.ended):
             try:
                 sig.disconnect()

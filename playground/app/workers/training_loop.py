@@ -59,6 +59,32 @@ class TrainingLoop(QThread):
         self.config_dirty = threading.Event()  # live settings (steps, seconds, lr, batch) changed: tell the process
         self.worker: WorkerProcess | None = None
         self.detached = False  # the controller let this run go (reset / closing): its reports go nowhere
+        self.answered = False  # the worker process has answered this run (it was not still starting up)
+        # what this run works on, taken on the UI thread now: a run that starts late (after a reset and an opened
+        # document) must never pick up the next document's trainer or counters
+        self.trainer = ctl.trainer
+        self.bins = ctl.bins
+        self.split = ctl.time_split
+        self.step, self.elapsed, self.its = ctl.step, ctl.elapsed_before, ctl.its
+
+    def _publish(self, **values) -> bool:
+        """Write this run's trainer / step / elapsed / it/s into the controller, unless the controller let the run go
+        (checked under the controller's lock, which `_detach` also takes: a let-go run never writes anything)."""
+        ctl = self.ctl
+        with ctl.run_lock:
+            if self.detached:
+                return False
+            for name, value in values.items():
+                setattr(ctl, name, value)
+        return True
+
+    def let_go(self) -> None:
+        """The controller let this run go: stop it; a worker process that has not answered yet (still importing torch
+        or building the trainer, seconds on a busy machine) is ended at once rather than left to finish starting up
+        while the next run starts another (quick resets piled up processes, each hundreds of MB)."""
+        self.stop_event.set()
+        if not self.answered:
+            self.kill_worker()
 
     def kill_worker(self) -> None:
         """Terminate this run's worker process (closing: it did not stop in time); the thread then ends at once."""
@@ -92,8 +118,11 @@ class TrainingLoop(QThread):
             if self.stop_event.is_set():
                 self.ended.emit(self, "paused", "")
                 return None
-            ctl.trainer = trainer
-        return ctl.trainer
+            self.trainer = trainer
+            if not self._publish(trainer=trainer):  # let go while building: nobody else gets this trainer
+                self.ended.emit(self, "paused", "")
+                return None
+        return self.trainer
 
     def _run_process(self) -> None:  # one relay loop
         ctl = self.ctl
@@ -104,9 +133,11 @@ class TrainingLoop(QThread):
             self._run_thread()
             return
         trainer = self._build_local()
-        if trainer is None:
+        if trainer is None or self.stop_event.is_set():  # ended (or paused, let go) before the job was sent
             self.worker = None
             release_worker(w)
+            if trainer is not None:
+                self.ended.emit(self, "paused", "")
             return
         if getattr(trainer, "_dp_token", None) is None:
             trainer._dp_token = uuid.uuid4().hex
@@ -121,11 +152,11 @@ class TrainingLoop(QThread):
             "max_steps": self.max_steps, "emit_every": 1.0 / ctl.emit_hz, "snapshot_interval": ctl.snapshot_interval,
             "preview_n": preview_n, "preview_steps": preview_steps, "preview_labels": preview_labels,
             "preview_interval": ctl.preview_interval,
-            "first_preview_after": ctl.first_preview_after, "its": ctl.its,
+            "first_preview_after": ctl.first_preview_after, "its": self.its,
         }
         if not synced:
             job["recipe"], job["pool"] = recipe_for(trainer)
-        split = ctl.time_split
+        split = self.split
         t_start = time.perf_counter()
         reason, message, lr, clean = "error", "", None, False
         hist0 = len(trainer.history.step)
@@ -150,6 +181,7 @@ class TrainingLoop(QThread):
                 msg = ch.recv()
                 if len(msg) < 2 or msg[1] != run_id:
                     continue
+                self.answered = True
                 kind = msg[0]
                 if self.detached:  # only wait for the process to stop (it then goes back to the pool)
                     if kind == "ended":
@@ -158,12 +190,13 @@ class TrainingLoop(QThread):
                     continue
                 if kind == "progress":
                     _, _, step, steps, losses, bins, its, elapsed, lr, cpu = msg
-                    ctl.step, ctl.elapsed_before, ctl.its = int(step), float(elapsed), float(its)
+                    self.step, self.elapsed, self.its = int(step), float(elapsed), float(its)
                     if bins is not None:
-                        ctl.bins.latest = bins
+                        self.bins.latest = bins
                     split["cpu"] += cpu
-                    self.progress.emit(TrainProgress(step=ctl.step, steps=steps, losses=losses,
-                                                     bin_losses=ctl.bins.means(), its=ctl.its, elapsed=ctl.elapsed_before,
+                    self._publish(step=self.step, elapsed_before=self.elapsed, its=self.its)
+                    self.progress.emit(TrainProgress(step=self.step, steps=steps, losses=losses,
+                                                     bin_losses=self.bins.means(), its=self.its, elapsed=self.elapsed,
                                                      lr=lr))
                 elif kind == "snapshot":
                     with torch.no_grad(), trainer._lock:
@@ -194,9 +227,7 @@ class TrainingLoop(QThread):
                 reason, message = "error", f"The training process stopped: {exc}"
             clean = False
         split["wall"] += time.perf_counter() - t_start
-        if not self.detached:
-            ctl.step = int(trainer.step_count)
-            ctl.elapsed_before = float(trainer.train_seconds)
+        self._publish(step=int(trainer.step_count), elapsed_before=float(trainer.train_seconds))
         self.worker = None  # before it goes back to the pool: kill_worker must not reach the next run's worker
         if clean:
             release_worker(w)
@@ -213,11 +244,11 @@ class TrainingLoop(QThread):
             except Exception as exc:  # noqa: BLE001
                 self.ended.emit(self, "error", f"Cannot start training: {exc}")
                 return
-            if self.stop_event.is_set():  # paused, reset or closed while building: start over next time
-                self.ended.emit(self, "paused", "")
+            if self.stop_event.is_set() or not self._publish(trainer=trainer):  # paused, reset or closed while
+                self.ended.emit(self, "paused", "")  # building: start over next time (nobody else gets this trainer)
                 return
-            ctl.trainer = trainer
-        trainer = ctl.trainer
+            self.trainer = trainer
+        trainer = self.trainer
         if ctl.preview_n > 0:
             import playground.core.sampling.samplers  # noqa: F401 - imported here, not inside the first timed preview
         emit_every = 1.0 / ctl.emit_hz
@@ -226,30 +257,31 @@ class TrainingLoop(QThread):
         t_start = time.perf_counter()
         last_emit = last_snap = t_start
         next_preview = t_start + ctl.first_preview_after
-        split = ctl.time_split  # wall seconds of this worker by activity (the bench prints them)
+        split = self.split  # wall seconds of this worker by activity (the bench prints them)
         cpu0 = time.thread_time()
-        rate_t, rate_step = t_start, ctl.step
+        rate_t, rate_step = t_start, self.step
         reason, message = "paused", ""
         lr = None
-        first_step = ctl.step
+        first_step = self.step
 
         def report(now: float) -> None:
             nonlocal new_steps, new_losses, rate_t, rate_step, cpu0
             c = time.thread_time()
             split["cpu"] += c - cpu0  # this thread's CPU seconds, kept current for the bench
             cpu0 = c
-            if now - rate_t > 0.05 and ctl.step > rate_step:
-                inst = (ctl.step - rate_step) / (now - rate_t)
-                ctl.its = inst if ctl.its <= 0 else 0.7 * ctl.its + 0.3 * inst
-                rate_t, rate_step = now, ctl.step
+            if now - rate_t > 0.05 and self.step > rate_step:
+                inst = (self.step - rate_step) / (now - rate_t)
+                self.its = inst if self.its <= 0 else 0.7 * self.its + 0.3 * inst
+                rate_t, rate_step = now, self.step
+            self._publish(its=self.its)
             self.progress.emit(
                 TrainProgress(
-                    step=ctl.step,
+                    step=self.step,
                     steps=np.asarray(new_steps, dtype=np.int64),
                     losses=np.asarray(new_losses, dtype=np.float64),
-                    bin_losses=ctl.bins.means(),
-                    its=ctl.its,
-                    elapsed=ctl.elapsed_before,
+                    bin_losses=self.bins.means(),
+                    its=self.its,
+                    elapsed=self.elapsed,
                     lr=lr,
                 )
             )
@@ -257,22 +289,22 @@ class TrainingLoop(QThread):
 
         try:
             while not self.stop_event.is_set():
-                limit = ctl.limit_reached(ctl.elapsed_before)
+                limit = ctl.limit_reached(self.elapsed, self.step)
                 if limit:
                     reason = limit
                     break
-                if self.max_steps is not None and ctl.step - first_step >= self.max_steps:
+                if self.max_steps is not None and self.step - first_step >= self.max_steps:
                     break
                 a = time.perf_counter()
                 stats = trainer.step()
                 now = time.perf_counter()
                 split["step"] += now - a
-                ctl.step = int(stats.step)
-                ctl.elapsed_before = float(stats.seconds)
+                self.step, self.elapsed = int(stats.step), float(stats.seconds)
+                self._publish(step=self.step, elapsed_before=self.elapsed)
                 lr = stats.lr
-                new_steps.append(ctl.step)
+                new_steps.append(self.step)
                 new_losses.append(float(stats.loss))
-                ctl.bins.update(stats)
+                self.bins.update(stats)
                 if now - last_emit >= emit_every:
                     report(now)
                     last_emit = now
@@ -299,9 +331,8 @@ class TrainingLoop(QThread):
             if reason == "error":
                 message = f"{type(exc).__name__}: {message}"
         split["wall"] += time.perf_counter() - t_start
-        if not self.detached:
-            ctl.step = int(trainer.step_count)  # after a divergence: the restored good step
-            ctl.elapsed_before = float(trainer.train_seconds)
+        self.step, self.elapsed = int(trainer.step_count), float(trainer.train_seconds)  # after a divergence: the
+        self._publish(step=self.step, elapsed_before=self.elapsed)  # restored good step
         report(time.perf_counter())
         try:  # the final weights (after a divergence: the last good ones the trainer restored)
             final = trainer.snapshot()

@@ -294,13 +294,24 @@ def acquire_worker() -> WorkerProcess:
         return w
 
 
+MAX_IDLE_WORKERS = 1
+"""Idle worker processes kept for the next run. Runs overlap only while a let-go run winds down (quick resets), and
+each such run's process is a whole torch process (hundreds of MB): the extra ones quit instead of piling up."""
+
+
 def release_worker(w: WorkerProcess) -> None:
-    """Give a worker that finished its run cleanly back to the idle pool (a killed one is closed instead)."""
+    """Give a worker that finished its run cleanly back to the idle pool (a killed one is closed; one beyond
+    MAX_IDLE_WORKERS quits)."""
     with _POOL_LOCK:
-        if w.alive():
+        if w.alive() and (w in _IDLE or len(_IDLE) < MAX_IDLE_WORKERS):
             if w not in _IDLE:
                 _IDLE.append(w)
             return
+        spare = w.alive()
+        if w in _ALL:
+            _ALL.remove(w)
+    if spare:
+        w.quit()  # ends the process politely ('quit'), killing it only if it does not answer
     w.close()
 
 

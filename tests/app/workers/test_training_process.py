@@ -1,5 +1,5 @@
 """The training worker's pipe (`Channel`): whole frames even with two sending threads, tensors by value, and a 'quit'
-that never writes into a frame another thread is still sending."""
+that never writes into a frame another thread is still sending; and the pool of idle worker processes stays bounded."""
 
 from __future__ import annotations
 
@@ -65,3 +65,37 @@ def test_quit_kills_instead_of_writing_while_another_thread_is_sending():
         assert not w.proc.is_alive() and not w.alive()
     finally:
         w.close()
+
+
+class FakeWorker:
+    """A worker process as the pool sees it (alive, quit, close), without starting one."""
+
+    def __init__(self):
+        self.ended = None
+
+    def alive(self) -> bool:
+        return self.ended is None
+
+    def quit(self, timeout: float = 1.0) -> None:
+        self.ended = "quit"
+
+    def close(self) -> None:
+        self.ended = self.ended or "killed"
+
+
+def test_the_idle_pool_keeps_one_process_and_spare_ones_quit(monkeypatch):
+    """Overlapping runs (a let-go run winding down while the next starts) each hold a process; when they end, one
+    stays idle for the next run and the others quit, so quick resets do not pile up torch processes (issue 15)."""
+    from playground.app.workers import training_process as tp
+
+    monkeypatch.setattr(tp, "_IDLE", [])
+    monkeypatch.setattr(tp, "_ALL", [])
+    workers = [FakeWorker() for _ in range(3)]
+    tp._ALL.extend(workers)
+    for w in workers:
+        tp.release_worker(w)
+    assert tp.MAX_IDLE_WORKERS == 1 and tp._IDLE == workers[:1] and tp._ALL == workers[:1]
+    assert [w.ended for w in workers] == [None, "quit", "quit"]
+    tp.release_worker(workers[0])  # released twice: still the one idle process
+    assert tp._IDLE == workers[:1] and workers[0].ended is None
+    assert tp.acquire_worker() is workers[0] and tp._IDLE == []
