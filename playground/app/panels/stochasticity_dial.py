@@ -14,15 +14,39 @@ in workspaces, like every option); a released drag is one settings change, so on
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, SignalInstance
 
 from playground.app.samplers import sampler_name, side_changes, side_choice
 from playground.app.widgets.stochasticity_slider import StochasticitySlider
 
 if TYPE_CHECKING:
-    from playground.app.panels.sampling_panel import SamplingPanel
+    import torch
+    from PySide6.QtWidgets import QLabel
+
+    from playground.app.panels.side_threads import SideThreads
+    from playground.app.sampling_plan import SamplingPlan, SideRun
+    from playground.app.state import AppState
+    from playground.app.widgets.playback_bar import PlaybackBar
+    from playground.app.workers.sampling_worker import SamplingThread
+
+
+class DialHost(Protocol):
+    """What the dial uses of the Sampling panel it sits in (`SamplingPanel`)."""
+
+    state: AppState
+    plan: SamplingPlan | None
+    x_T: torch.Tensor | None
+    sides: dict
+    threads: SideThreads
+    playback: PlaybackBar
+    status: QLabel
+    changeRequested: SignalInstance
+
+    def side_thread(self, run: SideRun, light: bool) -> SamplingThread: ...
+
+    def sync_controls(self) -> None: ...
 
 LAM = "stochasticity"
 """Euler–Maruyama's option (playground.app.samplers.SPECS['em']) that the dial sets."""
@@ -32,7 +56,7 @@ class StochasticityDial(QObject):
     """The dial of one SamplingPanel (`slider` is its widget); the panel asks `only_lam_changed` on every settings
     change and lets the dial re-run the left view when it is."""
 
-    def __init__(self, panel: SamplingPanel):
+    def __init__(self, panel: DialHost):
         super().__init__(panel)
         self.panel = panel
         self.slider = StochasticitySlider()

@@ -23,7 +23,7 @@ import contextlib
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from PySide6.QtCore import QThread, Signal
 
 from playground.app.workers.trainer_state import LIVE_CONFIG, export_trainer_state, import_trainer_state, recipe_for
 from playground.app.workers.training_process import WorkerProcess, acquire_worker, release_worker
-from playground.app.workers.training_progress import TrainProgress
+from playground.app.workers.training_progress import BinStats, TrainProgress
 from playground.app.workers.training_setup import build_trainer, preview_samples, trainer_preview_plan
 
 DETACHED_PATIENCE_S = 2.0
@@ -39,7 +39,30 @@ DETACHED_PATIENCE_S = 2.0
 resets while processes start up do not pile up processes."""
 
 if TYPE_CHECKING:
-    from playground.app.workers.training_controller import TrainingController
+    from playground.core.training.trainer import Trainer
+
+
+class LoopOwner(Protocol):
+    """What a run reads from and writes into the controller that started it (`TrainingController`): its settings,
+    and, under `run_lock` while not let go, the trainer, step, time, rate and bin statistics it publishes."""
+
+    in_process: bool
+    threads: int
+    emit_hz: float
+    snapshot_interval: float
+    preview_interval: float
+    first_preview_after: float
+    preview_n: int
+    preview_steps: int
+    run_lock: threading.Lock
+    trainer: Trainer | None
+    step: int
+    its: float
+    elapsed_before: float
+    bins: BinStats
+    time_split: dict[str, float]
+
+    def limit_reached(self, elapsed: float, step: int | None = None) -> str: ...
 
 
 class TrainingLoop(QThread):
@@ -50,7 +73,7 @@ class TrainingLoop(QThread):
     preview = Signal(object)  # float32 samples of the snapshot: (n, 2) points or (n, C, H, W) images
     ended = Signal(object, str, str)  # (thread, reason, message): 'paused' | 'steps' | 'seconds' | 'diverged' | 'error'
 
-    def __init__(self, ctl: TrainingController, recipe: tuple):
+    def __init__(self, ctl: LoopOwner, recipe: tuple):
         super().__init__()
         self.ctl = ctl
         self.recipe = recipe  # (TrainConfig, data) to build the trainer with, made on the UI thread
