@@ -66,6 +66,28 @@ def resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_processes_mb(pid: int | None = None) -> tuple[int, float]:
+    """How many processes this one started (recursively: training workers, their helpers) and their summed resident
+    memory in MB (Linux /proc; (0, 0.0) elsewhere)."""
+    root = Path(f"/proc/{pid or 'self'}")
+    count, mb = 0, 0.0
+    try:
+        children = [int(c) for task in (root / "task").iterdir()
+                    for c in (task / "children").read_text().split()]
+    except OSError:
+        return 0, 0.0
+    for child in children:
+        try:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    mb += int(line.split()[1]) / 1024
+        except OSError:
+            continue  # it ended while we looked
+        sub_count, sub_mb = child_processes_mb(child)
+        count, mb = count + 1 + sub_count, mb + sub_mb
+    return count, mb
+
+
 def in_use_mb() -> float:
     """Resident memory after a garbage collection and, on glibc, `malloc_trim` (the allocator hands its cached free
     pages back): what the process really holds, so that allocator caching is not mistaken for a leak."""
@@ -93,6 +115,7 @@ class MonkeyReport:
     stall_action: str = ""
     memory_mb: list[tuple[int, float]] = field(default_factory=list)  # (actions done, resident MB)
     in_use_mb: list[tuple[int, float]] = field(default_factory=list)  # (actions done, MB after gc + malloc_trim)
+    children_mb: list[tuple[int, int, float]] = field(default_factory=list)  # (actions done, processes, their MB)
     counts: dict[str, int] = field(default_factory=dict)
     slowest: dict[str, float] = field(default_factory=dict)  # the longest stall (s) seen during each kind of action
     log: list[str] = field(default_factory=list)  # the last actions, for reproducing a failure
@@ -102,10 +125,13 @@ class MonkeyReport:
     def ok(self) -> bool:
         return not (self.exceptions or self.warnings or self.round_trip_failures) and self.max_stall_s <= 5.0
 
-    def growth_mb_per_1000(self, in_use: bool = False) -> float | None:
+    def growth_mb_per_1000(self, in_use: bool = False, with_children: bool = False) -> float | None:
         """Resident-memory growth per 1,000 actions after the first 1,000 (warm-up), least squares; in_use: of the
-        memory left after gc and malloc_trim."""
-        pts = [(a, m) for a, m in (self.in_use_mb if in_use else self.memory_mb) if a >= 1000]
+        memory left after gc and malloc_trim; with_children: of this process and the processes it started."""
+        series = self.in_use_mb if in_use else self.memory_mb
+        if with_children:
+            series = [(a, m + c) for (a, m), (_, _, c) in zip(series, self.children_mb)]
+        pts = [(a, m) for a, m in series if a >= 1000]
         if len(pts) < 2:
             return None
         xs, ys = [a / 1000 for a, _ in pts], [m for _, m in pts]
@@ -201,6 +227,7 @@ class Monkey:
         try:
             self.report.memory_mb.append((0, resident_mb()))
             self.report.in_use_mb.append((0, in_use_mb()))
+            self.report.children_mb.append((0, *child_processes_mb()))
             names = list(self.actions)
             weights = [self.actions[k][0] for k in names]
             for i in range(n):
@@ -220,6 +247,7 @@ class Monkey:
                 if (i + 1) % memory_every == 0:
                     self.report.memory_mb.append((i + 1, resident_mb()))
                     self.report.in_use_mb.append((i + 1, in_use_mb()))
+                    self.report.children_mb.append((i + 1, *child_processes_mb()))
                     if on_progress is not None:
                         on_progress(self.report)
         finally:

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(report) -> None:
         done, mb = report.memory_mb[-1]
         print(f"  {done:>7,} actions  {time.perf_counter() - t0:7.0f} s  {mb:6.0f} MB ({report.in_use_mb[-1][1]:.0f} MB "
-              f"in use)  exceptions "
+              f"in use; {report.children_mb[-1][1]} worker processes {report.children_mb[-1][2]:.0f} MB)  exceptions "
               f"{len(report.exceptions)}  warnings {len(report.warnings)}  round-trip failures "
               f"{len(report.round_trip_failures)}  longest stall {report.max_stall_s:.2f} s ({report.stall_action})  "
               f"load {_load()}", flush=True)
@@ -110,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"memory in use       (after gc + malloc_trim: allocator caching handed back) "
           + " ".join(f"{a:,}:{m:.0f}" for a, m in report.in_use_mb)
           + (f"; growth {in_use:+.1f} MB per 1,000 actions after the first 1,000" if in_use is not None else ""))
+    print("worker processes    (processes the app started, resident MB) "
+          + " ".join(f"{a:,}:{n}/{m:.0f}" for a, n, m in report.children_mb)
+          + f"; at most {max(n for _, n, _ in report.children_mb)} processes, "
+            f"{max(m for _, _, m in report.children_mb):.0f} MB")
+    total = report.growth_mb_per_1000(in_use=True, with_children=True)
+    if total is not None:
+        print(f"memory, app + workers: growth {total:+.1f} MB per 1,000 actions after the first 1,000 (in use + workers)")
     print("slowest action of each kind (s): " + ", ".join(
         f"{name} {s:.2f}" for name, s in sorted(report.slowest.items(), key=lambda kv: -kv[1])))
     print("actions by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items(), key=lambda kv: -kv[1])))

@@ -46,3 +46,27 @@ def test_the_monkey_records_exceptions_and_warnings_it_provokes(qtbot, tmp_path)
     assert report.actions == 2 and len(report.exceptions) == 2 and "ZeroDivisionError: provoked" in report.exceptions[0]
     assert len(report.warnings) == 2 and "something misused" in report.warnings[0]
     assert not report.ok and report.slowest["broken"] >= 0.0
+
+
+def test_worker_processes_memory_is_counted():
+    """The walk's memory figure includes the processes the app starts (training workers), not only its own."""
+    import subprocess
+
+    from playground.app.monkey import child_processes_mb
+
+    before, _ = child_processes_mb()
+    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(50 << 20); time.sleep(30)"])
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            count, mb = child_processes_mb()
+            if mb > 50:
+                break
+            time.sleep(0.1)
+        assert count == before + 1 and mb > 50, (count, mb)
+    finally:
+        child.kill()
+        child.wait()
+    assert child_processes_mb()[0] == before
