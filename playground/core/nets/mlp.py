@@ -129,49 +129,56 @@ class ScoreMLP(nn.Module):
         return self.num_classes if self.num_classes > 0 else None
 
     def _embedding(self, c_noise, class_labels, n: int, like: torch.Tensor) -> torch.Tensor:
-        """The noise embedding, joined by the class embedding for a conditional net (None -> the null class)."""
+        """The noise embedding, joined by the class embedding for a conditional net (None -> the null class): (N, E),
+        or (1, E) when one noise level (a scalar or one-element c_noise) and one class serve the whole batch."""
         c = torch.as_tensor(c_noise, dtype=like.dtype, device=like.device)
-        e = self.embed(c.expand(n) if c.ndim == 0 else c)
+        e = self.embed(c.reshape(1) if c.numel() == 1 else c)
         if self.class_embed is None:
             if class_labels is not None:
                 raise ValueError("this ScoreMLP is unconditional (num_classes = 0) but class_labels were given")
             return e
         if class_labels is None:
-            y = torch.full((n,), self.num_classes, dtype=torch.long, device=like.device)
+            y = torch.full((1,), self.num_classes, dtype=torch.long, device=like.device)
         else:
             y = torch.as_tensor(class_labels, device=like.device).long()
-            y = y.expand(n) if y.ndim == 0 else y
-            if y.shape != (n,) or bool(((y < 0) | (y > self.num_classes)).any()):
+            y = y.reshape(1) if y.ndim == 0 else y
+            if y.shape not in ((n,), (1,)) or bool(((y < 0) | (y > self.num_classes)).any()):
                 raise ValueError(f"class_labels must be ints in [0, {self.num_classes}] of shape ({n},)")
-        return torch.cat([e, self.class_embed(y).to(like.dtype)], dim=1)
+        rows = max(len(e), len(y))
+        return torch.cat([e.expand(rows, -1), self.class_embed(y).to(like.dtype).expand(rows, -1)], dim=1)
 
-    def _layers(self, e: torch.Tensor):
-        """(Linear, activation, shift) for each hidden layer, then (Linear, None, None) for the output."""
+    def _layers(self, e: torch.Tensor, x_width: int) -> list[tuple[torch.Tensor, torch.Tensor, nn.Module | None]]:
+        """(weight, bias, activation) of every layer, the output layer's activation None, with the embedding e folded
+        into the biases: the first layer's weight acts on the x features alone and its bias is b + W_e e; a hidden
+        layer's bias is b + its 'add' shift. Biases have e's rows: one row when the batch shares its noise level."""
         body = self.body
+        first = body[0]
+        layers = [(first.weight[:, :x_width], torch.addmm(first.bias, e, first.weight[:, x_width:].T), body[1])]
         shifts = self.cond(e).chunk(self.depth - 1, dim=1) if self.cond is not None else [None] * (self.depth - 1)
-        yield body[0], body[1], None
-        for i in range(self.depth - 1):
-            yield body[2 * i + 2], body[2 * i + 3], shifts[i]
-        yield body[-1], None, None
+        for i, shift in enumerate(shifts):
+            linear = body[2 * i + 2]
+            layers.append((linear.weight, linear.bias if shift is None else shift + linear.bias, body[2 * i + 3]))
+        layers.append((body[-1].weight, body[-1].bias, None))
+        return layers
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor, class_labels=None) -> torch.Tensor:
-        """Raw output shaped like x; x is (N, ...) and flattened to (N, dim); c_noise is (N,) or a scalar;
-        class_labels: None (the null class of a conditional net), an int or (N,) ints."""
+        """Raw output shaped like x; x is (N, ...) and flattened to (N, dim); c_noise is (N,), or a scalar or one
+        element shared by the batch; class_labels: None (the null class of a conditional net), an int or (N,) ints."""
         shape = x.shape
         h = x.reshape(shape[0], -1)
         e = self._embedding(c_noise, class_labels, shape[0], h)
         if self.x_embed is not None:  # Fourier features of each coordinate (input-space spectral bias)
             h = _coord_features(h, self.x_embed.freqs)
-        h = torch.cat([h, e], dim=1)
-        for linear, act, shift in self._layers(e):
-            h = linear(h)
+        for weight, bias, act in self._layers(e, h.shape[1]):
+            h = torch.addmm(bias, h, weight.T)
             if act is not None:
-                h = act(h if shift is None else h + shift)
+                h = act(h)
         return h.reshape(shape)
 
     def forward_with_trace(self, x: torch.Tensor, c_noise: torch.Tensor, class_labels=None):
         """(forward(x), tr(d forward / d x) per sample (N,)): forward-mode differentiation along the D input axes,
-        the D tangents of a layer stacked as one (D N, H) matrix (about 1 + D forward passes of work, no graph)."""
+        the D tangents of a layer held as one (D, N, H) tensor and multiplied as one (D N, H) matrix (about 1 + D
+        forward passes of work, no graph). A shared noise level makes the embedding's terms one row per layer."""
         shape = x.shape
         n, d = shape[0], self.dim
         h = x.reshape(n, -1)
@@ -180,25 +187,18 @@ class ScoreMLP(nn.Module):
             feats, d_feats = _coord_features_with_tangents(h, self.x_embed.freqs)  # (N, F), (D, N, F)
         else:
             feats, d_feats = h, None
-        tangent = None  # (D N, H): the derivative of the current layer along each input axis, axis-major
-        for i, (linear, act, shift) in enumerate(self._layers(e)):
-            if act is None:  # the output layer: only the diagonal of its Jacobian is needed
-                trace = (tangent.view(d, n, -1) * linear.weight[:, None, :]).sum(2).sum(0)
-                return linear(h).reshape(shape), trace
-            if i == 0:
-                pre = linear(torch.cat([feats, e], dim=1))
-                w_x = linear.weight[:, : feats.shape[1]]  # the embedding does not depend on x
-            else:
-                pre = linear(h)
-            if shift is not None:
-                pre = pre + shift
-            h, slope = _activation_with_slope(act, pre)
-            if i == 0 and d_feats is None:  # d pre / d x_j is column j of the weight, the same for every sample
-                tangent = torch.cat([slope * w_x[:, j] for j in range(d)])
-            else:
-                source = d_feats.reshape(d * n, -1) @ w_x.T if i == 0 else tangent @ linear.weight.T
-                tangent = source.view(d, n, -1).mul_(slope).view(d * n, -1)
-        raise AssertionError("unreachable: the body ends with its output layer")
+        (w_x, bias, act), *hidden, (w_out, b_out, _) = self._layers(e, feats.shape[1])
+        h, slope = _activation_with_slope(act, torch.addmm(bias, feats, w_x.T))
+        if d_feats is None:  # d pre / d x_j is column j of the weight, the same for every sample
+            tangent = w_x.T.contiguous()[:, None, :] * slope  # (D, N, H), contiguous
+        else:
+            tangent = (d_feats.reshape(d * n, -1) @ w_x.T).view(d, n, -1).mul_(slope)
+        for weight, bias, act in hidden:
+            h, slope = _activation_with_slope(act, torch.addmm(bias, h, weight.T))
+            tangent = (tangent.view(d * n, -1) @ weight.T).view(d, n, -1).mul_(slope)
+        # the output layer: only the diagonal of its Jacobian, sum_j w_out[j] . tangent_j
+        trace = sum(tangent[j] @ w_out[j] for j in range(d))
+        return torch.addmm(b_out, h, w_out.T).reshape(shape), trace
 
     def config(self) -> dict:
         """Arguments that rebuild this network with `network_from_config`."""
@@ -206,11 +206,12 @@ class ScoreMLP(nn.Module):
 
 
 def _activation_with_slope(act: nn.Module, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(act(pre), act'(pre)): SiLU in closed form, any other elementwise activation by forward-mode AD."""
+    """(act(pre), act'(pre)): SiLU by its fused forward and backward kernels (silu_backward with a unit gradient is
+    sigma(x) (1 + x (1 - sigma(x))), 7x faster on a CPU than composing it), any other elementwise activation by
+    forward-mode AD."""
     if isinstance(act, nn.SiLU):
-        sig = torch.sigmoid(pre)
-        out = pre * sig
-        return out, torch.addcmul(sig, out, 1 - sig)
+        return nn.functional.silu(pre), torch.ops.aten.silu_backward(torch.ones((), dtype=pre.dtype).expand_as(pre),
+                                                                     pre)
     return torch.func.jvp(act, (pre,), (torch.ones_like(pre),))
 
 

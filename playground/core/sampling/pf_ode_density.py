@@ -29,7 +29,7 @@ from playground.core.diffusion.sde import SDE, ScoreFn
 from playground.data.targets.gaussian_mixture import GaussianMixture
 
 ScoreDivFn = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
-"""score_div(x, t) -> (grad_x log p_t(x) (N, D), its divergence (N,)); t has shape (N,)."""
+"""score_div(x, t) -> (grad_x log p_t(x) (N, D), its divergence (N,)); t is a 0-dim tensor, the batch's one time."""
 
 DEFAULT_TOL = 0.01
 """Richardson error target in nats (the largest over the relevant pilot points)."""
@@ -213,7 +213,7 @@ def solve_log_density(field: DensityField, x: torch.Tensor, t: float, steps: int
     def rate(z, i):
         """d(z, l) / dlam at grid node i."""
         sigma, alpha, k = float(grid.sigma[i]), float(grid.alpha[i]), float(grid.k[i])
-        s, div = field.score_div(alpha * k * z, ts[i].expand(n))
+        s, div = field.score_div(alpha * k * z, ts[i])
         s2 = sigma * sigma
         return -s2 * alpha * s.to(dt) / k - z * (s2 / (c2 + s2)), -s2 * alpha * alpha * div.to(dt)
 

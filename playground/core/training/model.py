@@ -121,6 +121,8 @@ class ScoreModel(nn.Module):
             return self._net(x, c_noise, class_labels), None
         if hasattr(self.net, "forward_with_trace"):
             return self.net.forward_with_trace(x, c_noise, class_labels)
+        if c_noise.numel() == 1:
+            c_noise = c_noise.expand(x.shape[0])
         from playground.core.sampling.likelihood import divergence_exact
 
         return divergence_exact(lambda v: self._net(v, c_noise, class_labels), x)
@@ -128,11 +130,13 @@ class ScoreModel(nn.Module):
     def score_norm_and_divergence(self, y: torch.Tensor, t: float | torch.Tensor, class_labels=None):
         """(score, div_y score) in normalised space, the divergence exact (the network's forward-mode trace), without
         gradients; any float dtype in, the same dtype out. The score is linear in (out, y) for every output kind,
-        score = a out + b y, so div score = a tr(d out / d y) + D b with a, b read off `convert_output`."""
+        score = a out + b y, so div score = a tr(d out / d y) + D b with a, b read off `convert_output`. A scalar t
+        (one time for the batch, as the density solver passes) computes every t-only term once, on one element."""
         dtype = y.dtype
         p = next(self.net.parameters())
         yy = y.to(p.device, p.dtype)
-        tt = time_vector(t, yy)
+        tt = torch.as_tensor(t, dtype=yy.dtype, device=yy.device)
+        tt = tt.reshape(1) if tt.ndim == 0 else time_vector(tt, yy)
         with torch.no_grad():
             tt = tt.clamp(max=self.sde.T)
             out, alpha, std, trace = self._output(yy, tt, class_labels, with_trace=True)

@@ -157,6 +157,23 @@ def test_forward_with_trace_is_the_exact_divergence(options):
     torch.testing.assert_close(trace, _autograd_trace(lambda v: net(v, c, labels), x))
 
 
+@pytest.mark.parametrize("options", [{}, {"x_freqs": 3}, {"num_classes": 2}, {"num_classes": 2, "time_cond": "concat"}])
+def test_a_shared_noise_level_gives_what_a_per_sample_one_gives(options):
+    """One noise level for the whole batch (a scalar or one element, as the density solver passes) folds the
+    embedding into one bias row per layer: the outputs and traces equal those of the level repeated per sample."""
+    net = ScoreMLP(dim=2, hidden=24, depth=3, **options).double()
+    _randomise(net)
+    x = torch.randn(40, 2, dtype=torch.float64)
+    for labels in ([None, 1, torch.arange(40) % 3] if net.num_classes else [None]):
+        for c in (torch.tensor(0.3, dtype=torch.float64), torch.tensor([0.3], dtype=torch.float64), 0.3):
+            per_sample = torch.full((40,), 0.3, dtype=torch.float64)
+            torch.testing.assert_close(net(x, c, labels), net(x, per_sample, labels))
+            out, trace = net.forward_with_trace(x, c, labels)
+            ref_out, ref_trace = net.forward_with_trace(x, per_sample, labels)
+            torch.testing.assert_close(out, ref_out)
+            torch.testing.assert_close(trace, ref_trace)
+
+
 def test_conditional_mlp_labels_null_class_and_config():
     net = ScoreMLP(dim=2, hidden=16, depth=2, num_classes=3)
     _randomise(net)
