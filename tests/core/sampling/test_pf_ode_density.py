@@ -56,6 +56,23 @@ def test_mixture_log_density_at_t_matches_the_diffused_mixture(t):
     assert err < 3 * choice.error_estimate + 1e-4  # the Richardson estimate is not optimistic
 
 
+@pytest.mark.parametrize("t, sde_name", [(1e-3, "vp"), (0.2, "ve")])
+def test_steps_below_the_doubled_count_are_taken_when_their_bound_holds(t, sde_name):
+    """Doubling stops at the first power of two (x start_steps) that meets the tolerance, up to 2x more steps than
+    needed; 3N/4 (or 7N/8) steps are taken when |l_M - l_N| + e_N <= tol, and that bound holds on the closed form
+    (at the pilots and at points the pilots never saw)."""
+    sde = make_sde(sde_name, sigma_max=6.0)
+    field = gmm_density_field(GMM, sde)
+    choice = choose_steps(field, _grid(), t, start_steps=16)
+    assert choice.steps in (24, 48, 96) and choice.error_estimate <= 0.01  # 3/4 of 32, 64 or 128
+    doubled = choose_steps(field, _grid(), t, steps=choice.steps * 4 // 3)
+    assert doubled.error_estimate <= 0.01  # the doubling's own stopping point, which the trim undercut
+    others = _grid(-3.3, 3.4, 17)
+    true = GMM.log_prob(others, t, sde)
+    err = (solve_log_density(field, others, t, choice.steps).logp - true)[true > -8].abs().max().item()
+    assert err <= choice.error_estimate + 1e-4
+
+
 def test_normalised_process_and_data_space_density():
     """A mixture under the SDE on normalised data y = (x - m) / s: log p_t(x) = log p^y_t(y) - D log s."""
     sde = make_sde("ve", sigma_max=4.0)
