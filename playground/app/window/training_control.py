@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox, QStyle
 
 from playground.app.state import MODEL_KEYS, TRAINER_KEYS
 from playground.app.window.settings_command import ResetCommand, SettingsCommand
-from playground.app.workers.training_run import TrainingRun, put_run, take_run
+from playground.app.workers.training_run import RunKeeper, TrainingRun, put_run, take_run
 
 # settings whose change invalidates an image model (MODEL_KEYS' hidden / depth belong to the 2D MLP)
 IMAGE_MODEL_KEYS: frozenset[str] = (MODEL_KEYS - {"hidden", "depth"}) | {"base_channels", "image_classes"}
@@ -33,6 +33,7 @@ class TrainingControl(QObject):
         self.window = window
         self.state = window.state
         self.controller = window.controller
+        self.kept_runs = RunKeeper()  # the runs undo commands hold; the oldest beyond its limit are released
 
     # ---- settings ----------------------------------------------------------------------------------------------
     def model_keys(self) -> frozenset[str]:
@@ -85,9 +86,17 @@ class TrainingControl(QObject):
             change()
         finally:
             put_run(c, stored)
+        if stored is not None:
+            self.kept_runs.forget(stored)
+        if taken is not None:
+            self.kept_runs.keep(taken)
         if was_running:
             c.play()
-        if taken is not None:
+        if stored is not None and stored.released:
+            self.window.statusBar().showMessage(
+                f"Training reset: {stored.describe()} of this step was let go to bound memory (only the "
+                f"{self.kept_runs.limit} most recently replaced models are kept for undo).", 10000)
+        elif taken is not None:
             self.window.statusBar().showMessage(
                 f"Training reset: {taken.describe()} belongs to the previous settings or target — Edit > Undo "
                 "brings it back.", 10000)

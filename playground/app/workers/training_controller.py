@@ -282,6 +282,12 @@ class TrainingController(QObject):
         with self.run_lock:  # after this, the run writes nothing into the controller (TrainingLoop._publish)
             th.detached = True
         th.let_go()
+        self._retire(th)
+
+    @staticmethod
+    def _retire(th: TrainingLoop) -> None:
+        """Drop a run's signal relays: the lambdas connected in `play` hold the thread (and so its trainer) alive for
+        as long as its signals are connected, so every run ever started would otherwise stay in memory."""
         for sig in (th.progress, th.snapshot, th.preview, th.ended):
             try:
                 sig.disconnect()
@@ -352,6 +358,7 @@ class TrainingController(QObject):
             return  # a detached thread
         th.wait(1000)
         self._thread = None
+        self._retire(th)
         self._on_ended(reason, message)
 
     def _on_ended(self, reason: str, message: str) -> None:
@@ -371,6 +378,7 @@ class TrainingController(QObject):
         QCoreApplication.sendPostedEvents(self)
         if self._thread is th:  # ended was not delivered (no event loop): finish here
             self._thread = None
+            self._retire(th)
             self.last_reason = "paused"
             self.state.set_training(False)
             self.runningChanged.emit(False)

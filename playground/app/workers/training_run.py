@@ -4,11 +4,14 @@ its history), the model snapshot the views show and the controller's loss curve,
 An action that would discard a trained model (a new target, another SDE or network, image mode, Train > Reset) is
 an undoable command that takes the run out of the controller (`take_run`) before it changes anything and puts the
 other side's run back (`put_run`) afterwards: undo brings the model back exactly, optimiser state and loss curve
-included, and training continues from it. Qt-free apart from the controller it acts on.
+included, and training continues from it. Only the `KEPT_RUNS` most recently taken runs keep their trainer and
+model (`RunKeeper`): an older one is released, so a long undo history cannot hold unbounded memory (an image run
+holds its network, EMA, optimiser state and dataset batches). Qt-free apart from the controller it acts on.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +33,45 @@ class TrainingRun:
     last_loss: float
     bin_losses: np.ndarray | None
     preview: object = None  # the training panel's last model samples
+    released: bool = False  # the trainer and model were dropped to bound memory (`RunKeeper`)
 
     def describe(self) -> str:
         """'the model trained for 420 steps (3.1 s)'."""
         return f"the model trained for {self.step:,} steps ({self.elapsed:.1f} s)"
+
+    def release(self) -> None:
+        """Drop the trainer, model and preview (what holds memory); the run then restores as untrained."""
+        self.trainer = self.model = self.preview = None
+        self.released = True
+
+
+KEPT_RUNS = 10
+"""Taken runs that keep their trainer and model for undo; older ones are released (`RunKeeper`)."""
+
+
+class RunKeeper:
+    """The runs that undo commands hold, oldest first: beyond `limit` the oldest is released. Runs are held weakly
+    (a command dropped from the undo history frees its run by itself)."""
+
+    def __init__(self, limit: int = KEPT_RUNS):
+        self.limit = limit
+        self._runs: list[weakref.ref] = []
+
+    def keep(self, run: TrainingRun) -> None:
+        """`run` was just taken out of the controller into an undo command."""
+        self.forget(run)
+        self._runs.append(weakref.ref(run))
+        while len(self._runs) > self.limit:
+            oldest = self._runs.pop(0)()
+            if oldest is not None:
+                oldest.release()
+
+    def forget(self, run: TrainingRun) -> None:
+        """`run` went back into the controller (or was dropped): it no longer counts."""
+        self._runs = [r for r in self._runs if r() is not None and r() is not run]
+
+    def __len__(self) -> int:
+        return sum(r() is not None for r in self._runs)
 
 
 def take_run(controller) -> TrainingRun | None:
@@ -60,7 +98,7 @@ def put_run(controller, run: TrainingRun | None) -> None:
     panel shows its loss curve again and every view its model."""
     c = controller
     c.reset()
-    if run is None:
+    if run is None or run.released:
         return
     c.trainer = run.trainer
     c.step, c.elapsed_before, c.its, c.last_loss = run.step, run.elapsed, run.its, run.last_loss
@@ -74,4 +112,4 @@ def put_run(controller, run: TrainingRun | None) -> None:
         c.previewReady.emit(run.preview)
 
 
-__all__ = ["TrainingRun", "put_run", "take_run"]
+__all__ = ["KEPT_RUNS", "RunKeeper", "TrainingRun", "put_run", "take_run"]

@@ -135,3 +135,33 @@ def test_file_new_starts_from_the_default_settings(window, qtbot):
     assert window.state.settings == Settings()
     assert window.settings_panel.value("lr") == Settings().lr
     assert not window.panels["sampling"].use_exact.isChecked() and window.undo_stack.count() == 0
+
+
+def test_only_the_most_recent_replaced_models_are_kept_for_undo(window, qtbot):
+    """The undo history keeps at most `kept_runs.limit` replaced models (an image run holds a network, its EMA and
+    Adam state and data): undoing to an older step restores its settings with a fresh network and says so."""
+    import gc
+    import weakref
+
+    window.training.kept_runs.limit = 2
+    stack = window.undo_stack
+    kept = []
+    for changes in ({"sde": "ve"}, {"hidden": 48}, {"output": "x0"}):
+        train(window, qtbot)
+        kept.append(snapshot(window))
+        assert window.request_settings(changes)
+    oldest = weakref.ref(kept[0][1])  # the first run's trainer
+    kept[0] = None
+    gc.collect()
+    assert oldest() is None, "the released run's trainer must be freed (nothing else may hold it: not its loop)"
+    assert len(window.training.kept_runs) == 2
+    stack.undo()
+    assert_restored(window, kept[2])
+    stack.undo()
+    assert_restored(window, kept[1])
+    stack.undo()  # the first change: its model was let go
+    assert window.state.settings.sde == "vp" and window.state.model is None and window.controller.step == 0
+    assert "bound memory" in window.statusBar().currentMessage()
+    train(window, qtbot, 2)  # a fresh network trains
+    stack.redo()
+    assert window.state.settings.sde == "ve"
