@@ -460,20 +460,35 @@ class Monkey:
         from playground.core.io.workspace import load_workspace
 
         ws_ctl = self.w.workspace
+        c = self.w.controller
         self.saves += 1
         path = self.folder / f"walk-{self.saves}.dpw"
-        if self.w.controller.running:
-            self.w.controller.pause()
+        if c.running:  # a user pauses before comparing; Pause waits 2 s, a busy machine's worker may need longer
+            c.pause()
+            deadline = time.perf_counter() + 15.0
+            while c.running and time.perf_counter() < deadline:
+                self.settle(50)
+            if c.running:
+                self.report.round_trip_failures.append(f"{path.name}: training did not stop within 15 s of Pause")
+                return
         if not self.w.save_workspace_to(str(path)):
             return
         saved = load_workspace(path)
         now = ws_ctl.current_workspace()
         if saved != now:
-            self.report.round_trip_failures.append(f"{path.name}: differs in {differences(saved, now)}")
+            self.report.round_trip_failures.append(f"{path.name}: differs in {differences(saved, now)}"
+                                                   f" ({self._training_context()})")
         if self.rng.random() < 0.5 and self.w.open_workspace(str(path)):
             again = ws_ctl.current_workspace()
             if again != saved:
-                self.report.round_trip_failures.append(f"{path.name} reopened: differs in {differences(saved, again)}")
+                self.report.round_trip_failures.append(f"{path.name} reopened: differs in {differences(saved, again)}"
+                                                       f" ({self._training_context()})")
+
+    def _training_context(self) -> str:
+        """What the controller holds, for a round-trip failure's message."""
+        c, st = self.w.controller, self.w.state
+        return (f"running {c.running}, trainer {'yes' if c.trainer is not None else 'no'}, step {c.step}, model "
+                f"{'yes' if st.model is not None else 'no'}, image mode {st.image_mode}")
 
     def new_session(self) -> None:
         self.w.new_session()

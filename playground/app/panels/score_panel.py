@@ -148,6 +148,7 @@ class ScoreFieldPanel(QWidget):
         state.settingsChanged.connect(self._request)
         state.timeChanged.connect(self._request)
         state.modelChanged.connect(self._request)
+        state.imagesChanged.connect(self._request)
         self._on_target()
         self._redraw.flush()
 
@@ -266,8 +267,10 @@ class ScoreFieldPanel(QWidget):
         self.show_learned.setEnabled(has_model)
 
     def redraw(self) -> None:
-        self.redraws += 1
         st = self.state
+        if st.image_mode:  # this 2D view is hidden then (its model and normalisation are the images'); it redraws on
+            return  # leaving image mode
+        self.redraws += 1
         rect = self.view_rect
         set_view(self.plot, rect)
         model = st.model

@@ -207,3 +207,17 @@ def test_workspace_in_image_mode_reloads_the_dataset(window, qtbot, tmp_path):
     assert st.image_mode and st.image_spec == "digits" and st.images.shape == (1, 8, 8)
     assert st.settings.base_channels == 8 and st.settings.lr == 3e-3 and st.settings.lr_2d == 5e-3
     assert visible(window, IMAGE_KEYS) == [True] * 4
+
+
+def test_a_2d_redraw_left_pending_when_image_mode_starts_draws_nothing(window, qtbot):
+    """The score view's deferred redraw can fire after the switch to images (monkey walk, seed 0, action ~8,800):
+    it used the 2D exact score with the pixels' normalisation and raised. In image mode it now waits, and it draws
+    again on leaving."""
+    score = window.panels["score"]
+    load_digits(window, qtbot)
+    before = score.redraws
+    score.redraw()  # what the pending deferred call does
+    assert score.redraws == before
+    window.panels["target"].choose_preset("moons")  # back to 2D
+    qtbot.waitUntil(lambda: not window.state.image_mode, timeout=10_000)
+    qtbot.waitUntil(lambda: score.redraws > before, timeout=10_000)
