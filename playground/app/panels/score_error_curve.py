@@ -4,20 +4,22 @@ every t for a perfect model; `playground.core.evaluation.score_error`). The DSM 
 is the score error plus a floor that is not zero.
 
 Computed off the UI thread (`ScoreErrorThread`, one torch thread; the trainer has its own process) for each new model
-snapshot, at most every SCORE_ERROR_MS: snapshots arriving meanwhile are coalesced into one run of the latest. A
-target without an exact score (a preset without a closed form, an image dataset) says so instead.
+snapshot, at most every SCORE_ERROR_MS: snapshots arriving meanwhile are coalesced into one run of the latest. Only
+while the plot's widget is visible: hiding it (a closed or tabbed-away training dock) stops a run, and snapshots that
+arrive while it is hidden are only remembered; showing it again computes once, for the latest snapshot (Qt's
+show/hide events, no polling). A target without an exact score (a preset without a closed form, an image dataset)
+says so instead.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QWidget
 
 from playground.app.sampling_plan import model_step
-from playground.app.widgets.plot_items import CentredMessage
+from playground.app.widgets.plot_items import CentredMessage, Coalescer
 from playground.app.widgets.compact_axes import set_y_span
 from playground.app.workers.job_thread import start_job_thread
 from playground.app.workers.score_error_worker import ScoreErrorJob, ScoreErrorOutcome, ScoreErrorThread
@@ -31,9 +33,10 @@ TITLE = "Score error by t"
 
 
 class ScoreErrorCurve(QObject):
-    """Draws into `plot` (a PlotItem of the training dock); `table` is the one shown (None when none)."""
+    """Draws into `plot` (a PlotItem of the training dock) shown by `widget`, computing only while `widget` is
+    visible; `table` is the one shown (None when none)."""
 
-    def __init__(self, state, plot: pg.PlotItem, bins: int, parent: QObject | None = None):
+    def __init__(self, state, plot: pg.PlotItem, bins: int, widget: QWidget, parent: QObject | None = None):
         super().__init__(parent)
         self.state, self.plot, self.bins = state, plot, bins
         plot.setTitle(TITLE)
@@ -51,10 +54,10 @@ class ScoreErrorCurve(QObject):
         self._threads: list = []
         self._current: ScoreErrorThread | None = None
         self._generation = 0
-        self._pending = False
-        self._last_start = -1e9  # perf_counter seconds of the last start
-        self._timer = QTimer(self, singleShot=True)
-        self._timer.timeout.connect(self._start)
+        self._pending = False  # a snapshot newer than the table shown (or running) waits for its run
+        # paces the runs (SCORE_ERROR_MS from one start to the next) and holds them while `widget` is hidden
+        self._pacer = Coalescer(self._start, SCORE_ERROR_MS, parent=self, widget=widget)
+        widget.installEventFilter(self)
         state.modelChanged.connect(self._on_model)
         state.targetChanged.connect(self.reset)
         state.imagesChanged.connect(self.reset)
@@ -87,9 +90,24 @@ class ScoreErrorCurve(QObject):
             self._show(None, None, NO_MODEL)
             return
         self._pending = True
-        if self._current is None and not self._timer.isActive():
-            wait_s = self._last_start + SCORE_ERROR_MS / 1000 - time.perf_counter()
-            self._timer.start(int(min(max(wait_s, 0.0), SCORE_ERROR_MS / 1000) * 1000))
+        if self._current is None:
+            self._pacer.request()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Hide and not event.spontaneous():  # not a minimised window: it comes back
+            self._hidden()
+        elif event.type() == QEvent.Type.Show:
+            self._pacer.shown()
+        return False
+
+    def _hidden(self) -> None:
+        """The plot's widget was hidden: a run stops; the latest snapshot's runs when it shows again."""
+        if self._current is None:
+            return
+        cancel_threads([self._current])
+        self._current = None
+        self._pending = True
+        self._pacer.request()  # the widget is hidden: remembered until it shows
 
     def _start(self) -> None:
         model = self.state.model
@@ -98,7 +116,6 @@ class ScoreErrorCurve(QObject):
         self._pending = False
         job = ScoreErrorJob(model, self.state.target, n=SCORE_ERROR_SAMPLES, bins=self.bins, step=model_step(model),
                             generation=self._generation)
-        self._last_start = time.perf_counter()
         self.runs += 1
         self._current = start_job_thread(ScoreErrorThread(job), lambda _f: None, self._on_done, self._threads)
 
@@ -115,7 +132,7 @@ class ScoreErrorCurve(QObject):
             self._on_model()
 
     def _cancel(self) -> None:
-        self._timer.stop()
+        self._pacer.stop()
         self._pending = False
         if self._current is not None:
             cancel_threads([self._current])

@@ -157,7 +157,7 @@ class TrainingPanel(QWidget):
         for plot in (self.bin_plot, self.error_plot):
             compact_axes(plot)
         self.error_plot.titleLabel.opts["size"] = TITLE_SIZE
-        self.score_error = ScoreErrorCurve(state, self.error_plot, N_BINS, self)
+        self.score_error = ScoreErrorCurve(state, self.error_plot, N_BINS, self.view, self)
         w = 1.0 / N_BINS
         self.bars = pg.BarGraphItem(
             x=(np.arange(N_BINS) + 0.5) * w, height=np.zeros(N_BINS), width=w * 0.85,

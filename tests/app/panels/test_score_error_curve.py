@@ -1,6 +1,7 @@
 """The training dock's score error by t: computed off the UI thread for new model snapshots (the core's table, at
-most one run every SCORE_ERROR_MS, coalescing the snapshots in between into the latest), a clear text for targets
-without an exact score, and readable axes in a small dock (pytest-qt)."""
+most one run every SCORE_ERROR_MS, coalescing the snapshots in between into the latest), nothing computed while the
+plot is hidden and one run for the latest snapshot when it shows again, a clear text for targets without an exact
+score, and readable axes in a small dock (pytest-qt)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,56 @@ def test_snapshots_in_quick_succession_cost_one_run_of_the_latest(qtbot, keep, m
         qtbot.wait(50)
     qtbot.waitUntil(lambda: curve.step == 400 and not curve.running, timeout=30_000)
     assert curve.runs <= 3  # the first snapshot may start at once; the rest wait for the interval and coalesce
+
+
+def _docked_panel(qtbot, keep, target):
+    """The panel inside a shown window (as in its dock): hiding the panel hides the plot, the window stays shown."""
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    state = AppState(target, Settings(target_samples=4000))
+    host = keep(QWidget())
+    panel = TrainingPanel(state, TrainingController(state))
+    QVBoxLayout(host).addWidget(panel)
+    host.resize(600, 400)
+    host.show()
+    qtbot.waitExposed(host)
+    return state, panel
+
+
+def _at_step(model, step: int):
+    m = copy.copy(model)
+    m.config = {**model.config, "steps_done": step}
+    return m
+
+
+def test_a_hidden_plot_computes_nothing_and_the_latest_snapshot_once_when_shown(qtbot, keep, monkeypatch):
+    monkeypatch.setattr(score_error_curve, "SCORE_ERROR_MS", 200)
+    state, panel = _docked_panel(qtbot, keep, make_preset("8gaussians"))
+    curve = panel.score_error
+    base = _snapshot(state)
+    panel.hide()  # the training dock closed
+    for step in (100, 200, 300):
+        state.set_model(_at_step(base, step))
+        qtbot.wait(150)
+    qtbot.wait(300)  # past the interval: a visible plot would have run by now
+    assert curve.runs == 0 and not curve.running and curve.table is None
+    panel.show()  # the dock opened again: one run, for the latest snapshot
+    qtbot.waitUntil(lambda: curve.table is not None and not curve.running, timeout=30_000)
+    assert curve.step == 300 and f"step {300:,}" in panel.error_plot.titleLabel.text
+    qtbot.wait(400)
+    assert curve.runs == 1 and not curve.running
+
+    state.set_model(_at_step(base, 400))  # shown: a new snapshot runs
+    curve._pacer.flush()  # now, so that it surely still runs below (its end comes through the event loop)
+    assert curve.running
+    panel.hide()  # hidden mid-run: the run stops and the table keeps step 300 (stale)
+    assert not curve.running and curve.runs == 2
+    state.set_model(_at_step(base, 500))
+    qtbot.wait(400)
+    assert curve.runs == 2 and not curve.running and curve.step == 300
+    panel.show()
+    qtbot.waitUntil(lambda: curve.step == 500 and not curve.running, timeout=30_000)
+    assert curve.runs == 3
 
 
 def test_a_raster_has_an_exact_score_and_a_preset_without_one_says_so(qtbot, keep):
