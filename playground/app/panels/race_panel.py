@@ -186,7 +186,7 @@ class RacePanel(QWidget):
         model = self._model()
         self.controls.set_model_available(model is not None)
         if model is not None and self.frame is None and not self.running:
-            self.controls.source.setCurrentIndex(self.controls.source.findData(LEARNED))
+            self.controls.show_preferred_source()
         if self.source == LEARNED and self.frame is not None:
             self._mark_stale("the model has changed since" if model is not None else "the model was reset")
 

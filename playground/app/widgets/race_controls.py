@@ -1,5 +1,6 @@
 """The Race dock's control row: which score races (the exact one or the trained model), which samplers (a menu of
-check boxes), the NFE rungs, the samples per run, and Run race / Cancel; wraps onto two lines in a narrow dock."""
+check boxes), the NFE rungs, the samples per run, and Run race / Cancel; wraps onto two lines in a narrow dock.
+What the user chose is kept between sessions (`options`, `restore_options`; the window saves it in QSettings)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def parse_ladder(text: str) -> tuple[int, ...]:
 
 
 class RaceControls(QWidget):
-    """`source`, `sampler_actions` (key -> checkable QAction), `ladder`, `samples`, `run_btn`, `cancel_btn`."""
+    """`source`, `sampler_actions` (key -> checkable QAction), `ladder`, `samples`, `run_btn`, `cancel_btn`;
+    `preferred_source`: the score the user last picked (shown whenever it can be chosen; at first the trained
+    model's, which needs a model)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -36,6 +39,8 @@ class RaceControls(QWidget):
         self.source.addItem("trained model", LEARNED)
         self.source.setToolTip("The score the samplers race with: the target's exact score, or the current trained\n"
                                "model (its snapshot when Run race is pressed).")
+        self.preferred_source = LEARNED
+        self.source.activated.connect(lambda i: setattr(self, "preferred_source", self.source.itemData(i)))
         self.samplers_btn = QToolButton()
         self.samplers_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.samplers_btn.setToolTip("The samplers that race (each at every rung).")
@@ -81,6 +86,40 @@ class RaceControls(QWidget):
         """Check exactly the samplers `keys`."""
         for k, a in self.sampler_actions.items():
             a.setChecked(k in keys)
+
+    def show_preferred_source(self) -> None:
+        """Show `preferred_source` where it can be chosen (the trained model only when there is one)."""
+        i = self.source.findData(self.preferred_source)
+        if self.source.model().item(i).isEnabled():
+            self.source.setCurrentIndex(i)
+
+    def options(self) -> dict:
+        """What the user chose, as JSON-ready values (`restore_options` applies them in a later session)."""
+        return {"source": self.preferred_source, "samplers": list(self.chosen_samplers()),
+                "ladder": self.ladder.text(), "samples": int(self.samples.value())}
+
+    def restore_options(self, options) -> None:
+        """Apply `options()` of an earlier session; an entry that is missing or unreadable (an unknown sampler, rungs
+        that do not parse, a number out of range, a value of another type) keeps its default."""
+        if not isinstance(options, dict):
+            return
+        if options.get("source") in (EXACT, LEARNED):
+            self.preferred_source = options["source"]
+            self.show_preferred_source()
+        samplers = options.get("samplers")
+        if isinstance(samplers, list):
+            known = [k for k in samplers if isinstance(k, str) and k in self.sampler_actions]
+            if known:  # none known (or none chosen): every sampler, as at first
+                self.set_samplers(known)
+        ladder = options.get("ladder")
+        if isinstance(ladder, str):
+            try:
+                self.ladder.setText(", ".join(map(str, parse_ladder(ladder))))
+            except ValueError:
+                pass
+        samples = options.get("samples")
+        if type(samples) is int and self.samples.minimum() <= samples <= self.samples.maximum():
+            self.samples.setValue(samples)
 
     def set_model_available(self, available: bool) -> None:
         """The trained-model choice only when there is a model (without one the exact score is chosen)."""

@@ -1,5 +1,5 @@
 """What the window keeps between runs in QSettings: geometry and dock layout, which docks each mode had open, the
-theme, the settings (the 2D ones: the app starts in 2D) and the time slider."""
+theme, the settings (the 2D ones: the app starts in 2D), the time slider and the Race dock's choices."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from playground.app.state import Settings
 ORGANIZATION = "DiffusionPlayground"
 APPLICATION = "Diffusion Playground"
 MODE_DOCK_KEYS = ((False, "window/docks_2d"), (True, "window/docks_images"))
+RACE_KEY = "race/options"
 
 
 def default_store() -> QSettings:
@@ -45,6 +46,7 @@ def save_ui(window) -> None:
     for images, key in MODE_DOCK_KEYS:
         st.setValue(key, json.dumps(sorted(window.mode_switch.open_mode_docks(images))))
     st.setValue("time/t", float(state.t))
+    st.setValue(RACE_KEY, json.dumps(window.panels["race"].controls.options()))
     st.sync()
 
 
@@ -70,6 +72,10 @@ def restore_ui(window) -> bool:
     try:
         window.state.set_time(float(st.value("time/t", window.state.t)))
     except (TypeError, ValueError):
+        pass
+    try:
+        window.panels["race"].controls.restore_options(json.loads(str(st.value(RACE_KEY, "{}"))))
+    except ValueError:  # not JSON: the defaults stay
         pass
     return restored
 

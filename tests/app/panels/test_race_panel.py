@@ -1,7 +1,8 @@
 """Race dock: the chart fills in run by run with each sampler's NFE rising (exact score, also under rectified flow,
 and a trained model); Cancel and a new Run race stop the old race at once; a new target stops and clears it, a new
 model or SDE marks it stale; a clicked point loads its sampler and steps into the Sampling panel's left view; a
-window closed mid-race does not crash."""
+window closed mid-race does not crash; the controls' choices come back in the next session and unreadable stored
+ones leave the defaults."""
 
 from __future__ import annotations
 
@@ -14,10 +15,19 @@ pytest.importorskip("pytestqt")
 from playground.app.panels.race_panel import RacePanel  # noqa: E402
 from playground.app.samplers import sampler_problem, sampler_steps  # noqa: E402
 from playground.app.state import AppState, Settings  # noqa: E402
-from playground.app.widgets.race_controls import EXACT, LEARNED  # noqa: E402
+from playground.app.widgets.race_controls import EXACT, LEARNED, RaceControls  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
 from playground.data.targets.target import Target  # noqa: E402
 from tests.app.window_helpers import make_window  # noqa: E402
+
+
+def trained_model(state: AppState, steps: int = 100):
+    from playground.core.training.config import TrainConfig
+    from playground.core.training.trainer import Trainer
+
+    tr = Trainer(TrainConfig(steps=steps, hidden=32, depth=2, device="cpu", threads=1), data=state.target_samples)
+    tr.run()
+    return tr.snapshot()
 
 
 def make_panel(keep, preset: str = "8gaussians", **settings) -> RacePanel:
@@ -110,22 +120,18 @@ def test_a_new_target_stops_and_clears_a_new_sde_marks_stale(qtbot, keep):
 
 
 def test_a_trained_model_races_and_a_newer_one_marks_it_stale(qtbot, keep):
-    from playground.core.training.config import TrainConfig
-    from playground.core.training.trainer import Trainer
-
     p = make_panel(keep)
     learned = p.controls.source.model().item(1)
     assert not learned.isEnabled() and p.controls.source.currentData() == EXACT  # no model: exact only
-    tr = Trainer(TrainConfig(steps=100, hidden=32, depth=2, device="cpu", threads=1), data=p.state.target_samples)
-    tr.run()
-    p.state.set_model(tr.snapshot())
+    model = trained_model(p.state)
+    p.state.set_model(model)
     assert learned.isEnabled() and p.controls.source.currentData() == LEARNED
     configure(p, ("ode_euler", "ancestral"), "5, 20")
     assert p.run_race()
     wait_done(qtbot, p)
     assert p.outcome.error is None and len(p.frame.entries) == 4
     assert all(np.isfinite(e.swd_ratio) for e in p.frame.entries) and "model at step 100" in p.score_label
-    p.state.set_model(tr.snapshot())
+    p.state.set_model(trained_model(p.state, steps=20))
     p._redraw.flush()
     assert "stale: the model has changed since" in p.chart.getPlotItem().titleLabel.text
     p.state.set_model(None)
@@ -188,3 +194,66 @@ def test_closing_the_window_mid_race_does_not_crash(qtbot, tmp_path):
     w.close()
     assert not race.running and thread.wait(2000)
     torch.set_num_threads(1)
+
+
+def test_the_race_choices_come_back_in_the_next_session(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, restore=True)
+    c = w.panels["race"].controls
+    assert c.options() == RaceControls().options()  # nothing stored yet: the defaults
+    configure(w.panels["race"], ("ddim", "ode_heun"), "40, 10,20", samples=3500)
+    c.source.activated.emit(c.source.findData(EXACT))  # the user picks the exact score
+    w.close()
+    w = make_window(qtbot, tmp_path, restore=True)  # the next session, the same settings file
+    try:
+        race = w.panels["race"]
+        c = race.controls
+        assert c.chosen_samplers() == ("ode_heun", "ddim") and c.ladder.text() == "10, 20, 40"
+        assert c.samples.value() == 3500 and c.preferred_source == EXACT
+        w.state.set_model(trained_model(w.state, steps=20))
+        assert c.source.currentData() == EXACT  # a model came: the exact score stays, as the user chose
+    finally:
+        w.close()
+    w = make_window(qtbot, tmp_path, restore=True)  # and the model's score, once chosen, comes back too
+    try:
+        c = w.panels["race"].controls
+        w.state.set_model(trained_model(w.state, steps=20))
+        c.source.activated.emit(c.source.findData(LEARNED))
+        w.close()
+        w = make_window(qtbot, tmp_path, restore=True)
+        c = w.panels["race"].controls
+        assert c.preferred_source == LEARNED and c.source.currentData() == EXACT  # no model yet: exact only
+        w.state.set_model(trained_model(w.state, steps=20))
+        assert c.source.currentData() == LEARNED
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("stored", [
+    "not json {",
+    "[1, 2]",
+    '{"source": "bogus", "samplers": ["nope", 3, null], "ladder": "five, six", "samples": "many"}',
+    '{"source": ["exact"], "samplers": "em", "ladder": 40, "samples": 1e9}',
+    '{"samplers": [], "ladder": "1", "samples": 100000, "source": null}',
+    '{"samplers": [[1]], "ladder": null, "samples": true}',
+])
+def test_unreadable_stored_race_choices_leave_the_defaults(qtbot, tmp_path, stored):
+    from PySide6.QtCore import QSettings
+
+    from playground.app.window.persistence import RACE_KEY
+
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    store.setValue(RACE_KEY, stored)
+    store.sync()
+    w = make_window(qtbot, tmp_path, restore=True)
+    try:
+        assert w.panels["race"].controls.options() == RaceControls().options()
+    finally:
+        w.close()
+
+
+def test_readable_stored_choices_are_kept_and_the_rest_default(qtbot, keep):
+    c = keep(RaceControls())
+    default = c.options()
+    c.restore_options({"source": EXACT, "samplers": ["em", "no_such_sampler", 7, "ddim"], "ladder": "8, x",
+                       "samples": 600, "extra": {"ignored": True}})
+    assert c.options() == {**default, "source": EXACT, "samplers": ["em", "ddim"], "samples": 600}
