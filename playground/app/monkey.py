@@ -368,8 +368,9 @@ class Monkey:
         elif isinstance(c, QDoubleSpinBox):
             c.setValue(r.choice([c.minimum(), c.maximum(), r.uniform(c.minimum(), c.maximum())]))
             c.editingFinished.emit()
-        elif isinstance(c, QSlider):
-            c.setValue(r.randint(c.minimum(), c.maximum()))
+        elif isinstance(c, QSlider):  # superqt's float sliders are QSliders with float ranges
+            lo, hi = c.minimum(), c.maximum()
+            c.setValue(r.randint(lo, hi) if isinstance(lo, int) and isinstance(hi, int) else r.uniform(lo, hi))
         elif isinstance(c, QTabBar) and c.count():
             c.setCurrentIndex(r.randrange(c.count()))
         elif isinstance(c, QListWidget) and c.count():
