@@ -182,6 +182,7 @@ class Monkey:
         self.saves = 0
         self._last_beat = time.perf_counter()
         self._stack_late = 0.0
+        self._settled = 0.0  # seconds the current action spent letting the event loop run (settle)
         self.actions = {
             "poke a control": (40, self.poke_control),
             "trigger a menu action": (8, self.trigger_menu_action),
@@ -236,11 +237,12 @@ class Monkey:
                 self.report.log = (self.report.log + [f"{i}: {name}"])[-40:]
                 self.report.counts[name] = self.report.counts.get(name, 0) + 1
                 t0 = self._last_beat = time.perf_counter()
+                self._settled = 0.0
                 try:
                     self.actions[name][1]()
                 except Exception:  # noqa: BLE001 - a failure inside the action is the app's failure: record it
                     self._record_exception(*sys.exc_info())
-                self._stall(time.perf_counter() - t0, name)
+                self._stall(time.perf_counter() - t0 - self._settled, name)  # time the action held the UI thread
                 self._last_beat = time.perf_counter()
                 self.settle(self.rng.randint(*self.settle_ms))
                 self.report.actions = i + 1
@@ -263,13 +265,15 @@ class Monkey:
 
     def settle(self, ms: int) -> None:
         """Let the event loop run for ms milliseconds (workers report, views repaint)."""
-        end = time.perf_counter() + ms / 1000
+        start = time.perf_counter()
+        end = start + ms / 1000
         app = QApplication.instance()
         while True:
             app.processEvents()
             if time.perf_counter() >= end:
                 break
             time.sleep(0.002)
+        self._settled += time.perf_counter() - start  # the event loop ran: the heartbeat measures stalls in here
 
     # ---- what is recorded ------------------------------------------------------------------------------------------
     def _excepthook(self, etype, value, tb) -> None:
