@@ -205,8 +205,10 @@ class Monkey:
         }
 
     # ---- the walk --------------------------------------------------------------------------------------------------
-    def run(self, n: int, memory_every: int = 1000, on_progress=None) -> MonkeyReport:
-        """Perform n actions; returns the report (also `self.report`)."""
+    def run(self, n: int, memory_every: int = 1000, on_progress=None, seconds: float | None = None) -> MonkeyReport:
+        """Perform n actions (fewer when `seconds` of walking run out first); returns the report (also
+        `self.report`)."""
+        deadline = None if seconds is None else time.perf_counter() + seconds
         previous_hook = sys.excepthook
         previous_handler = qInstallMessageHandler(self._qt_message)
         sys.excepthook = self._excepthook
@@ -232,6 +234,8 @@ class Monkey:
             names = list(self.actions)
             weights = [self.actions[k][0] for k in names]
             for i in range(n):
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
                 name = self.rng.choices(names, weights)[0]
                 self._current = name
                 self.report.log = (self.report.log + [f"{i}: {name}"])[-40:]

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the walk's seed (the same seed repeats the same choices)")
     p.add_argument("--size", default="1400x900", help="window size WIDTHxHEIGHT")
     p.add_argument("--every", type=int, default=500, help="print a progress line (and record memory) this often")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop after this many minutes of walking even if fewer actions were done (then report)")
     p.add_argument("--max-stall", type=float, default=5.0, help="a stall longer than this (seconds) fails the walk")
     p.add_argument("--app-defaults", action="store_true", help="the app's default settings (slower actions)")
     p.add_argument("--stacks", action="store_true", help="print the UI thread's stack sampled in the longest stall")
@@ -78,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     t0 = time.perf_counter()
 
+    shown = {"exceptions": 0, "round_trip_failures": 0, "warnings": 0}
+
     def progress(report) -> None:
+        for kind in shown:  # new failures at once (a long walk may be stopped before its end)
+            for text in getattr(report, kind)[shown[kind]:]:
+                print(f"  new {kind.replace('_', ' ').rstrip('s')}: {text.strip().splitlines()[-1][:300]}", flush=True)
+            shown[kind] = len(getattr(report, kind))
         done, mb = report.memory_mb[-1]
         print(f"  {done:>7,} actions  {time.perf_counter() - t0:7.0f} s  {mb:6.0f} MB ({report.in_use_mb[-1][1]:.0f} MB "
               f"in use; {report.children_mb[-1][1]} worker processes {report.children_mb[-1][2]:.0f} MB)  exceptions "
@@ -90,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     monkey.folder.mkdir()
     start_mb = resident_mb()
     try:
-        report = monkey.run(args.actions, memory_every=args.every, on_progress=progress)
+        report = monkey.run(args.actions, memory_every=args.every, on_progress=progress,
+                            seconds=None if args.minutes is None else args.minutes * 60)
     finally:
         window.close()
         app.processEvents()
