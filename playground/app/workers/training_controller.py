@@ -15,7 +15,6 @@ import threading
 import time
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, Signal
 
 from playground.app.state import AppState
@@ -200,44 +199,15 @@ class TrainingController(QObject):
         else:
             self.play()
 
-    def step_once(self) -> float | None:
-        """One optimiser step (pausing a run first); returns its loss. Before the first trainer exists the step
-        runs in the worker (building a trainer can take seconds) and this returns None at once."""
+    def step_once(self) -> bool:
+        """One optimiser step, run by the worker like Play with a one-step limit (pausing a run first): the UI thread
+        never runs a step itself (with heavy settings one step can take seconds: a monkey walk saw the window frozen
+        for 55 s). False when it could not start (a run still stopping, a limit reached, settings it cannot train)."""
         if self.running:
             self.pause()
         if self._thread is not None:
-            return None
-        if self.trainer is None:
-            self.play(max_steps=1)
-            return None
-        trainer = self.trainer
-        torch.set_num_threads(self.threads)
-        try:
-            stats = trainer.step()
-        except Exception as exc:  # noqa: BLE001
-            from playground.core.training.config import TrainingDiverged
-
-            reason = "diverged" if isinstance(exc, TrainingDiverged) else "error"
-            self._on_ended(reason, str(exc) or type(exc).__name__)
-            self.step = int(trainer.step_count)
-            self._on_snapshot(trainer.snapshot())
-            return None
-        self.elapsed_before = float(stats.seconds)
-        self.step = int(stats.step)
-        self.bins.update(stats)
-        loss = float(stats.loss)
-        self._on_progress(
-            TrainProgress(
-                step=self.step,
-                steps=np.asarray([self.step]),
-                losses=np.asarray([loss]),
-                bin_losses=self.bins.means(),
-                its=self.its,
-                elapsed=self.elapsed_before,
-            )
-        )
-        self._on_snapshot(trainer.snapshot())
-        return loss
+            return False
+        return self.play(max_steps=1)
 
     def reset(self) -> None:
         """Stop, forget the trainer and the history, and clear the model (state.model = None). A run is told to stop

@@ -90,8 +90,9 @@ def test_play_pause_step_reset(window, qtbot):
     window.act_step.trigger()  # the first step builds the trainer in the worker
     qtbot.waitUntil(lambda: c.step == 1 and not c.running, timeout=60_000)
     assert window.state.model is not None
-    loss = c.step_once()  # later steps run at once
-    assert c.step == 2 and np.isfinite(loss)
+    assert c.step_once()  # later steps run in the worker too: the UI thread never runs a step
+    qtbot.waitUntil(lambda: c.step == 2 and not c.running, timeout=60_000)
+    assert np.isfinite(c.last_loss)
     window.act_play.trigger()
     qtbot.waitUntil(lambda: c.step > 20, timeout=30_000)
     t0 = time.perf_counter()
@@ -105,8 +106,10 @@ def test_play_pause_step_reset(window, qtbot):
     assert len(losses) == n  # every step's loss arrived
     window.act_play.trigger()  # continue from where it was
     qtbot.waitUntil(lambda: c.step > n + 5, timeout=30_000)
-    c.step_once()  # Step while running pauses first
-    assert not c.running
+    before = c.step
+    assert c.step_once()  # Step while running pauses first, then takes one step
+    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    assert c.step > before and len(c.losses()[1]) == c.step  # the paused run's steps, then Step's one
     window.act_reset.trigger()
     assert c.step == 0 and c.trainer is None and window.state.model is None
     assert len(c.losses()[1]) == 0 and "step 0" in window.status_labels["step"].text()
@@ -221,7 +224,9 @@ def test_controller_without_a_window(qtbot, in_process):
     _, losses = c.losses()
     assert np.allclose(c.trainer.history.loss, losses)
     # a local step in between is picked up by the next run (the process gets the changed state)
-    c.step_once()
+    assert c.step_once()
+    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    assert c.step == 61 and c.trainer.step_count == 61
     c.play(max_steps=10)
     qtbot.waitUntil(lambda: not c.running, timeout=60_000)
     assert c.step == 71 and c.trainer.step_count == 71 and len(c.losses()[1]) == 71
@@ -273,3 +278,22 @@ def test_a_discarded_model_is_named_with_the_way_back(window, qtbot):
     assert "3 steps" in message and "Undo" in message
     window.undo_stack.undo()
     assert window.state.settings.sde == "vp" and c.has_progress and c.step == 3
+
+
+def test_step_never_runs_on_the_ui_thread(qtbot, tmp_path, monkeypatch):
+    """Step with a trainer in hand used to run the optimiser step on the UI thread (a monkey walk with heavy
+    settings froze the window for 55 s): now every Step runs in the worker, like Play with a one-step limit."""
+    import threading
+
+    monkeypatch.setenv("PLAYGROUND_TRAIN_IN_PROCESS", "0")  # the in-thread trainer: its step() is observable here
+    w = window_helpers.make_window(qtbot, tmp_path, steps=100_000)
+    c = w.controller
+    assert c.step_once()
+    qtbot.waitUntil(lambda: c.step == 1 and not c.running, timeout=60_000)
+    threads = []
+    original = c.trainer.step
+    monkeypatch.setattr(c.trainer, "step", lambda: threads.append(threading.get_ident()) or original())
+    assert c.step_once()
+    qtbot.waitUntil(lambda: c.step == 2 and not c.running, timeout=60_000)
+    assert threads and threading.get_ident() not in threads
+    w.close()
