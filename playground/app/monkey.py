@@ -49,6 +49,9 @@ HARMLESS_QT_MESSAGES = (
 )
 """Qt messages that say nothing about the app (platform notes of the offscreen plugin)."""
 
+PAUSE_WAIT_S = 60.0
+"""How long a save-and-reopen waits for Pause to stop a run before it records that the run would not stop."""
+
 SKIPPED_CONTROLS = ("download", "browse", "quit", "exit", "about qt")
 """Controls the monkey never presses: the network, native pickers it cannot answer, and leaving the app."""
 
@@ -472,13 +475,14 @@ class Monkey:
         c = self.w.controller
         self.saves += 1
         path = self.folder / f"walk-{self.saves}.dpw"
-        if c.running:  # a user pauses before comparing; Pause waits 2 s, a busy machine's worker may need longer
-            c.pause()
-            deadline = time.perf_counter() + 15.0
+        if c.running:  # a user pauses before comparing; Pause waits 2 s, and a run whose worker process is still
+            c.pause()  # starting (importing torch: 10-20 s on a loaded 2-core machine) stops once it answers
+            deadline = time.perf_counter() + PAUSE_WAIT_S
             while c.running and time.perf_counter() < deadline:
                 self.settle(50)
             if c.running:
-                self.report.round_trip_failures.append(f"{path.name}: training did not stop within 15 s of Pause")
+                self.report.round_trip_failures.append(
+                    f"{path.name}: training did not stop within {PAUSE_WAIT_S:.0f} s of Pause")
                 return
         if not self.w.save_workspace_to(str(path)):
             return
