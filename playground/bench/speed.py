@@ -64,14 +64,14 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_training(args) -> dict:
-    from playground.bench.quality import _parse_overrides
+    from playground.bench.quality import parse_overrides
     from playground.core.nets.build import network_from_config
     from playground.core.training.config import TrainConfig
     from playground.core.training.trainer import Trainer
     from playground.data.targets.spec import load_target
 
     over = {k: getattr(args, k) for k in ("batch", "hidden", "depth") if getattr(args, k) is not None}
-    over.update(_parse_overrides(args.set))
+    over.update(parse_overrides(args.set))
     cfg = TrainConfig(steps=None, seconds=None, lr_schedule="constant", device=args.device, threads=args.threads, **over)
     target = load_target(args.data)
     trainer = Trainer(cfg, target.sample(cfg.pool, 0))
