@@ -10,7 +10,7 @@ an array is used as the pool as is; a callable is called once, `callable(config.
 A pool is much faster than calling a sampler per step (a numpy sampler costs more than the network step itself), and
 65k fresh points are plenty for a 2D MLP. The data are normalised (`Normalization.fit` on the pool, or the one given)
 and the SDE lives in normalised space (VE: sigma_max = suggest_sigma_max(first 2000 normalised points) when unset,
-exactly as `AppState.sde` does).
+exactly as `AppState.sde` does; the value is written into the config, so a saved run resumes with the same SDE).
 
 Schedule. lr rises linearly over `warmup` steps, then follows `lr_schedule`: 'constant', or 'cosine' from lr down to
 lr * min_lr_ratio over the training horizon. The horizon is config.steps and/or config.seconds: progress =
@@ -113,8 +113,9 @@ class Trainer:
             cfg.sigma_data = float(torch.sqrt(pool_t.double().var() + self.dequant_width**2 / 12))
         self.dim = pool.shape[1]
         if cfg.sde == "ve":
-            sigma_max = cfg.sigma_max or suggest_sigma_max(self.normalization.to_norm(torch.as_tensor(pool[:2000])))
-            self.sde = make_sde("ve", sigma_min=cfg.sigma_min, sigma_max=float(sigma_max))
+            if cfg.sigma_max is None:  # recorded like sigma_data: a saved run resumes with the same SDE and config
+                cfg.sigma_max = float(suggest_sigma_max(self.normalization.to_norm(torch.as_tensor(pool[:2000]))))
+            self.sde = make_sde("ve", sigma_min=cfg.sigma_min, sigma_max=float(cfg.sigma_max))
         else:
             self.sde = make_sde(cfg.sde, beta_min=cfg.beta_min, beta_max=cfg.beta_max)
         self.pool = pool_t.to(self.device, torch.float32).contiguous()

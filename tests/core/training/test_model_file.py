@@ -219,3 +219,22 @@ def test_same_model_file_ignores_the_metadata_order_but_not_the_content(trained,
 
     target = make_preset("moons")
     assert all(make_workspace(target, {}, model=tr) == make_workspace(target, {}, model=tr) for _ in range(4))
+
+
+@pytest.mark.parametrize("sde", ["vp", "ve"])
+@pytest.mark.parametrize("steps", [0, 1])
+def test_a_saved_run_resumed_and_saved_again_is_the_same_file(tmp_path, sde, steps):
+    """Issue 15's walk: 'reopened: differs in model' for VE runs: the config said sigma_max None (suggested from the
+    data) and a resumed trainer's config held the file's value, so a save -> open -> save changed the model file."""
+    from playground.data.targets.presets import make_preset
+
+    data = make_preset("moons").sample(2000, 0)
+    tr = Trainer(TrainConfig(sde=sde, hidden=16, depth=2, batch=64, steps=50, threads=None), data)
+    tr.run(max_steps=steps)
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    tr.save(first)
+    again = Trainer.resume(first, make_preset("moons").sample(2000, 1))  # other samples of the target: same run
+    again.save(second)
+    assert same_model_file(first.read_bytes(), second.read_bytes())
+    if sde == "ve":
+        assert tr.config.sigma_max == again.config.sigma_max == tr.sde.sigma_max == again.sde.sigma_max
