@@ -162,6 +162,16 @@ class TrainingLoop(QThread):
             if trainer is not None:
                 self.ended.emit(self, "paused", "")
             return
+        try:  # a new process is still importing torch: Pause must not wait for it (nor a job sent into its pipe)
+            ready = w.wait_ready(self.stop_event.is_set)
+        except (EOFError, OSError):
+            ready = None
+        if not ready:  # paused (or let go) while it started: it goes back to the pool, still starting; or it died
+            self.worker = None
+            release_worker(w)
+            self.ended.emit(self, "paused" if ready is False else "error",
+                            "" if ready is False else "The training process ended while starting.")
+            return
         if getattr(trainer, "_dp_token", None) is None:
             trainer._dp_token = uuid.uuid4().hex
         run_id = uuid.uuid4().hex

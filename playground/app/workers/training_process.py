@@ -32,6 +32,7 @@ import os
 import pickle
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -80,6 +81,7 @@ def _child_main(conn) -> None:
         pass
     import playground.core.training.trainer  # noqa: F401 - warm up while the UI side builds its trainer
     conn = Channel(conn)
+    conn.send(("ready",))  # the relay sends a job only now: a send to a process still importing could block it
     while True:
         try:
             msg = conn.recv()
@@ -247,6 +249,19 @@ class WorkerProcess:
         self.token = None
         self.step = -1
         self.killed = False
+        self.ready = False  # its ('ready',) was read: it is in its job loop and reads what is sent at once
+
+    def wait_ready(self, stop: Callable[[], bool]) -> bool:
+        """Read the process's ('ready',) (it imports torch first: seconds, 10-20 s on a busy 2-core machine); False
+        when `stop()` turned true first (a Pause: the process then goes back to the pool, still starting)."""
+        while not self.ready:
+            if stop():
+                return False
+            if self.channel.poll(0.02):
+                self.ready = self.channel.recv()[0] == "ready"
+            elif not self.alive():
+                raise EOFError("the training process ended while starting")
+        return True
 
     def alive(self) -> bool:
         return not self.killed and self.proc.is_alive()

@@ -8,6 +8,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from playground.app.workers.training_process import Channel, WorkerProcess
@@ -99,3 +100,46 @@ def test_the_idle_pool_keeps_one_process_and_spare_ones_quit(monkeypatch):
     tp.release_worker(workers[0])  # released twice: still the one idle process
     assert tp._IDLE == workers[:1] and workers[0].ended is None
     assert tp.acquire_worker() is workers[0] and tp._IDLE == []
+
+
+class StartingProcess:
+    """A worker process still importing torch (10-20 s on a busy 2-core machine): it never reads its pipe and has not
+    said ('ready',) yet."""
+
+    wait_ready = WorkerProcess.wait_ready
+
+    def __init__(self):
+        a, self.far_end = mp.Pipe()
+        self.channel = Channel(a)
+        self.token, self.step, self.ready, self.killed = None, -1, False, False
+
+    def alive(self) -> bool:
+        return not self.killed
+
+    def kill(self) -> None:
+        self.killed = True
+
+    close = kill
+
+
+def test_pause_stops_a_run_whose_process_is_still_starting(qtbot, monkeypatch):
+    """Issue 15: the monkey walk's 'training did not stop within 15 s of Pause': the relay sent its job into the pipe
+    of a process still importing torch and waited for its answer. Now a run waits for the process's ('ready',) while
+    watching Pause, and a paused run hands the starting process back to the pool (not killed: it is reused)."""
+    pytest.importorskip("pytestqt")
+    from playground.app.state import AppState, Settings
+    from playground.app.workers import training_loop
+    from playground.app.workers.training_controller import TrainingController
+    from playground.data.targets.presets import make_preset
+    from tests.app.window_helpers import SMALL
+
+    starting, released = StartingProcess(), []
+    monkeypatch.setattr(training_loop, "acquire_worker", lambda: starting)
+    monkeypatch.setattr(training_loop, "release_worker", released.append)
+    c = TrainingController(AppState(make_preset("moons"), Settings(**SMALL)), in_process=True, preview_n=0)
+    assert c.play()
+    qtbot.waitUntil(lambda: c.trainer is not None, timeout=30_000)  # the UI-side trainer is built, the job not sent
+    assert c.pause(timeout=5.0) and not c.running
+    assert released == [starting] and not starting.killed
+    assert not starting.far_end.poll()  # nothing was sent into the starting process's pipe
+    assert c.trainer.step_count == 0
