@@ -100,7 +100,8 @@ def test_tabify_makes_one_tab_bar_per_group():
     w.splitDockWidget(d["a"], d["b"], Qt.Orientation.Horizontal)
     tabify(w, d["a"], d["x"])
     tabify(w, d["b"], d["y"])
-    bars = sorted(tuple(tb.tabText(i) for i in range(tb.count())) for tb in w.findChildren(QTabBar) if not tb.isHidden())
+    shown = [tb for tb in w.findChildren(QTabBar) if not tb.isHidden()]
+    bars = sorted(tuple(tb.tabText(i) for i in range(tb.count())) for tb in shown)
     assert bars == [("a", "x"), ("b", "y")]
     w.deleteLater()
 
