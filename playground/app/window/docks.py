@@ -53,6 +53,14 @@ PANEL_MINIMUM = {
 }
 
 
+def tabify(window: QMainWindow, first: QDockWidget, second: QDockWidget) -> None:
+    """Tab `second` behind `first` and apply the layout at once: Qt 6 (6.11) gives a new tab group a second, stray
+    QTabBar when another tab group was made since the layout was last applied; the stray one stays drawn over the
+    docks that come to lie under it until the event loop deletes it."""
+    window.tabifyDockWidget(first, second)
+    window.layout().activate()
+
+
 class DockScroll(QScrollArea):
     """A dock's frameless scroll area: the panel fills the dock, never smaller than its minimum size (a smaller dock
     scrolls). Unlike `widgetResizable`, a panel whose layout has a height for its width (a wrapping control row) gets
@@ -124,7 +132,7 @@ class DockLayout(QObject):
         partner = self.all_docks()[OPTIONAL_PARTNERS[key]]
         if w.dockWidgetArea(d) == Qt.DockWidgetArea.NoDockWidgetArea and not d.isFloating():
             if w.dockWidgetArea(partner) != Qt.DockWidgetArea.NoDockWidgetArea and not partner.isHidden():
-                w.tabifyDockWidget(partner, d)
+                tabify(w, partner, d)
             else:
                 w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
         d.show()
@@ -155,6 +163,14 @@ class DockLayout(QObject):
         """Every dock by key: the 2D and shared ones, the image-mode ones, then the optional ones."""
         return {**self.docks, **self.image_docks, **self.optional_docks}
 
+    def take_out(self) -> None:
+        """Every dock out of the layout (hidden), its tab groups gone, before `layout_default` lays them out again:
+        QMainWindow.splitDockWidget of a dock in a tab group tabs the new dock instead (and leaves a stray tab bar).
+        The docks are hidden, not closed (a panel hears no `dock_closed`)."""
+        for dock in self.all_docks().values():
+            self.window.removeDockWidget(dock)
+        self.window.layout().activate()
+
     def compact(self) -> bool:
         """True when the window is smaller than WIDE: the laptop layout."""
         return self.window.width() < WIDE[0] or self.window.height() < WIDE[1]
@@ -162,6 +178,7 @@ class DockLayout(QObject):
     def layout_default(self) -> None:
         """Every dock in its default place for the window's size (see the module docstring); `size_docks` gives them
         their proportions."""
+        self.take_out()  # from an empty layout
         w, d = self.window, self.all_docks()
         for key, dock in d.items():
             if key in self.optional_docks:
@@ -175,17 +192,17 @@ class DockLayout(QObject):
         w.splitDockWidget(d["forward"], d["score"], Qt.Orientation.Horizontal)
         if compact:
             w.splitDockWidget(d["target"], d["training"], Qt.Orientation.Vertical)
-            w.tabifyDockWidget(d["target"], d["settings"])
+            tabify(w, d["target"], d["settings"])
         else:
             w.splitDockWidget(d["score"], d["training"], Qt.Orientation.Horizontal)
             w.splitDockWidget(d["target"], d["settings"], Qt.Orientation.Vertical)
         for place, key in (("forward", "image_forward"), ("score", "inpaint"), ("sampling", "image_sampling")):
             w.splitDockWidget(d[place], d[key], Qt.Orientation.Horizontal)
-        w.tabifyDockWidget(d["target"], d["image_dataset"])
-        w.tabifyDockWidget(d["score"], d["density"])
+        tabify(w, d["target"], d["image_dataset"])
+        tabify(w, d["score"], d["density"])
         # the large editing view, the size of the forward view and beside it (a new target diffuses next to the pen)
-        w.tabifyDockWidget(d["score"], d["canvas"])
-        w.tabifyDockWidget(d["sampling"], d["classes"])
+        tabify(w, d["score"], d["canvas"])
+        tabify(w, d["sampling"], d["classes"])
         d["score"].raise_()
         d["sampling"].raise_()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget
 
-from playground.app.window.docks import DOCKS_2D, IMAGE_DOCKS, DockLayout
+from playground.app.window.docks import DOCKS_2D, IMAGE_DOCKS, DockLayout, tabify
 
 IMAGE_STOP = {"steps": 100_000, "seconds": 60.0}  # image training stops after a minute (the steps are a backstop)
 
@@ -111,7 +111,7 @@ class ModeSwitch(QObject):
         if w.dockWidgetArea(dock) == Qt.DockWidgetArea.NoDockWidgetArea and not dock.isFloating():
             partner = self._tab_partners.get(key)
             if partner is not None and w.dockWidgetArea(partner) != Qt.DockWidgetArea.NoDockWidgetArea:
-                w.tabifyDockWidget(partner, dock)
+                tabify(w, partner, dock)
             else:
                 w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         dock.show()
