@@ -106,7 +106,7 @@ def _tiny(**kw) -> TrainConfig:
 
 
 def test_run_stops_on_steps_seconds_callback_and_should_stop():
-    tr = Trainer(_tiny(), gaussian(2000, 0))
+    tr = Trainer(_tiny(device="cpu"), gaussian(2000, 0))  # per-step losses: the CPU's check_every = 1
     assert tr.run(max_steps=7).step == 7
     tr.run(max_seconds=0.05)
     assert tr.train_seconds >= 0.05
@@ -131,7 +131,8 @@ def test_same_seed_same_run_and_data_callable():
     a.run()
     for _ in range(30):
         b.step()
-    assert a.history.loss == b.history.loss
+    b.flush()  # on a GPU (check_every 50) the 30 bare steps are recorded here; on the CPU each step was already
+    assert len(b.history.loss) == 30 and a.history.loss == b.history.loss
     c = Trainer(_tiny(steps=30, pool=1000), lambda n, seed: gaussian(n, seed))
     assert c.pool.shape == (1000, 2)
     c.run()
@@ -171,7 +172,7 @@ def test_divergence_restores_the_last_good_weights():
 
 
 def test_exploding_loss_is_caught():
-    tr = Trainer(_tiny(steps=100), gaussian(2000, 0))
+    tr = Trainer(_tiny(steps=100, device="cpu"), gaussian(2000, 0))  # checked at every step: the CPU rule
     tr.run(max_steps=30)
     tr.explode_factor = 1e-9  # any loss now counts as an explosion
     before = tr.flat.clone()
@@ -179,6 +180,40 @@ def test_exploding_loss_is_caught():
         tr.step()
     assert tr.step_count == 0 and torch.equal(tr.flat, tr._good["flat"])
     assert not torch.equal(before, tr.flat)
+
+
+def test_gpu_check_rule_records_the_history_at_each_check_and_on_flush():
+    """The GPU path's rule (check_every = 50: no host sync in between), run on the CPU: losses are NaN between
+    checks, the history catches up at each check and on flush(), with the values a per-step check records."""
+    per_step = Trainer(_tiny(steps=120, device="cpu"), gaussian(2000, 0))
+    per_step.run(max_steps=90)
+    tr = Trainer(_tiny(steps=120, device="cpu"), gaussian(2000, 0))
+    tr.check_every = 50
+    stats = [tr.step() for _ in range(30)]
+    assert all(math.isnan(s.loss) for s in stats) and tr.history.loss == []
+    tr.flush()
+    assert tr.history.step == list(range(1, 31))
+    for _ in range(50):
+        stats.append(tr.step())
+        if len(stats) == 79:
+            assert len(tr.history.loss) == 30 and math.isnan(stats[-1].loss)
+    assert tr.history.step == list(range(1, 81)) and math.isfinite(stats[-1].loss)  # the check at step 80
+    tr.run(max_steps=10)  # run() flushes when it returns
+    assert tr.history.step == list(range(1, 91))
+    np.testing.assert_allclose(tr.history.loss, per_step.history.loss, rtol=1e-5)
+
+
+def test_gpu_check_rule_catches_an_explosion_at_the_check_and_restores_the_last_good_state():
+    tr = Trainer(_tiny(steps=300, device="cpu"), gaussian(2000, 0))
+    tr.check_every = 50
+    tr.run(max_steps=100)  # the check at step 100 passes; the last good state is saved there
+    good = tr.flat.clone()
+    assert tr._good["step"] == 100
+    tr.explode_factor = 1e-9  # any loss now counts as an explosion
+    with pytest.raises(TrainingDiverged, match="exploding") as info:
+        tr.run(max_steps=50)
+    assert info.value.step == 101 and info.value.good_step == tr.step_count == 100  # the first unchecked step
+    assert torch.equal(tr.flat, good) and len(tr.history.loss) == 100 and not tr._pending
 
 
 def test_snapshot_is_a_cpu_copy_safe_while_training():
