@@ -8,9 +8,12 @@ import pytest
 import torch
 
 from playground.core.diffusion.objectives import Objective
+from playground.core.training.checkpoint import continuation_seed
 from playground.core.training.config import TrainConfig, TrainingDiverged
 from playground.core.training.device import resolve_device
 from playground.core.training.history import StepStats
+from playground.core.training.model_file import read_model_file
+from tests.core.training.rng_files import saved_elsewhere
 from playground.core.training.trainer import Trainer
 
 M = np.array([2.0, -1.0])
@@ -147,12 +150,38 @@ def test_resume_continues_exactly(tmp_path):
     path = tmp_path / "half.safetensors"
     part.save(path)
     again = Trainer.resume(path, data)
-    assert again.step_count == 25 and len(again.history.loss) == 25
+    assert again.step_count == 25 and len(again.history.loss) == 25 and again.resume_notes == []
+    assert read_model_file(path)[0]["trainer"]["rng_device"] == again.device.type
     again.run()
     assert again.step_count == 60
     np.testing.assert_array_equal(np.asarray(again.history.loss), np.asarray(full.history.loss))
     for p, q in zip(again.snapshot().net.parameters(), full.snapshot().net.parameters()):
         torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("rng_device", ["cuda", None])
+def test_resume_on_another_device_type_continues_with_a_derived_seed_and_says_so(tmp_path, rng_device):
+    """A run saved on a GPU resumes on the CPU (and vice versa): its generator state cannot be restored there, so
+    batches continue from a generator seeded by continuation_seed(seed, step), the same each time, with a note."""
+    data = gaussian(4000, 0)
+    part = Trainer(_tiny(steps=60, device="cpu", seed=3), data)
+    part.run(max_steps=25)
+    part.save(tmp_path / "half.safetensors")
+    path = saved_elsewhere(tmp_path / "half.safetensors", tmp_path / "gpu.safetensors", rng_device)
+    runs = []
+    for _ in range(2):
+        again = Trainer.resume(path, data, device="cpu")
+        assert again.step_count == 25 and torch.equal(again.flat, part.flat)
+        expected = torch.Generator().manual_seed(continuation_seed(3, 25)).get_state()
+        assert torch.equal(again.generator.get_state(), expected)
+        (note,) = again.resume_notes
+        saved = "cuda" if rng_device else "another device type"
+        assert f"saved on {saved} and cannot continue on cpu" in note and "not bit-identical" in note
+        again.run()
+        assert again.step_count == 60 and np.isfinite(again.history.loss).all()
+        runs.append(again.history.loss)
+    assert runs[0] == runs[1]
+    assert continuation_seed(3, 25) != continuation_seed(3, 26) != continuation_seed(4, 25)
 
 
 def test_divergence_restores_the_last_good_weights():
