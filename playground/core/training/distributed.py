@@ -3,8 +3,8 @@ same trainer, the same model file.
 
     torchrun --standalone --nproc_per_node=2 -m playground train --data digits --steps 2000 --out d.safetensors
 
-`torchrun_environment()` reads torchrun's WORLD_SIZE / RANK / LOCAL_RANK / LOCAL_WORLD_SIZE; `DistributedRun.start(device)`
-joins the process group (nccl on CUDA, one GPU per local rank; gloo on the CPU; `rank_device` chooses: 'auto' takes
+`torchrun_environment()` reads torchrun's WORLD_SIZE / RANK / LOCAL_RANK / LOCAL_WORLD_SIZE;
+`DistributedRun.start(device)` joins the process group (nccl on CUDA, one GPU per local rank; gloo on the CPU; `rank_device` chooses: 'auto' takes
 the GPUs only when every local rank has one, else every rank runs on the CPU and `note` says why; an explicit 'cuda'
 with too few GPUs is refused). The trainer (`Trainer(...,
 distributed=run)`) then does what DistributedDataParallel does, on its one flat gradient buffer (a single DDP

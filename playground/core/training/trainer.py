@@ -33,7 +33,8 @@ Overheads are kept below a plain loop's noise: fused Adam (when available), one-
 buffers, one host sync per step on CPU (loss and gradient norm together; on GPUs the check runs every
 `check_every` = 50 steps: StepStats.loss is NaN in between, and the history and the divergence check catch up at
 each check, when `run` returns, on `save`, or on `flush()`, so a loop of bare `step()` calls calls `flush()` before
-reading `history`; set `trainer.check_every = 1` for per-step losses at one host sync per step), per-time-bin losses folded in every `bin_every` steps. Parameters, gradients, Adam state and EMA each live in one
+reading `history`; set `trainer.check_every = 1` for per-step losses at one host sync per step), per-time-bin
+losses folded in every `bin_every` steps. Parameters, gradients, Adam state and EMA each live in one
 flat buffer (`flatten_parameters`), so zeroing, clipping, the optimizer, the EMA and the last-good copies are one
 tensor op each: the trainer runs at least as fast as a plain loop over the same network.
 
