@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from playground.cli.common import (
     SDE_NAMES,
     CLIError,
@@ -213,4 +215,6 @@ def resume_training(args, run) -> int:
     cfg = trainer.config
     say(run, f"resuming {args.resume} at step {trainer.step_count} on {spec}: {where(trainer)}; until "
         f"{limits_text(cfg)}")
+    for note in trainer.resume_notes:
+        say(run, f"note: {note}", file=sys.stderr)
     return run_training(trainer, out, spec, args, run)

@@ -75,7 +75,10 @@ def start_distributed(args):
 
     if torchrun_environment() is None:
         return None
-    return DistributedRun.start(args.device, seed=args.seed or 0)
+    run = DistributedRun.start(args.device, seed=args.seed or 0)
+    if run.note:
+        say(run, f"note: {run.note}", file=sys.stderr)
+    return run
 
 
 def say(run, *parts, **kw) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--data", "digits", "--base-channels", "8", "--threads", "1"]
+TINY = ["--data", "digits", "--base-channels", "8", "--threads", "1", "--device", "cpu"]  # the gloo path, GPUs or not
 
 
 def torchrun(*args, cwd) -> subprocess.Popen:

@@ -6,6 +6,7 @@ from PIL import Image
 
 from playground import cli
 from playground.core.training.model_file import load_model, read_model_file
+from tests.core.training.rng_files import saved_elsewhere
 
 TINY = ["--data", "digits", "--batch", "16", "--base-channels", "8", "--threads", "1", "--precision", "fp32"]
 
@@ -17,10 +18,12 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_resume_continues_the_run_exactly(tmp_path, capsys):
+    """On the CPU, which is deterministic: on a GPU, cuDNN's convolution kernels may differ by ~1e-6 between runs."""
+    cpu = ["--device", "cpu"]
     straight, first, resumed = (tmp_path / f"{n}.safetensors" for n in ("straight", "first", "resumed"))
-    assert run(capsys, "train", *TINY, "--steps", 8, "--out", straight)[0] == 0
-    assert run(capsys, "train", *TINY, "--steps", 8, "--seconds", 1e-9, "--out", first)[0] == 0  # stops at step 1
-    code, out, err = run(capsys, "train", "--resume", first, "--steps", 8, "--out", resumed)
+    assert run(capsys, "train", *TINY, *cpu, "--steps", 8, "--out", straight)[0] == 0
+    assert run(capsys, "train", *TINY, *cpu, "--steps", 8, "--seconds", 1e-9, "--out", first)[0] == 0  # step 1
+    code, out, err = run(capsys, "train", "--resume", first, *cpu, "--steps", 8, "--out", resumed)
     assert code == 0, err
     assert "resuming" in out and "at step 1 on digits" in out
     (meta_a, a), (meta_b, b) = read_model_file(straight), read_model_file(resumed)
@@ -28,6 +31,21 @@ def test_resume_continues_the_run_exactly(tmp_path, capsys):
     np.testing.assert_allclose(b["trainer.hist_loss"].numpy(), a["trainer.hist_loss"].numpy(), rtol=1e-5)
     for name in (k for k in a if k.startswith("ema.")):
         np.testing.assert_allclose(b[name].numpy(), a[name].numpy(), atol=1e-6, err_msg=name)
+
+
+def test_resume_of_a_run_saved_on_another_device_type_trains_on_and_says_so(tmp_path, capsys):
+    small = ["--data", "moons", "--hidden", "16", "--depth", "1", "--batch", "32", "--pool", "500", "--threads", "1",
+             "--device", "cpu"]
+    first, resumed = tmp_path / "first.safetensors", tmp_path / "resumed.safetensors"
+    assert run(capsys, "train", *small, "--steps", 4, "--out", first)[0] == 0
+    saved_elsewhere(first, tmp_path / "gpu.safetensors", "cuda")
+    code, out, err = run(capsys, "train", "--resume", tmp_path / "gpu.safetensors", "--steps", 8, "--device", "cpu",
+                         "--out", resumed)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "saved on cuda and cannot continue on cpu" in notes[0]
+    assert "not bit-identical" in notes[0]
+    assert read_model_file(resumed)[0]["config"]["training"]["steps_done"] == 8
 
 
 def test_resume_refuses_model_flags_and_a_finished_horizon(tmp_path, capsys):

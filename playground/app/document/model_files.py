@@ -91,6 +91,9 @@ class ModelFiles:
         w.controller.adopt(trainer, model)
         if note:
             w.show_message("Model opened without its dataset", f"{Path(path).name}: {note}")
+        if trainer is not None and trainer.resume_notes:
+            w.show_message("Training continues on another device", f"{Path(path).name}: "
+                           + "; ".join(trainer.resume_notes))
         self.path = path
         w.store.setValue("files/last_dir", str(Path(path).parent))
         w.statusBar().showMessage(f"Opened {Path(path).name}", 5000)

@@ -320,6 +320,8 @@ class WorkspaceController(QObject):
             self.recent.add(path)
             self.store.setValue("files/last_dir", str(path.parent))
             w.statusBar().showMessage(f"Opened {path.name}", 5000)
+        if trainer is not None and trainer.resume_notes:
+            w.show_message("Training continues on another device", f"{path.name}: " + "; ".join(trainer.resume_notes))
         return True
 
     def _restore_history(self, ws: Workspace) -> None:

@@ -12,8 +12,7 @@ LIVE_CONFIG = ("steps", "seconds", "lr", "batch")  # TrainConfig fields that app
 
 def export_trainer_state(tr, history_from: int = 0) -> dict:
     """Everything a Trainer needs to continue exactly (CPU tensors and plain lists: picklable)."""
-    if tr._pending:
-        tr._flush_pending(tr.lr_at(tr.step_count))
+    tr.flush()
 
     def cpu(v):
         return v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v

@@ -1,5 +1,11 @@
 """A Trainer saved to, and resumed from, one model file: EMA + raw weights, Adam state, RNG, step, loss history and
-running per-time-bin losses (`save_trainer`), so that `resume_trainer` continues the run where it stopped."""
+running per-time-bin losses (`save_trainer`), so that `resume_trainer` continues the run where it stopped.
+
+The batch generator's state belongs to one device type (a CPU Mersenne Twister, a CUDA Philox counter): the file
+records which (`rng_device`; files without it were written on the CPU). Resumed on another device type, the state
+cannot be restored; the run then continues with a generator seeded from the config seed and the step count
+(`continuation_seed`), the same on every rank, and `trainer.resume_notes` says that the continuation is not
+bit-identical to an uninterrupted run on the original device."""
 
 from __future__ import annotations
 
@@ -15,8 +21,7 @@ def save_trainer(trainer, path) -> None:
     """One model file with EMA + raw weights, optimizer and trainer state (resumable with `Trainer.resume`)."""
     if trainer.distributed is not None and not trainer.distributed.is_main:
         raise RuntimeError("only rank 0 of a distributed run holds the EMA and writes the model file")
-    if trainer._pending:
-        trainer._flush_pending(trainer.lr_at(trainer.step_count))
+    trainer.flush()
     model = trainer.snapshot("ema")
     raw = {k: v.detach().cpu() for k, v in trainer.model.net.state_dict().items()}
     extra: dict[str, torch.Tensor] = {}
@@ -40,6 +45,7 @@ def save_trainer(trainer, path) -> None:
         "step": trainer.step_count,
         "seconds": trainer.train_seconds,
         "loss_ref": trainer._loss_ref,
+        "rng_device": trainer.generator.device.type,
         "optimizer": "Adam",
         "param_group": groups[0],
         "opt_scalar": scalar,
@@ -96,7 +102,8 @@ def load_trainer_state(trainer, path, meta: dict, tensors: dict) -> None:
         trainer.optimizer.param_groups[0].update(
             {k: v for k, v in tmeta.get("param_group", {}).items() if k in trainer.optimizer.param_groups[0]}
         )
-        trainer.generator.set_state(tensors["trainer.rng"].to(torch.uint8))
+        restore_generator(trainer, tensors["trainer.rng"].to(torch.uint8), tmeta.get("rng_device", "cpu"),
+                          int(tmeta["step"]))
         h = trainer.history
         h.step = tensors["trainer.hist_step"].tolist()
         h.loss = tensors["trainer.hist_loss"].tolist()
@@ -113,3 +120,26 @@ def load_trainer_state(trainer, path, meta: dict, tensors: dict) -> None:
     if trainer.scaler is not None and tmeta.get("loss_scale"):
         trainer.scaler.load_state_dict(tmeta["loss_scale"])
     trainer._save_good()
+
+
+def continuation_seed(seed: int, step: int) -> int:
+    """The seed of the batch generator of a run resumed at `step` on another device type than it was saved on."""
+    return (int(seed) * 1_000_003 + int(step)) % 2**63
+
+
+def restore_generator(trainer, state: torch.Tensor, saved_device: str, step: int) -> None:
+    """Restore the saved generator state; when it belongs to another device type (or does not fit this generator),
+    seed deterministically from the config seed and `step` and add a note to `trainer.resume_notes`."""
+    here = trainer.generator.device.type
+    if saved_device == here:
+        try:
+            trainer.generator.set_state(state)
+            return
+        except RuntimeError:  # e.g. a file written before rng_device was recorded, on a GPU
+            saved_device = "another device type"
+    seed = continuation_seed(trainer.config.seed, step)
+    trainer.generator.manual_seed(seed)
+    trainer.resume_notes.append(
+        f"the run's random-number state was saved on {saved_device} and cannot continue on {here}: batches from "
+        f"step {step} on are drawn with a new seed ({seed}, from seed {trainer.config.seed} and the step), so the "
+        f"continuation is not bit-identical to an uninterrupted run on {saved_device}")

@@ -3,8 +3,10 @@ same trainer, the same model file.
 
     torchrun --standalone --nproc_per_node=2 -m playground train --data digits --steps 2000 --out d.safetensors
 
-`torchrun_environment()` reads torchrun's WORLD_SIZE / RANK / LOCAL_RANK; `DistributedRun.start(device)` joins the
-process group (nccl on CUDA, one GPU per local rank; gloo on the CPU). The trainer (`Trainer(...,
+`torchrun_environment()` reads torchrun's WORLD_SIZE / RANK / LOCAL_RANK / LOCAL_WORLD_SIZE;
+`DistributedRun.start(device)` joins the process group (nccl on CUDA, one GPU per local rank; gloo on the CPU; `rank_device` chooses: 'auto' takes
+the GPUs only when every local rank has one, else every rank runs on the CPU and `note` says why; an explicit 'cuda'
+with too few GPUs is refused). The trainer (`Trainer(...,
 distributed=run)`) then does what DistributedDataParallel does, on its one flat gradient buffer (a single DDP
 bucket): rank 0's weights are broadcast at the start, every rank computes the gradient of its rows of the global
 batch, and one all-reduce per step sums them, so every rank applies the same Adam update to the same weights.
@@ -61,9 +63,34 @@ def torchrun_environment() -> dict[str, int] | None:
         if world <= 1:
             return None
         return {"world_size": world, "rank": int(os.environ["RANK"]),
-                "local_rank": int(os.environ.get("LOCAL_RANK", "0"))}
+                "local_rank": int(os.environ.get("LOCAL_RANK", "0")),
+                "local_world_size": int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))}
     except (KeyError, ValueError) as e:
         raise ValueError(f"incomplete torchrun environment (WORLD_SIZE, RANK, LOCAL_RANK): {e}") from None
+
+
+def rank_device(device: str, local_rank: int, local_world_size: int) -> tuple[torch.device, str]:
+    """(this rank's device, a note for the user or '') for `device` ('auto', 'cpu', 'cuda', 'mps').
+
+    'auto' takes cuda:LOCAL_RANK when CUDA is present and every local rank has a GPU (all ranks must agree on one
+    backend), else the CPU with a note; an explicit 'cuda' without a GPU for this rank is a ValueError."""
+    if device == "mps":
+        raise ValueError("distributed training runs on CUDA (nccl) or the CPU (gloo), not MPS")
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "auto":
+        if gpus and gpus < local_world_size:
+            return torch.device("cpu"), (f"{local_world_size} processes per machine but {gpus} GPU"
+                                         f"{'s' if gpus != 1 else ''} visible: training on the CPU (gloo); use "
+                                         "--nproc_per_node <= the number of GPUs to train on them")
+        device = "cuda" if gpus else "cpu"
+    if device.startswith("cuda"):
+        if not gpus:
+            raise ValueError("device 'cuda' requested but CUDA is not available")
+        if local_rank >= gpus:
+            raise ValueError(f"local rank {local_rank} has no GPU ({gpus} visible); "
+                             "use --nproc_per_node <= the number of GPUs")
+        return torch.device("cuda", local_rank), ""
+    return torch.device(device), ""
 
 
 @dataclass
@@ -78,32 +105,23 @@ class DistributedRun:
     _stop_local: bool = field(default=False, repr=False)
     _flags: torch.Tensor | None = field(default=None, repr=False)
     stop_agreed: bool = False
+    note: str = ""  # why 'auto' did not take the GPUs, for the user ('' when it did or was not asked)
 
     @classmethod
     def start(cls, device: str = "auto", seed: int = 0, timeout_s: float = 1800.0) -> "DistributedRun":
-        """Join torchrun's process group: nccl on cuda:LOCAL_RANK ('auto' or 'cuda' with CUDA present), else gloo on
-        the CPU (MPS cannot take part: ValueError). Seeds torch's global generator with seed + rank."""
+        """Join torchrun's process group: nccl on cuda:LOCAL_RANK, else gloo on the CPU, as `rank_device` chooses
+        (MPS cannot take part: ValueError). Seeds torch's global generator with seed + rank."""
         env = torchrun_environment()
         if env is None:
             raise ValueError("not started by torchrun (WORLD_SIZE is not above 1)")
-        if device == "mps":
-            raise ValueError("distributed training runs on CUDA (nccl) or the CPU (gloo), not MPS")
-        want_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-        if want_cuda:
-            if not torch.cuda.is_available():
-                raise ValueError("device 'cuda' requested but CUDA is not available")
-            if env["local_rank"] >= torch.cuda.device_count():
-                raise ValueError(f"local rank {env['local_rank']} has no GPU ({torch.cuda.device_count()} visible); "
-                                 "use --nproc_per_node <= the number of GPUs")
-            dev = torch.device("cuda", env["local_rank"])
+        dev, note = rank_device(device, env["local_rank"], env["local_world_size"])
+        if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        else:
-            dev = torch.device("cpu")
         backend = BACKENDS[dev.type]
         if not dist.is_initialized():
             dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
         torch.manual_seed(seed + env["rank"])
-        return cls(env["world_size"], env["rank"], env["local_rank"], backend, dev)
+        return cls(env["world_size"], env["rank"], env["local_rank"], backend, dev, note=note)
 
     @property
     def is_main(self) -> bool:

@@ -31,8 +31,10 @@ batch, one all-reduce of the flat gradient per step; the EMA lives on rank 0.
 
 Overheads are kept below a plain loop's noise: fused Adam (when available), one-op clipping and EMA on flat
 buffers, one host sync per step on CPU (loss and gradient norm together; on GPUs the check runs every
-`check_every` = 50 steps and StepStats.loss is NaN in between: set `trainer.check_every = 1` for per-step losses),
-per-time-bin losses folded in every `bin_every` steps. Parameters, gradients, Adam state and EMA each live in one
+`check_every` = 50 steps: StepStats.loss is NaN in between, and the history and the divergence check catch up at
+each check, when `run` returns, on `save`, or on `flush()`, so a loop of bare `step()` calls calls `flush()` before
+reading `history`; set `trainer.check_every = 1` for per-step losses at one host sync per step), per-time-bin
+losses folded in every `bin_every` steps. Parameters, gradients, Adam state and EMA each live in one
 flat buffer (`flatten_parameters`), so zeroing, clipping, the optimizer, the EMA and the last-good copies are one
 tensor op each: the trainer runs at least as fast as a plain loop over the same network.
 
@@ -159,6 +161,7 @@ class Trainer:
         self._save_good()
         self.last_stats: StepStats | None = None
         self.info: dict = {}  # extra JSON-able metadata for model files (e.g. the CLI's data spec)
+        self.resume_notes: list[str] = []  # what `resume` could not restore exactly (see checkpoint), for the user
 
     # ---- set-up helpers -----------------------------------------------------------------------------------------
     def _build_network(self) -> torch.nn.Module:
@@ -210,7 +213,8 @@ class Trainer:
 
     # ---- one step -----------------------------------------------------------------------------------------------
     def step(self) -> StepStats:
-        """One optimisation step; returns its StepStats. Raises TrainingDiverged (after restoring good weights)."""
+        """One optimisation step; returns its StepStats. Raises TrainingDiverged (after restoring good weights).
+        With check_every > 1 (GPUs) the step is checked and recorded in `history` at the next check or `flush()`."""
         if self._compile_checked:
             return self._step()
         rng = self.generator.get_state()
@@ -312,6 +316,12 @@ class Trainer:
             self._diverged(n + 1, loss, grad_norm)
         a = abs(loss)
         self._loss_ref = a if ref is None else 0.98 * ref + 0.02 * a
+
+    def flush(self) -> None:
+        """Check and record the steps since the last check (check_every > 1): `history` then holds every step done.
+        Raises TrainingDiverged (after restoring the last good state) when one of them diverged."""
+        if self._pending:
+            self._flush_pending(self.lr_at(self.step_count))
 
     def _flush_pending(self, lr: float) -> float:
         vals = torch.stack(self._pending).tolist()
@@ -431,8 +441,7 @@ class Trainer:
             stats = self.step()
             if callback is not None and (self.step_count % callback_every == 0) and callback(stats) is True:
                 break
-        if self._pending:
-            self._flush_pending(self.lr_at(self.step_count))
+        self.flush()
         return stats
 
     # ---- products -----------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from playground.data.targets.presets import make_preset
 def test_trainer_state_round_trip_is_exact():
     """export/import_trainer_state: a trainer continued from a copy takes exactly the same steps."""
     data = make_preset("moons").sample(2000, 0)
-    a = Trainer(TrainConfig(hidden=32, depth=2, batch=64, steps=1000, threads=1), data)
+    cfg = TrainConfig(hidden=32, depth=2, batch=64, steps=1000, device="cpu", threads=1)  # the app trains on the CPU
+    a = Trainer(cfg, data)
     for _ in range(15):
         a.step()
     args, pool = recipe_for(a)

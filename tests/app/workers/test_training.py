@@ -16,6 +16,7 @@ from playground.app.window.main_window import MainWindow  # noqa: E402
 from playground.app.workers.training_controller import TrainingController  # noqa: E402
 from playground.data.targets.presets import make_preset  # noqa: E402
 from tests.app import window_helpers  # noqa: E402
+from tests.core.training.rng_files import saved_elsewhere  # noqa: E402
 
 SMALL = {**window_helpers.SMALL, "lr": 5e-3}
 
@@ -190,6 +191,12 @@ def test_save_and_open_a_model(window, qtbot, tmp_path):
     c.play(max_steps=5)
     wait_stopped(qtbot, c)
     assert c.step == 35
+    # a file whose generator state belongs to a device type this test does not train on: it resumes with a message
+    other = saved_elsewhere(path, tmp_path / "other.safetensors", "mps")
+    assert window.open_model(str(other))
+    title, text = window.messages[-1]
+    assert title == "Training continues on another device" and "saved on mps" in text and "not bit-identical" in text
+    assert c.trainer is not None and c.step == 30
 
 
 def test_closing_during_training_stops_within_a_second(qtbot, tmp_path):

@@ -44,6 +44,9 @@ def test_old_model_file_resumes_training():
     data = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
     trainer = Trainer.resume(FIXTURES / "model_2d.safetensors", data, steps=35)
     assert trainer.step_count == 30
+    # the file was written on the CPU (it predates the rng_device mark): its generator continues exactly there, and
+    # on a GPU the run goes on from a derived seed, with a note
+    assert bool(trainer.resume_notes) == (trainer.device.type != "cpu")
     trainer.run()
     assert trainer.step_count == 35
 

@@ -46,8 +46,10 @@ def test_images_train_on_dequantised_pixels_with_measured_sigma_data(digits, tmp
     draw = trainer._draw_batch  # (x0, labels, loss draws) of each step: record the x0 the loss sees
     trainer._draw_batch = lambda: (lambda batch: seen.append(batch[0].clone()) or batch)(draw())
     trainer.run()
-    x = trainer.normalization.to_data(seen[0]).double()  # back to [0, 1] pixels
-    idx = torch.randint(0, len(trainer.pool), (TINY["batch"],), generator=torch.Generator().manual_seed(TINY["seed"]))
+    x = trainer.normalization.to_data(seen[0].cpu()).double()  # back to [0, 1] pixels
+    # the first batch's indices: the first draw of the trainer's seeded generator, on the trainer's device
+    gen = torch.Generator(device=trainer.device).manual_seed(TINY["seed"])
+    idx = torch.randint(0, len(trainer.pool), (TINY["batch"],), generator=gen, device=trainer.device).cpu()
     levels = torch.as_tensor(np.round(digits.images.reshape(len(digits), -1) * 255))[idx]
     assert ((x * 256 >= levels - 1e-4) & (x * 256 < levels + 1 + 1e-4)).all()
     assert (x < 1).all() and not torch.equal(seen[0], seen[1])

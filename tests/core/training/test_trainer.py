@@ -8,9 +8,12 @@ import pytest
 import torch
 
 from playground.core.diffusion.objectives import Objective
+from playground.core.training.checkpoint import continuation_seed
 from playground.core.training.config import TrainConfig, TrainingDiverged
 from playground.core.training.device import resolve_device
 from playground.core.training.history import StepStats
+from playground.core.training.model_file import read_model_file
+from tests.core.training.rng_files import saved_elsewhere
 from playground.core.training.trainer import Trainer
 
 M = np.array([2.0, -1.0])
@@ -106,7 +109,7 @@ def _tiny(**kw) -> TrainConfig:
 
 
 def test_run_stops_on_steps_seconds_callback_and_should_stop():
-    tr = Trainer(_tiny(), gaussian(2000, 0))
+    tr = Trainer(_tiny(device="cpu"), gaussian(2000, 0))  # per-step losses: the CPU's check_every = 1
     assert tr.run(max_steps=7).step == 7
     tr.run(max_seconds=0.05)
     assert tr.train_seconds >= 0.05
@@ -131,7 +134,8 @@ def test_same_seed_same_run_and_data_callable():
     a.run()
     for _ in range(30):
         b.step()
-    assert a.history.loss == b.history.loss
+    b.flush()  # on a GPU (check_every 50) the 30 bare steps are recorded here; on the CPU each step was already
+    assert len(b.history.loss) == 30 and a.history.loss == b.history.loss
     c = Trainer(_tiny(steps=30, pool=1000), lambda n, seed: gaussian(n, seed))
     assert c.pool.shape == (1000, 2)
     c.run()
@@ -146,12 +150,38 @@ def test_resume_continues_exactly(tmp_path):
     path = tmp_path / "half.safetensors"
     part.save(path)
     again = Trainer.resume(path, data)
-    assert again.step_count == 25 and len(again.history.loss) == 25
+    assert again.step_count == 25 and len(again.history.loss) == 25 and again.resume_notes == []
+    assert read_model_file(path)[0]["trainer"]["rng_device"] == again.device.type
     again.run()
     assert again.step_count == 60
     np.testing.assert_array_equal(np.asarray(again.history.loss), np.asarray(full.history.loss))
     for p, q in zip(again.snapshot().net.parameters(), full.snapshot().net.parameters()):
         torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("rng_device", ["cuda", None])
+def test_resume_on_another_device_type_continues_with_a_derived_seed_and_says_so(tmp_path, rng_device):
+    """A run saved on a GPU resumes on the CPU (and vice versa): its generator state cannot be restored there, so
+    batches continue from a generator seeded by continuation_seed(seed, step), the same each time, with a note."""
+    data = gaussian(4000, 0)
+    part = Trainer(_tiny(steps=60, device="cpu", seed=3), data)
+    part.run(max_steps=25)
+    part.save(tmp_path / "half.safetensors")
+    path = saved_elsewhere(tmp_path / "half.safetensors", tmp_path / "gpu.safetensors", rng_device)
+    runs = []
+    for _ in range(2):
+        again = Trainer.resume(path, data, device="cpu")
+        assert again.step_count == 25 and torch.equal(again.flat, part.flat)
+        expected = torch.Generator().manual_seed(continuation_seed(3, 25)).get_state()
+        assert torch.equal(again.generator.get_state(), expected)
+        (note,) = again.resume_notes
+        saved = "cuda" if rng_device else "another device type"
+        assert f"saved on {saved} and cannot continue on cpu" in note and "not bit-identical" in note
+        again.run()
+        assert again.step_count == 60 and np.isfinite(again.history.loss).all()
+        runs.append(again.history.loss)
+    assert runs[0] == runs[1]
+    assert continuation_seed(3, 25) != continuation_seed(3, 26) != continuation_seed(4, 25)
 
 
 def test_divergence_restores_the_last_good_weights():
@@ -171,7 +201,7 @@ def test_divergence_restores_the_last_good_weights():
 
 
 def test_exploding_loss_is_caught():
-    tr = Trainer(_tiny(steps=100), gaussian(2000, 0))
+    tr = Trainer(_tiny(steps=100, device="cpu"), gaussian(2000, 0))  # checked at every step: the CPU rule
     tr.run(max_steps=30)
     tr.explode_factor = 1e-9  # any loss now counts as an explosion
     before = tr.flat.clone()
@@ -179,6 +209,40 @@ def test_exploding_loss_is_caught():
         tr.step()
     assert tr.step_count == 0 and torch.equal(tr.flat, tr._good["flat"])
     assert not torch.equal(before, tr.flat)
+
+
+def test_gpu_check_rule_records_the_history_at_each_check_and_on_flush():
+    """The GPU path's rule (check_every = 50: no host sync in between), run on the CPU: losses are NaN between
+    checks, the history catches up at each check and on flush(), with the values a per-step check records."""
+    per_step = Trainer(_tiny(steps=120, device="cpu"), gaussian(2000, 0))
+    per_step.run(max_steps=90)
+    tr = Trainer(_tiny(steps=120, device="cpu"), gaussian(2000, 0))
+    tr.check_every = 50
+    stats = [tr.step() for _ in range(30)]
+    assert all(math.isnan(s.loss) for s in stats) and tr.history.loss == []
+    tr.flush()
+    assert tr.history.step == list(range(1, 31))
+    for _ in range(50):
+        stats.append(tr.step())
+        if len(stats) == 79:
+            assert len(tr.history.loss) == 30 and math.isnan(stats[-1].loss)
+    assert tr.history.step == list(range(1, 81)) and math.isfinite(stats[-1].loss)  # the check at step 80
+    tr.run(max_steps=10)  # run() flushes when it returns
+    assert tr.history.step == list(range(1, 91))
+    np.testing.assert_allclose(tr.history.loss, per_step.history.loss, rtol=1e-5)
+
+
+def test_gpu_check_rule_catches_an_explosion_at_the_check_and_restores_the_last_good_state():
+    tr = Trainer(_tiny(steps=300, device="cpu"), gaussian(2000, 0))
+    tr.check_every = 50
+    tr.run(max_steps=100)  # the check at step 100 passes; the last good state is saved there
+    good = tr.flat.clone()
+    assert tr._good["step"] == 100
+    tr.explode_factor = 1e-9  # any loss now counts as an explosion
+    with pytest.raises(TrainingDiverged, match="exploding") as info:
+        tr.run(max_steps=50)
+    assert info.value.step == 101 and info.value.good_step == tr.step_count == 100  # the first unchecked step
+    assert torch.equal(tr.flat, good) and len(tr.history.loss) == 100 and not tr._pending
 
 
 def test_snapshot_is_a_cpu_copy_safe_while_training():
