@@ -4,10 +4,10 @@ same trainer, the same model file.
     torchrun --standalone --nproc_per_node=2 -m playground train --data digits --steps 2000 --out d.safetensors
 
 `torchrun_environment()` reads torchrun's WORLD_SIZE / RANK / LOCAL_RANK / LOCAL_WORLD_SIZE;
-`DistributedRun.start(device)` joins the process group (nccl on CUDA, one GPU per local rank; gloo on the CPU; `rank_device` chooses: 'auto' takes
-the GPUs only when every local rank has one, else every rank runs on the CPU and `note` says why; an explicit 'cuda'
-with too few GPUs is refused). The trainer (`Trainer(...,
-distributed=run)`) then does what DistributedDataParallel does, on its one flat gradient buffer (a single DDP
+`DistributedRun.start(device)` joins the process group (nccl on CUDA, one GPU per local rank; gloo on the CPU;
+`rank_device` chooses: 'auto' takes the GPUs only when every local rank has one, else every rank runs on the CPU and
+`note` says why; an explicit 'cuda' with too few GPUs is refused). The trainer (`Trainer(..., distributed=run)`)
+then does what DistributedDataParallel does, on its one flat gradient buffer (a single DDP
 bucket): rank 0's weights are broadcast at the start, every rank computes the gradient of its rows of the global
 batch, and one all-reduce per step sums them, so every rank applies the same Adam update to the same weights.
 
