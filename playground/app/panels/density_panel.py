@@ -98,6 +98,7 @@ class DensityPanel(QWidget):
         self._learning = False  # the current job computes a learned map
         self._threads: list = []
         self._current: DensityThread | None = None
+        self._on_screen = True  # its dock's tab is the selected one (dock_on_screen)
         self._redraw = Coalescer(self.redraw, parent=self, widget=self)
         self._start = Coalescer(self._start_job, interval_ms=RESTART_MS, parent=self)
         state.targetChanged.connect(self._on_inputs)
@@ -135,12 +136,25 @@ class DensityPanel(QWidget):
     def showEvent(self, event) -> None:  # Qt override
         super().showEvent(event)
         self._redraw.shown()
+        self._resume()
+
+    def dock_on_screen(self, on_screen: bool) -> None:
+        """Its dock's tab was selected or tabbed away (QDockWidget.visibilityChanged: a tabbed-away dock's widgets
+        stay 'visible' to Qt, so showEvent alone would let it compute behind another tab)."""
+        self._on_screen = on_screen
+        if on_screen:
+            self._resume()
+        elif self.running:
+            self.cancel()
+            self.stale = True
+
+    def _resume(self) -> None:
         if self.stale and (not self.state.training or self.frame is None):
             self._start.request()
 
     def _hidden_in_window(self) -> bool:
         """Docked in a window but not on screen (a tabbed-away or closed dock): no work until shown."""
-        return self.parent() is not None and not self.isVisible()
+        return self.parent() is not None and (not self.isVisible() or not self._on_screen)
 
     def refresh(self, *_) -> None:
         """Compute the map now for the current model, t, target and grid."""

@@ -11,7 +11,8 @@ Training; right, Forward | Score on top, Sampling below, so every plot keeps a u
 places in image mode: Dataset tabbed with Target, the image forward and sampling views beside the 2D ones, Inpainting
 beside the score field (`ModeSwitch` shows one mode's docks). The optional 2D docks (Compare, Sampler race) start closed and out of
 the layout (a hidden tabbed dock would keep its tab); View opens them in front of a tab partner (`open_optional`). A
-panel with `dock_closed()` hears when its dock is closed.
+panel with `dock_closed()` hears when its dock is closed, one with `dock_on_screen(bool)` when its dock's tab is
+selected or tabbed away (QDockWidget.visibilityChanged).
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ class DockLayout(QObject):
         panel.setMinimumSize(*PANEL_MINIMUM[key])
         if hasattr(panel, "dock_closed"):
             d.installEventFilter(self)
+        if hasattr(panel, "dock_on_screen"):  # its tab selected or tabbed away (a hidden tab is still isVisible())
+            d.visibilityChanged.connect(panel.dock_on_screen)
         return d
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override

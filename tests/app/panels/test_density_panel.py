@@ -184,3 +184,30 @@ def test_a_tabbed_away_panel_waits_until_shown(qtbot, keep):
     qtbot.waitUntil(lambda: panel.outcome is not None, timeout=5000)
     assert panel.frame.t == pytest.approx(0.3) and panel.frame.true is not None
     panel.shutdown()
+
+
+def test_a_dock_tabbed_away_in_the_window_computes_nothing_until_its_tab_is_selected(qtbot, tmp_path):
+    """In the window the Density dock is tabbed behind the score field; a tabbed-away dock's widgets stay
+    isVisible() to Qt, so the panel computed a map at every t while the time bar played (bench ui: a density thread
+    beside the UI and the trainer). Its dock's visibilityChanged now tells it (`dock_on_screen`)."""
+    from playground.data.targets.presets import make_preset
+    from tests.app.window_helpers import make_window
+
+    w = make_window(qtbot, tmp_path)
+    panel, dock = w.panels["density"], w.docks["density"]
+    w.state.set_target(make_preset("8gaussians"))  # an exact density: a map is computed without a model
+    assert w.tabifiedDockWidgets(dock) and panel.visibleRegion().isEmpty()  # behind the score field's tab
+    for t in (0.2, 0.4, 0.6):
+        w.state.set_time(t)
+        qtbot.wait(150)
+    qtbot.wait(400)
+    assert panel.generation == 0 and not panel.running and panel.stale
+    dock.raise_()
+    qtbot.waitUntil(lambda: panel.outcome is not None, timeout=20_000)
+    assert panel.frame.t == pytest.approx(0.6)
+    w.docks["score"].raise_()  # tabbed away again: a new t starts nothing
+    qtbot.wait(100)
+    before = panel.generation
+    w.state.set_time(0.3)
+    qtbot.wait(600)
+    assert panel.generation == before and not panel.running
