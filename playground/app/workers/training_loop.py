@@ -164,8 +164,8 @@ class TrainingLoop(QThread):
             return
         try:  # a new process is still importing torch: Pause must not wait for it (nor a job sent into its pipe)
             ready = w.wait_ready(self.stop_event.is_set)
-        except (EOFError, OSError):
-            ready = None
+        except (EOFError, OSError):  # it died, or was killed because this run was let go / the window closed
+            ready = False if self.stop_event.is_set() else None
         if not ready:  # paused (or let go) while it started: it goes back to the pool, still starting; or it died
             self.worker = None
             release_worker(w)

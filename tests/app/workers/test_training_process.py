@@ -143,3 +143,27 @@ def test_pause_stops_a_run_whose_process_is_still_starting(qtbot, monkeypatch):
     assert released == [starting] and not starting.killed
     assert not starting.far_end.poll()  # nothing was sent into the starting process's pipe
     assert c.trainer.step_count == 0
+
+
+def test_a_process_killed_while_its_run_stops_ends_the_run_as_paused(qtbot, monkeypatch):
+    """A run let go (or the window closing) kills a process still starting; when that lands between wait_ready's
+    checks, the run ends as paused, not with 'The training process ended while starting.'"""
+    pytest.importorskip("pytestqt")
+    from playground.app.state import AppState, Settings
+    from playground.app.workers import training_loop
+    from playground.app.workers.training_controller import TrainingController
+    from playground.data.targets.presets import make_preset
+    from tests.app.window_helpers import SMALL
+
+    c = TrainingController(AppState(make_preset("moons"), Settings(**SMALL)), in_process=True, preview_n=0)
+
+    class KilledAsItStops(StartingProcess):
+        def alive(self) -> bool:  # the stop and the kill arrive while it polls
+            c._thread.stop_event.set()
+            return False
+
+    monkeypatch.setattr(training_loop, "acquire_worker", KilledAsItStops)
+    monkeypatch.setattr(training_loop, "release_worker", lambda _w: None)
+    assert c.play()
+    qtbot.waitUntil(lambda: not c.running, timeout=30_000)
+    assert c.last_reason == "paused" and c.last_message == ""
