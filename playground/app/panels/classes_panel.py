@@ -294,9 +294,7 @@ class ClassesPanel(QWidget):
         k_max = int(out.labels.max()) + 1 if len(out.labels) else 0
         while len(self.clouds) < k_max:
             self.clouds.append(DotCloud(pi, color=class_color(len(self.clouds), 200), width=2.0, z=5))
-        dot = (self.view_rect[1] - self.view_rect[0]) / 400
         for k, cloud in enumerate(self.clouds):
-            cloud.set_dot_size(dot)
             cloud.set_points(out.x[out.labels == k])
 
     # ---- threads ---------------------------------------------------------------------------------------------

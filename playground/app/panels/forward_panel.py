@@ -291,7 +291,6 @@ class ForwardPanel(QWidget):
         if on and as_density:
             self.particle_density.set_points(self.particles(), rect)
         elif on:
-            self.dots.set_dot_size((rect[1] - rect[0]) / 700)
             all_needed = self.show_density.isChecked() and not self._exact_density_shown()  # its histogram takes all
             n = None if all_needed else self.dots.max_points or None
             self.dots.set_points(self.particles() if n is None else self.compute_particles(self._x_t, n))

@@ -169,8 +169,6 @@ class ImputationTool(QObject):
             self.info.setText(f"Imputation failed: {out.error}")
             return
         free = ("x₁", "x₂")[out.free]
-        r = self.view_rect()
-        self.imputed.set_dot_size((r[1] - r[0]) / 400)
         self.imputed.set_points(out.replacement)
         c = out.conditional
         exact_values = out.exact[:, out.free] if out.exact is not None else None

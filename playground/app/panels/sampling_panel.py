@@ -388,7 +388,6 @@ class SamplingPanel(QWidget):
             self.view_rect = rect
             for s in self.sides.values():
                 s.view.set_rect(rect)
-                s.view.shown_frame = None  # the dots' size follows the view
         self._request()
 
     def _update_titles(self) -> None:

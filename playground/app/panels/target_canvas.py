@@ -217,7 +217,6 @@ class TargetCanvasPanel(QWidget):
 
     def _sample_layer(self, view: pg.ViewBox) -> DotCloud:
         dots = DotCloud(view, color=(255, 255, 255, 90), width=2.0, max_points=SAMPLE_DOTS, z=-0.5)
-        dots.set_dot_size(2 * EXTENT / 500)
         return dots
 
     def _draw_samples(self, *_) -> None:

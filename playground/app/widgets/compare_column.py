@@ -187,7 +187,6 @@ class CompareColumn(QWidget):
         self.result = result
         if result.samples is not None:
             self.message.hide()
-            self.dots.set_dot_size((rect[1] - rect[0]) / 500)
             self.dots.set_points(result.samples)
             self.paths.set_paths(result.paths if result.paths is not None and len(result.paths) > 1 else None)
         elif result.error:

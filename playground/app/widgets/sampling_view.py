@@ -108,8 +108,6 @@ class SamplingView(QWidget):
         if self.shown_frame is not frame:
             self.density.set_rect(rect)
             self.density.set_u8(frame.image)
-            view = self.plot.getPlotItem().getViewBox().viewRange()[0]
-            self.dots.set_dot_size((view[1] - view[0]) / 700)
             self.dots.set_points(frame.dots)
             self.shown_frame = frame
         self.paths.set_visible(show_paths)

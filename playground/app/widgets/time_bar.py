@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 import torch
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from playground.app.geometry import SdeCache
 from playground.app.state import AppState
-from playground.app.widgets.plot_items import FRAME_MS
+from playground.app.widgets.frame_clock import frame_clock
+from playground.app.widgets.steady_label import SteadyLabel
 
 TICKS = 1000  # slider resolution: t = tick / TICKS * T
 SWEEP_SECONDS = 4.0  # a full sweep 0 -> T at speed 1x
@@ -44,13 +46,12 @@ class TimeBar(QWidget):
         self._last_tick = 0.0
         self._sde_cache = SdeCache()
         self._coef_text = None
-        # frame-rate aware: one tick per panel frame (FRAME_MS), precise so ticks and the panels' pacing do not
-        # beat; each tick advances t by the real time since the last one, so a late tick (busy event loop) costs
-        # smoothness, never speed, and ticks never pile up (a QTimer skips the ones it missed)
-        self.timer = QTimer(self)
-        self.timer.setInterval(FRAME_MS)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.timeout.connect(self._advance)
+        # frame-rate aware: while playing, t advances at the start of every tick of the views' frame clock, so the
+        # views redraw for the new t in the same event-loop turn; each tick advances t by the real time since the
+        # last one, so a late tick (busy event loop) costs smoothness, never speed, and ticks never pile up
+        self.clock = frame_clock()
+        self._playing = False
+        self.destroyed.connect(partial(self.clock.remove_ticker, self._advance))  # a bar deleted while playing
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 2, 6, 2)
@@ -87,12 +88,11 @@ class TimeBar(QWidget):
         self.spin.valueChanged.connect(lambda v: self.state.set_time(v))
         lay.addWidget(self.spin)
 
-        self.coef_label = QLabel()
+        self.coef_label = SteadyLabel(min_width=130)  # changes at every frame: must not re-lay the window
         self.coef_label.setToolTip(
             "The marginal coefficients at t for the current SDE: x_t | x\u2080 ~ N(\u03b1(t) x\u2080, \u03c3(t)\u00b2 I) "
             "in normalised coordinates."
         )
-        self.coef_label.setMinimumWidth(130)
         lay.addWidget(self.coef_label)
 
         self.direction = QComboBox()
@@ -124,7 +124,7 @@ class TimeBar(QWidget):
     # ---- playing ---------------------------------------------------------------------------------------------
     @property
     def playing(self) -> bool:
-        return self.timer.isActive()
+        return self._playing
 
     def set_playing(self, on: bool) -> None:
         if on == self.playing:
@@ -135,9 +135,10 @@ class TimeBar(QWidget):
             if (d > 0 and self.state.t >= self.T) or (d < 0 and self.state.t <= 0.0):
                 self.state.set_time(0.0 if d > 0 else self.T)
             self._last_tick = time.perf_counter()
-            self.timer.start()
+            self.clock.add_ticker(self._advance)
         else:
-            self.timer.stop()
+            self.clock.remove_ticker(self._advance)
+        self._playing = on
         self.play_button.blockSignals(True)
         self.play_button.setChecked(on)
         self.play_button.blockSignals(False)

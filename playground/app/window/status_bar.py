@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
+from playground.app.widgets.steady_label import SteadyLabel
+
 TIPS = {
     "device": "Where training runs (Settings > Device).",
     "step": "Optimiser steps done.",
@@ -33,9 +35,8 @@ class TrainingStatus:
         self.state = state
         self.labels: dict[str, QLabel] = {}
         for key in ("device", "step", "loss", "its", "eta"):
-            lab = QLabel()
+            lab = SteadyLabel(min_width=70)  # a new text must not re-lay the window (many a second)
             lab.setToolTip(TIPS[key])
-            lab.setMinimumWidth(70)
             status_bar.addPermanentWidget(lab)
             self.labels[key] = lab
         self.progress = QProgressBar()
