@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from playground.app.panels.score_error_curve import ScoreErrorCurve
 from playground.app.state import AppState
 from playground.app.widgets.image_view import ImageGridView
+from playground.app.widgets.plot_items import DotCloud
 from playground.app.widgets.compact_axes import compact_axes, set_log_y_ticks, set_y_span
 from playground.app.workers.training_controller import TrainingController
 from playground.app.workers.training_progress import N_BINS, TrainProgress
@@ -171,10 +172,9 @@ class TrainingPanel(QWidget):
         self.sample_plot.hideAxis("left")
         self.sample_plot.hideAxis("bottom")
         self.sample_plot.setMouseEnabled(False, False)
-        self.target_dots = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(150, 150, 150, 90))
-        self.model_dots = pg.ScatterPlotItem(size=2.5, pen=None, brush=pg.mkBrush(255, 120, 40, 170))
-        self.sample_plot.addItem(self.target_dots)
-        self.sample_plot.addItem(self.model_dots)
+        # numpy-drawn dots: this plot repaints with the loss curve several times a second, beside the animated views
+        self.target_dots = DotCloud(self.sample_plot, color=(150, 150, 150, 90), width=2.0, max_points=0, z=0)
+        self.model_dots = DotCloud(self.sample_plot, color=(255, 120, 40, 170), width=2.0, max_points=0, z=1)
         grid = self.view.ci.layout
         grid.setRowStretchFactor(0, 1)
         grid.setRowStretchFactor(1, 1)
@@ -218,12 +218,11 @@ class TrainingPanel(QWidget):
             self._show_image_preview(np.asarray(samples, dtype=np.float32))
             return
         if samples is None or len(samples) == 0:
-            self.model_dots.setData([], [])
+            self.model_dots.clear()
             self.sample_plot.setTitle(NO_SAMPLES_TITLE)
             return
         x = np.asarray(samples, dtype=np.float64)
-        x = x[np.isfinite(x).all(1)]
-        self.model_dots.setData(x[:, 0], x[:, 1])
+        self.model_dots.set_points(x[np.isfinite(x).all(1)])
         self.sample_plot.setTitle(f"Model, step {self.controller.step:,}")
 
     def _show_image_preview(self, images: np.ndarray) -> None:
@@ -263,7 +262,7 @@ class TrainingPanel(QWidget):
         set_log_y_ticks(self.loss_plot, 1.0, 10.0)
         self.bars.setOpts(height=np.zeros(N_BINS))
         set_y_span(self.bin_plot, 0.0, 1.0)
-        self.model_dots.setData([], [])
+        self.model_dots.clear()
         self.sample_plot.setTitle(NO_SAMPLES_TITLE)
         if self.state.image_mode:
             self.preview_grid.set_message(NO_MODEL)
@@ -273,8 +272,8 @@ class TrainingPanel(QWidget):
 
     def _show_target(self) -> None:
         x = np.asarray(self.state.target_samples[:TARGET_DOTS], dtype=np.float64).reshape(-1, 2)
-        self.target_dots.setData(x[:, 0], x[:, 1])
-        self.model_dots.setData([], [])
+        self.target_dots.set_points(x)
+        self.model_dots.clear()
         self.sample_plot.setTitle(NO_SAMPLES_TITLE)
         if len(x) == 0:
             return

@@ -1,9 +1,11 @@
 """DotRaster: many dots as one image in screen pixels, drawn by numpy instead of QPainter.
 
-Each dot is a size x size square of one colour written into a transparent ARGB32 buffer that covers the dots'
-screen box, and the buffer is drawn with one drawImage. Measured offscreen on 2 cores (10,000 dots, a 700 x 700
-view): QPainter.drawLines of 2-pixel 'pairs' segments (the PlotCurveItem way) 1.6 ms; this 0.4 ms, and none of
-PlotCurveItem's per-update path and bounds work. Overlapping dots do not add up (the later one is drawn on top).
+Each dot is a size x size square of one colour in a transparent ARGB32 buffer that covers the dots' box in logical
+pixels (Qt scales it on a high-DPI screen, as it did the cosmetic pens before), drawn with one drawImage. Where n
+translucent dots overlap, the pixel is exactly n of them composited (coverage 1 - (1 - alpha)^n, one np.bincount and
+one table lookup), so dense regions read brighter as they did with QPainter. Measured offscreen on 2 cores (10,000
+dots, a 700 x 700 view): QPainter.drawLines of 2-pixel 'pairs' segments (the PlotCurveItem way) 1.6 ms, this ~0.6
+ms, and none of PlotCurveItem's per-update path and bounds work.
 """
 
 from __future__ import annotations
@@ -20,12 +22,20 @@ def premultiplied_argb(color: tuple[int, int, int, int]) -> np.uint32:
     return np.uint32((a << 24) | ((r * a // 255) << 16) | ((g * a // 255) << 8) | (b * a // 255))
 
 
+def coverage_table(color: tuple[int, int, int, int]) -> np.ndarray:
+    """(256,) premultiplied ARGB32 pixels of n = 0..255 dots of `color` drawn over each other (source-over)."""
+    r, g, b, a = (float(c) for c in color)
+    cover = 1.0 - (1.0 - a / 255.0) ** np.arange(256)
+    channels = [np.rint(v * cover).astype(np.uint32) for v in (255.0, r, g, b)]
+    return (channels[0] << 24) | (channels[1] << 16) | (channels[2] << 8) | channels[3]
+
+
 class DotRaster(pg.GraphicsObject):
     """Points (n, 2) in data coordinates drawn as size x size pixel squares; rows with NaN are skipped."""
 
     def __init__(self, color: tuple[int, int, int, int], size: int = 2):
         super().__init__()
-        self.pixel = premultiplied_argb(color)
+        self.table = coverage_table(color)  # the pixel of n overlapping dots
         self.size = max(1, int(size))
         self.points = np.zeros((0, 2), np.float64)
         self._xs = self._ys = np.zeros(0)  # the columns, contiguous (fast reductions and arithmetic)
@@ -63,7 +73,7 @@ class DotRaster(pg.GraphicsObject):
         device = painter.device()
         s = self.size
         x, y = self._xs, self._ys
-        with np.errstate(invalid="ignore"):  # NaN / inf rows (0 * inf = NaN) compare False below
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf / huge rows compare False below
             px = tr.m11() * x + tr.m21() * y + tr.dx()
             py = tr.m12() * x + tr.m22() * y + tr.dy()
             fx = np.floor(px - (s - 1) / 2)  # the square's first pixel: centred on the point
@@ -74,12 +84,10 @@ class DotRaster(pg.GraphicsObject):
         ix, iy = fx[ok].astype(np.int64), fy[ok].astype(np.int64)
         x0, y0 = int(ix.min()), int(iy.min())
         w, h = int(ix.max()) - x0 + s, int(iy.max()) - y0 + s
-        buf = np.zeros((h, w), np.uint32)
-        ix -= x0
-        iy -= y0
-        for dy in range(s):
-            for dx in range(s):
-                buf[iy + dy, ix + dx] = self.pixel
+        first = (iy - y0) * w + (ix - x0)  # each dot's top-left pixel in the buffer
+        pixels = np.concatenate([first + (dy * w + dx) for dy in range(s) for dx in range(s)]) if s > 1 else first
+        counts = np.bincount(pixels, minlength=w * h)
+        buf = self.table.take(counts, mode="clip").reshape(h, w)  # 255 and more overlapping: the last entry
         image = QImage(buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
         painter.save()
         painter.resetTransform()

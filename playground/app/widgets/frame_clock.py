@@ -37,18 +37,23 @@ class FrameClock:
         self.slot = -float("inf")  # ms on `clock` of the grid slot of the last tick
         self.tickers: list[Callable[[], None]] = []
         self.due: dict[int, Callable[[], None]] = {}  # by key, in the order scheduled
+        self._batch: dict[int, Callable[[], None]] = {}  # the tick's callbacks not yet run (a callback may cancel one)
         self.ticks = 0
 
     def schedule(self, key: int, fn: Callable[[], None]) -> None:
-        """Run fn in the next tick (once, however often it is scheduled before that)."""
+        """Run fn in the next tick (once, however often it is scheduled before that; not again when it is still to
+        run in the tick going on)."""
+        if key in self._batch:
+            return
         self.due.setdefault(key, fn)
         self._arm()
 
     def cancel(self, key: int) -> None:
         self.due.pop(key, None)
+        self._batch.pop(key, None)
 
     def is_due(self, key: int) -> bool:
-        return key in self.due
+        return key in self.due or key in self._batch
 
     def add_ticker(self, fn: Callable[[], None]) -> None:
         if fn not in self.tickers:
@@ -73,9 +78,9 @@ class FrameClock:
         self.ticks += 1
         for fn in list(self.tickers):
             _call(fn)
-        due, self.due = self.due, {}  # what these schedule runs in the next tick
-        for fn in due.values():
-            _call(fn)
+        self._batch, self.due = self.due, {}  # what these schedule runs in the next tick
+        while self._batch:
+            _call(self._batch.pop(next(iter(self._batch))))
         if self.tickers or self.due:
             self._arm()
 

@@ -63,3 +63,11 @@ def test_the_width_grows_to_fit_and_never_shrinks(qtbot, keep):
     label.setText("ETA 2 s")
     qtbot.wait(20)
     assert label.width() == wide and label.text() == "ETA 2 s"
+
+
+def test_a_style_sheet_with_padding_still_shows_the_whole_text(qtbot, keep):
+    label = SteadyLabel("α(t) = 0.017   σ(t) = 1")
+    win, _spy = _window_with(qtbot, keep, label)
+    label.setStyleSheet("QLabel { padding: 0 12px; border: 2px solid gray; }")
+    qtbot.wait(20)
+    assert label.contentsRect().width() >= label.fontMetrics().horizontalAdvance(label.text())

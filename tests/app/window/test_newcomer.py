@@ -121,7 +121,7 @@ def test_views_fit_the_data_and_trajectories_are_thin_and_translucent(window, qt
 
 def test_model_samples_plot_is_empty_before_training(window):
     tp = window.panels["training"]
-    assert len(tp.model_dots.data) == 0 and "no model yet" in tp.sample_plot.titleLabel.text
+    assert len(tp.model_dots.points) == 0 and "no model yet" in tp.sample_plot.titleLabel.text
 
 
 def test_first_run_hint_is_dismissible_and_comes_back(qtbot, tmp_path):

@@ -259,7 +259,7 @@ def test_training_panel_curves_bins_preview_and_negative_losses(qtbot):
     assert panel.smoother.values[-1] == pytest.approx(losses[-200:].mean(), rel=0.05)
     assert 10 ** panel.smooth_curve.getData()[1][-1] == pytest.approx(panel.smoother.values[-1])  # log10 axis
     panel.set_preview(np.random.default_rng(0).normal(size=(300, 2)))
-    assert len(panel.model_dots.data) == 300
+    assert len(panel.model_dots.points) == 300
     # sliced score matching losses go negative: the axis becomes linear instead of failing
     c._on_progress(TrainProgress(5001, np.array([5001]), np.array([-0.7]), None, 120.0, 4.1))
     panel._redraw()
