@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from playground.app.geometry import SdeCache
 from playground.app.state import AppState
-from playground.app.widgets.frame_clock import frame_clock
+from playground.app.widgets.frame_clock import FRAME_MS, SMOOTH_MS, frame_clock
 from playground.app.widgets.steady_label import SteadyLabel
 
 TICKS = 1000  # slider resolution: t = tick / TICKS * T
@@ -51,6 +51,7 @@ class TimeBar(QWidget):
         # last one, so a late tick (busy event loop) costs smoothness, never speed, and ticks never pile up
         self.clock = frame_clock()
         self._playing = False
+        self.smooth = True  # while playing, frames every SMOOTH_MS (~60 fps) instead of FRAME_MS (View menu)
         self.destroyed.connect(partial(self.clock.remove_ticker, self._advance))  # a bar deleted while playing
 
         lay = QHBoxLayout(self)
@@ -139,12 +140,21 @@ class TimeBar(QWidget):
         else:
             self.clock.remove_ticker(self._advance)
         self._playing = on
+        self._set_frame()
         self.play_button.blockSignals(True)
         self.play_button.setChecked(on)
         self.play_button.blockSignals(False)
         icon = QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay
         self.play_button.setIcon(self.style().standardIcon(icon))
         self.playingChanged.emit(on)
+
+    def set_smooth(self, on: bool) -> None:
+        """Animate at ~60 fps (SMOOTH_MS) or ~33 fps (FRAME_MS) while playing."""
+        self.smooth = bool(on)
+        self._set_frame()
+
+    def _set_frame(self) -> None:
+        self.clock.interval = SMOOTH_MS if self._playing and self.smooth else FRAME_MS
 
     def toggle_playing(self) -> None:
         self.set_playing(not self.playing)

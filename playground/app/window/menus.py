@@ -35,6 +35,7 @@ def make_menus(window) -> None:
     m.addAction(w.time_toolbar.toggleViewAction())
     m.addSeparator()
     m.addAction(w.act_animate)
+    m.addAction(w.act_smooth)
     m.addSeparator()
     theme_menu = m.addMenu("&Theme")
     for a in w.theme_control.actions.values():

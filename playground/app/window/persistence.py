@@ -46,6 +46,7 @@ def save_ui(window) -> None:
     for images, key in MODE_DOCK_KEYS:
         st.setValue(key, json.dumps(sorted(window.mode_switch.open_mode_docks(images))))
     st.setValue("time/t", float(state.t))
+    st.setValue("time/smooth", bool(window.act_smooth.isChecked()))
     st.setValue(RACE_KEY, json.dumps(window.panels["race"].controls.options()))
     st.sync()
 
@@ -73,6 +74,7 @@ def restore_ui(window) -> bool:
         window.state.set_time(float(st.value("time/t", window.state.t)))
     except (TypeError, ValueError):
         pass
+    window.act_smooth.setChecked(str(st.value("time/smooth", True)).lower() not in ("false", "0"))
     try:
         window.panels["race"].controls.restore_options(json.loads(str(st.value(RACE_KEY, "{}"))))
     except ValueError:  # not JSON: the defaults stay

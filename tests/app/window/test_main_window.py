@@ -237,3 +237,32 @@ def test_file_open_and_drop_of_a_large_point_file_load_in_the_background(window,
     assert page.loading
     qtbot.waitUntil(lambda: not page.loading, timeout=30_000)
     assert window.state.target.name == "cloud.csv"
+
+
+def test_smooth_animation_sets_the_frame_rate_while_playing_and_is_kept(window, qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from playground.app.widgets.frame_clock import FRAME_MS, SMOOTH_MS, frame_clock
+    from playground.app.window import persistence
+
+    bar, clock = window.time_bar, frame_clock()
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert window.act_smooth.isChecked() and window.act_smooth in view_menu.actions()
+    assert clock.interval == FRAME_MS  # not playing: the views' usual frame
+    bar.set_playing(True)
+    assert clock.interval == SMOOTH_MS
+    window.act_smooth.setChecked(False)
+    assert clock.interval == FRAME_MS  # off while playing: at once
+    window.act_smooth.setChecked(True)
+    assert clock.interval == SMOOTH_MS
+    t0 = window.state.t
+    qtbot.waitUntil(lambda: window.state.t != t0, timeout=5000)
+    bar.set_playing(False)
+    assert clock.interval == FRAME_MS
+    window.act_smooth.setChecked(False)
+    window.store = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    persistence.save_ui(window)
+    window.act_smooth.setChecked(True)
+    persistence.restore_ui(window)
+    assert not window.act_smooth.isChecked() and not bar.smooth
+    window.act_smooth.setChecked(True)
