@@ -39,14 +39,14 @@ class DotRaster(pg.GraphicsObject):
         self.size = max(1, int(size))
         self.points = np.zeros((0, 2), np.float64)
         self._xs = self._ys = np.zeros(0)  # the columns, contiguous (fast reductions and arithmetic)
-        self._bounds = QRectF()
+        self._bounds: QRectF | None = None  # the finite points' box (zero-sized for one point); None: none finite
         self._pad = 0.0  # data units of a few pixels at the last paint: the dots' squares reach past their centres
 
     def set_points(self, xy: np.ndarray) -> None:
         self.points = np.array(xy, dtype=np.float64).reshape(-1, 2)
         self._xs, self._ys = np.ascontiguousarray(self.points[:, 0]), np.ascontiguousarray(self.points[:, 1])
         self.prepareGeometryChange()
-        self._bounds = QRectF()
+        self._bounds = None
         xs, ys = self._xs, self._ys
         if len(xs):
             box = [np.fmin.reduce(xs), np.fmax.reduce(xs), np.fmin.reduce(ys), np.fmax.reduce(ys)]  # NaN ignored
@@ -59,10 +59,13 @@ class DotRaster(pg.GraphicsObject):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        if self._bounds.isNull() and not len(self.points):
+        if self._bounds is None:
             return QRectF()
-        p = self._pad
-        return self._bounds.adjusted(-p, -p, p, p)
+        b = self._bounds
+        # before the first paint the pixel size is unknown: a sliver, so that one point (a zero-sized box) still
+        # meets the view's exposed region and gets painted
+        p = self._pad or 1e-9 * (1.0 + max(abs(b.left()), abs(b.right()), abs(b.top()), abs(b.bottom())))
+        return b.adjusted(-p, -p, p, p)
 
     def paint(self, painter, *_args) -> None:
         if not len(self.points):

@@ -1,10 +1,11 @@
 """FrameClock: one paced tick for every view's redraw and for the time bar, so that one frame's work runs in one
 event-loop turn.
 
-Each view used to pace its own redraws with its own timer, so the views of one frame ran in different event-loop
-turns and Qt painted the window once per view: bench ui counted 5.5 window paint passes per animation frame. Here
-the time bar advances t at the start of a tick and every view redraw that is due runs right after it in the same
-turn, so their repaints reach Qt together. Ticks fall on a fixed grid of FRAME_MS (a frame whose work takes w ms
+Each view used to pace its own redraws with its own timer, so the views of one frame ran at different moments, each
+on its own phase against the time bar's timer. Here the time bar advances t at the start of a tick and every view
+redraw that is due runs right after it in the same turn, all for that frame's t. (Qt still paints each pyqtgraph
+view in a pass of its own: a scene syncs its viewport as soon as it has processed its changed items.) Ticks fall on
+a fixed grid of FRAME_MS (a frame whose work takes w ms
 still comes every FRAME_MS, not every FRAME_MS + w, and a tick a few ms late does not delay the ones after it; one
 more than a whole interval late starts a new grid, so missed ticks never pile up) and the clock sleeps while
 nothing is due.

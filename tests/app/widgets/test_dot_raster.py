@@ -86,3 +86,12 @@ def test_overlapping_translucent_dots_add_up_as_painted_layers(qtbot, keep):
     a = 90 / 255
     assert one == pytest.approx(255 * a, abs=3)  # over the black background
     assert three == pytest.approx(255 * (1 - (1 - a) ** 3), abs=3)  # three layers, source-over
+
+
+def test_one_point_has_a_box_and_is_drawn_from_the_first_paint(qtbot, keep):
+    w, dots = _shown(qtbot, keep, np.array([[0.3, -0.3]]))
+    box = dots.item.boundingRect()
+    assert box.width() > 0 and box.height() > 0 and box.contains(QPointF(0.3, -0.3))
+    assert RED in _colours_near(w, 0.3, -0.3)
+    dots.clear()
+    assert dots.item.boundingRect().isNull()
