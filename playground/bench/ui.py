@@ -256,6 +256,21 @@ def _follow_phase(win, sampling, ctl, follow: bool, seconds: float) -> tuple[flo
     return its, [b - a for a, b in zip(stamps, stamps[1:])]
 
 
+def _start_training(ctl) -> None:
+    """Play, and wait until the worker's run has taken its first steps."""
+    ctl.play()
+    _wait(lambda: ctl.trainer is not None and ctl.step > 20 or not ctl.running, timeout=120)
+
+
+def _stop_training(ctl, sampling) -> None:
+    """Pause, and wait for the resample the pause starts (all particles, both sides, ~10 s here; scheduled once the
+    run's end reaches the UI), or it runs beside the next measurements."""
+    ctl.pause()
+    _wait(lambda: not ctl.running, timeout=60)
+    _pump(0.2)
+    _wait(lambda: not sampling.running, timeout=300)
+
+
 def _pct(a, q) -> float:
     return float(np.percentile(np.asarray(a) * 1000, q)) if len(a) else float("nan")
 
@@ -353,8 +368,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         rows_idle.append(live_phase(args.seconds))
         cap_idle.append(_capacities(win))
         # (b) the UI while training runs in the app's worker
-        ctl.play()
-        _wait(lambda: ctl.trainer is not None and ctl.step > 20 or not ctl.running, timeout=120)
+        _start_training(ctl)
         s0, t0, c0 = ctl.step, time.perf_counter(), ctl.time_split["cpu"]
         row = live_phase(args.seconds)
         row["its"] = (ctl.step - s0) / (time.perf_counter() - t0)
@@ -375,13 +389,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             if follow:
                 row["refresh_gap_max"] = max(gaps) if gaps else float("nan")
                 row["refreshes"] = len(gaps)
-        ctl.pause()
         sampling.follow.setChecked(follow_before)
-        # the pause resamples the views with the final model (all particles, both sides, ~10 s here), scheduled once
-        # the run's end reaches the UI: let it start and finish, or it runs beside the next round's measurements
-        _wait(lambda: not ctl.running, timeout=60)
-        _pump(0.2)
-        _wait(lambda: not sampling.running, timeout=300)
+        _stop_training(ctl, sampling)
         rows_train.append(row)
         # (c) headless, same config, same process, nothing else running
         h, ref = _headless_its(cfg, state.target_samples, min(args.seconds, 2.0), trainer=ref)
@@ -397,15 +406,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     bar.set_smooth(False)
     try:
         slow_idle = live_phase(args.seconds)
-        ctl.play()
-        _wait(lambda: ctl.trainer is not None and ctl.step > 20 or not ctl.running, timeout=120)
+        _start_training(ctl)
         s0, t0 = ctl.step, time.perf_counter()
         slow_train = live_phase(args.seconds)
         slow_train["its"] = (ctl.step - s0) / (time.perf_counter() - t0)
-        ctl.pause()
-        _wait(lambda: not ctl.running, timeout=60)
-        _pump(0.2)
-        _wait(lambda: not sampling.running, timeout=300)
+        _stop_training(ctl, sampling)
     finally:
         bar.set_smooth(True)
 
